@@ -1,0 +1,32 @@
+#pragma once
+// cipher::aes256_gcm: AES-256 in Galois/Counter Mode (Crypto++), 96-bit nonces, 128-bit tags.
+//
+// Nonces are never reused by construction: every record is sealed under its own subkey
+// (HKDF-SHA256 of the store key with the record's random salt and write sequence number), and the
+// nonce inside a record is the frame number. The 2^32-messages limit of random GCM nonces does not
+// apply. Thread-safety: a context belongs to one thread; the store keeps one per thread.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <crypto++/aes.h>
+#include <crypto++/gcm.h>
+
+#include <mmry/detail/aead.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace cipher {
+
+struct aes256_gcm {
+    static constexpr std::uint8_t id = 1;
+    static constexpr std::string_view name = "aes256_gcm";
+    static constexpr std::size_t tag_size = 16;
+    using context = detail::aead_context<CryptoPP::GCM<CryptoPP::AES>::Encryption,
+                                         CryptoPP::GCM<CryptoPP::AES>::Decryption, 12, tag_size>;
+};
+
+}  // namespace cipher
+}  // namespace v1
+}  // namespace mmry

@@ -1,0 +1,92 @@
+#pragma once
+// The concepts every policy satisfies. A user-written policy that misses a member gets an error
+// naming the concept and the missing requirement. Every built-in policy is checked against its
+// concept where it is defined (see mmry/traits.hpp).
+//
+// Ids are stored in records and store headers: 0 is the null policy, 1-127 are mmry's, 128-255
+// are for users' own policies.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include <mmry/arena/stats.hpp>
+#include <mmry/handle.hpp>
+
+namespace mmry {
+inline namespace v1 {
+
+/// Something a store records the identity of.
+template <class P>
+concept identified_policy = requires {
+    { P::id } -> std::convertible_to<std::uint8_t>;
+    { P::name } -> std::convertible_to<std::string_view>;
+};
+
+/// Compresses a frame into a buffer no larger than the frame (returning 0 when it does not fit),
+/// and decompresses it back (returning the bytes written; throwing on malformed input).
+/// Both are called from many threads at once.
+template <class C>
+concept compressor_policy = identified_policy<C> &&
+    requires(std::span<const std::byte> in, std::span<std::byte> out) {
+    { C::compress(in, out) } -> std::same_as<std::size_t>;
+    { C::decompress(in, out) } -> std::same_as<std::size_t>;
+};
+
+/// An authenticated cipher: tag_size 0 means no cipher (frames then carry a CRC32C); otherwise a
+/// per-thread `context` is rekeyed with a 32-byte subkey per record and seals/opens frames with a
+/// 64-bit nonce that is never repeated under one subkey.
+template <class C>
+concept cipher_policy = identified_policy<C> && requires {
+    { C::tag_size } -> std::convertible_to<std::size_t>;
+} &&(C::tag_size == 0 ||
+     requires(typename C::context & ctx, std::span<const std::byte, 32> key, std::uint64_t nonce,
+              std::span<const std::byte> in, std::span<std::byte> out) {
+         ctx.rekey(key);
+         ctx.seal(nonce, in, in, out);
+         { ctx.open(nonce, in, in, out) } -> std::same_as<bool>;
+     });
+
+/// The map an index policy provides: stored key -> record_ref.
+template <class M>
+concept index_map = requires(M& m, const M& cm, std::string_view k, record_ref r) {
+    { cm.find(k) } -> std::same_as<const record_ref*>;
+    { m.upsert(k, r) } -> std::same_as<std::optional<record_ref>>;
+    { m.erase(k) } -> std::same_as<std::optional<record_ref>>;
+    { cm.size() } -> std::convertible_to<std::size_t>;
+    cm.scan(k, k, [](std::string_view, const record_ref&) { return true; });
+};
+
+template <class I>
+concept index_policy = identified_policy<I> && requires {
+    { I::sorted } -> std::convertible_to<bool>;
+} && index_map<typename I::template map<std::allocator<char>>>;
+
+/// Where blocks live: allocate, free, and resolve a handle to bytes (bounds-checked).
+template <class A>
+concept arena_policy = identified_policy<A> &&
+    requires(A& a, const A& ca, handle h, std::size_t n) {
+    { a.allocate(n) } -> std::same_as<handle>;
+    a.deallocate(h);
+    { ca.bytes(h, n) } -> std::same_as<std::span<std::byte>>;
+    { ca.stats() } -> std::same_as<arena_stats>;
+};
+
+template <class P>
+concept path_policy = identified_policy<P>;
+
+template <class F>
+concept fold_policy = identified_policy<F>;
+
+/// A complete composition of policies, as basic_store takes it.
+template <class T>
+concept store_traits = arena_policy<typename T::arena> && index_policy<typename T::index> &&
+    compressor_policy<typename T::compressor> && cipher_policy<typename T::cipher> &&
+    path_policy<typename T::path> && fold_policy<typename T::fold>;
+
+}  // namespace v1
+}  // namespace mmry

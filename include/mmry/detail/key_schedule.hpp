@@ -1,0 +1,75 @@
+#pragma once
+// What a store derives from its master key: a public key id (which key sealed a record), a key
+// check value (is the key given at open the store's key?), and one subkey per record.
+//
+// All derivations are HMAC-SHA256 / HKDF-SHA256 (RFC 5869) with distinct labels, so no derived
+// value reveals another or the master key.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <crypto++/hkdf.h>
+#include <crypto++/hmac.h>
+#include <crypto++/secblock.h>
+#include <crypto++/sha.h>
+
+#include <mmry/detail/le.hpp>
+#include <mmry/format/record.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::size_t store_id_size = 16;
+using store_id = std::array<std::byte, store_id_size>;
+
+inline void hmac_sha256(const CryptoPP::SecByteBlock& master, std::string_view label,
+                        std::span<const std::byte> data, std::span<std::byte> out) {
+    CryptoPP::HMAC<CryptoPP::SHA256> mac(master.data(), master.size());
+    mac.Update(reinterpret_cast<const CryptoPP::byte*>(label.data()), label.size());
+    mac.Update(reinterpret_cast<const CryptoPP::byte*>(data.data()), data.size());
+    CryptoPP::byte digest[CryptoPP::SHA256::DIGESTSIZE];
+    mac.Final(digest);
+    for (std::size_t i = 0; i < out.size() && i < sizeof digest; ++i) out[i] = std::byte{digest[i]};
+}
+
+/// Names a key without revealing it: the same key gives the same id in every store.
+inline std::array<std::byte, format::key_id_size> key_id(const CryptoPP::SecByteBlock& master) {
+    std::array<std::byte, format::key_id_size> id{};
+    hmac_sha256(master, "mmry/v1/key-id", {}, id);
+    return id;
+}
+
+/// Proves, at open, that a key is the store's key (bound to the store id).
+inline std::array<std::byte, 16> key_check(const CryptoPP::SecByteBlock& master,
+                                           const store_id& sid) {
+    std::array<std::byte, 16> check{};
+    hmac_sha256(master, "mmry/v1/key-check", sid, check);
+    return check;
+}
+
+/// The subkey that seals one record: unique per (store, write sequence number, random salt), so
+/// the frame number can serve as nonce without any nonce ever repeating under one key.
+inline void record_subkey(const CryptoPP::SecByteBlock& master, std::uint8_t cipher_id,
+                          const store_id& sid, std::uint64_t seq,
+                          std::span<const std::byte, format::salt_size> salt,
+                          std::span<std::byte, 32> out) {
+    constexpr std::string_view label = "mmry/v1/record-key";
+    std::array<std::byte, label.size() + 1 + store_id_size + 8> info{};
+    std::size_t at = 0;
+    for (char c : label) info[at++] = std::byte(c);
+    info[at++] = std::byte{cipher_id};
+    for (auto b : sid) info[at++] = b;
+    store_le<std::uint64_t>(info.data() + at, seq);
+    CryptoPP::HKDF<CryptoPP::SHA256>().DeriveKey(
+        reinterpret_cast<CryptoPP::byte*>(out.data()), out.size(), master.data(), master.size(),
+        reinterpret_cast<const CryptoPP::byte*>(salt.data()), salt.size(),
+        reinterpret_cast<const CryptoPP::byte*>(info.data()), info.size());
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace mmry

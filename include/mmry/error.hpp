@@ -1,0 +1,88 @@
+#pragma once
+// mmry::error and mmry::errc: the one error channel of the library.
+//
+// A missing key is never an error (operations return std::optional). Everything else that fails
+// throws mmry::error, a std::system_error whose code is in mmry's category and whose message names
+// what failed: the key, the frame, the offset, the expected and the found values.
+
+#include <string>
+#include <system_error>
+
+#include <mmry/version.hpp>
+
+namespace mmry {
+inline namespace v1 {
+
+enum class errc : int {
+    invalid_argument = 1,   ///< the caller passed something the operation cannot take
+    out_of_range,           ///< a read past the end of a value, or a size beyond a format limit
+    corrupt,                ///< stored bytes fail a checksum, a tag or a structural check
+    authentication_failed,  ///< a frame does not authenticate under a verified key
+    wrong_key,              ///< data was written under another key than the one given
+    policy_mismatch,        ///< a store or record was written with other policies
+    version_mismatch,       ///< a store or record has a format version this build cannot read
+    limit_exceeded,         ///< the store's size limit would be passed
+    not_found,              ///< a store (not a key) that was asked for does not exist
+    already_exists,         ///< a store that was to be created exists already
+    needs_recovery,         ///< a writer died mid-update; the store must be recovered first
+    io_error,               ///< the operating system refused an operation
+};
+
+/// The error category of mmry::errc.
+class error_category final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "mmry"; }
+    std::string message(int code) const override {
+        switch (static_cast<errc>(code)) {
+            case errc::invalid_argument:
+                return "invalid argument";
+            case errc::out_of_range:
+                return "out of range";
+            case errc::corrupt:
+                return "corrupt data";
+            case errc::authentication_failed:
+                return "authentication failed";
+            case errc::wrong_key:
+                return "wrong key";
+            case errc::policy_mismatch:
+                return "policy mismatch";
+            case errc::version_mismatch:
+                return "format version mismatch";
+            case errc::limit_exceeded:
+                return "size limit exceeded";
+            case errc::not_found:
+                return "not found";
+            case errc::already_exists:
+                return "already exists";
+            case errc::needs_recovery:
+                return "store needs recovery";
+            case errc::io_error:
+                return "I/O error";
+        }
+        return "unknown mmry error";
+    }
+};
+
+inline const std::error_category& mmry_category() noexcept {
+    static const error_category category;
+    return category;
+}
+
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), mmry_category()};
+}
+
+/// The exception every mmry operation throws for anything but "not there".
+/// what() reads "mmry: <what failed, with names and values>: <category message>".
+class error : public std::system_error {
+  public:
+    error(errc code, const std::string& what)
+        : std::system_error(make_error_code(code), "mmry: " + what) {}
+    errc code_value() const noexcept { return static_cast<errc>(code().value()); }
+};
+
+}  // namespace v1
+}  // namespace mmry
+
+template <>
+struct std::is_error_code_enum<mmry::errc> : std::true_type {};

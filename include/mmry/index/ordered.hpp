@@ -1,0 +1,79 @@
+#pragma once
+// index::ordered: stored key -> record in key order (a red-black tree); lookups in O(log n),
+// prefix and range listings in key order that touch only the entries they yield.
+//
+// Thread-safety: none of its own; the store serializes writers against readers.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include <boost/container/map.hpp>
+
+#include <mmry/handle.hpp>
+#include <mmry/index/detail.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace index {
+
+struct ordered {
+    static constexpr std::uint8_t id = 2;
+    static constexpr std::string_view name = "ordered";
+    static constexpr bool sorted = true;
+
+    template <class Alloc = std::allocator<char>>
+    class map {
+        using string = detail::key_string<Alloc>;
+        using value_alloc = typename std::allocator_traits<Alloc>::template rebind_alloc<
+            std::pair<const string, record_ref>>;
+        using tree = boost::container::map<string, record_ref, detail::key_less, value_alloc>;
+
+      public:
+        explicit map(const Alloc& alloc = Alloc()) : alloc_(alloc), tree_(value_alloc(alloc)) {}
+
+        const record_ref* find(std::string_view key) const {
+            auto it = tree_.find(key);
+            return it == tree_.end() ? nullptr : &it->second;
+        }
+
+        /// Maps key to ref; returns the ref it replaced, if any. Strong guarantee.
+        std::optional<record_ref> upsert(std::string_view key, record_ref ref) {
+            auto it = tree_.lower_bound(key);
+            if (it != tree_.end() && detail::view(it->first) == key)
+                return std::exchange(it->second, ref);
+            tree_.emplace_hint(it, string(key.data(), key.size(), alloc_), ref);
+            return std::nullopt;
+        }
+
+        std::optional<record_ref> erase(std::string_view key) {
+            auto it = tree_.find(key);
+            if (it == tree_.end()) return std::nullopt;
+            record_ref old = it->second;
+            tree_.erase(it);
+            return old;
+        }
+
+        std::size_t size() const noexcept { return tree_.size(); }
+
+        /// Calls f(key, ref) for the entries whose key starts with prefix and is greater than
+        /// `after` (when not empty), in key order, while f returns true.
+        template <class F>
+        void scan(std::string_view prefix, std::string_view after, F&& f) const {
+            auto it = after.empty() || after < prefix ? tree_.lower_bound(prefix)
+                                                      : tree_.upper_bound(after);
+            for (; it != tree_.end() && detail::view(it->first).starts_with(prefix); ++it)
+                if (!f(detail::view(it->first), it->second)) return;
+        }
+
+      private:
+        typename std::allocator_traits<Alloc>::template rebind_alloc<char> alloc_;
+        tree tree_;
+    };
+};
+
+}  // namespace index
+}  // namespace v1
+}  // namespace mmry

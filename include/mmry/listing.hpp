@@ -1,0 +1,92 @@
+#pragma once
+// entry_range: what basic_store::list() returns, a lazy input range of mmry::entry.
+//
+// Entries are fetched in batches under the store's read lock and copied out, so the loop body may
+// read and write the store freely. With index::ordered the range resumes after the last key it
+// yielded: it sees a consistent key order and never holds the lock between batches. With
+// index::hashed the first batch takes every matching entry (an O(n) scan), sorted by key.
+// Works with range-v3 views (e.g. `s.list("user/") | ranges::views::take(10)`).
+// Thread-safety: a range and its iterators belong to one thread; the store must outlive them.
+
+#include <cstddef>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <mmry/metadata.hpp>
+
+namespace mmry {
+inline namespace v1 {
+
+/// Source: anything with `bool fetch(std::string_view prefix, std::string_view after,
+/// std::vector<entry>& out) const` that appends the next entries and returns false at the end.
+template <class Source>
+class entry_range {
+    struct cursor {
+        const Source* source;
+        std::string prefix;
+        std::vector<entry> batch;
+        std::size_t at = 0;
+        bool more = true;
+
+        bool advance() {
+            if (++at < batch.size()) return true;
+            return refill();
+        }
+        bool refill() {
+            std::string after = batch.empty() ? std::string() : batch.back().key;
+            batch.clear();
+            at = 0;
+            while (more && batch.empty()) more = source->fetch(prefix, after, batch);
+            return !batch.empty();
+        }
+    };
+
+  public:
+    class iterator {
+      public:
+        using value_type = entry;
+        using difference_type = std::ptrdiff_t;
+        using reference = const entry&;
+        using pointer = const entry*;
+        using iterator_category = std::input_iterator_tag;
+        using iterator_concept = std::input_iterator_tag;
+
+        iterator() = default;
+        reference operator*() const { return c_->batch[c_->at]; }
+        pointer operator->() const { return &c_->batch[c_->at]; }
+        iterator& operator++() {
+            if (!c_->advance()) c_.reset();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& a, const iterator& b) noexcept {
+            return a.c_ == b.c_;
+        }
+
+      private:
+        friend class entry_range;
+        explicit iterator(std::shared_ptr<cursor> c) : c_(std::move(c)) {}
+        std::shared_ptr<cursor> c_;  // shared by copies, as an input iterator's state is
+    };
+
+    entry_range(const Source* source, std::string prefix)
+        : source_(source), prefix_(std::move(prefix)) {}
+
+    /// Starts a new pass; each call fetches from the store as it is now.
+    iterator begin() const {
+        auto c = std::make_shared<cursor>(cursor{source_, prefix_, {}, 0, true});
+        if (!c->refill()) return {};
+        return iterator(std::move(c));
+    }
+    iterator end() const { return {}; }
+
+  private:
+    const Source* source_;
+    std::string prefix_;
+};
+
+}  // namespace v1
+}  // namespace mmry

@@ -1,0 +1,53 @@
+#pragma once
+// What the store tells about one entry (metadata) and about itself (store_stats), read from record
+// heads and counters: nothing here decompresses or decrypts a value.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <mmry/arena/stats.hpp>
+
+namespace mmry {
+inline namespace v1 {
+
+struct metadata {
+    std::uint64_t logical_size = 0;  ///< bytes of the value
+    std::uint64_t stored_size = 0;   ///< bytes of its record: head, key, frame table, frames
+    bool compressed = false;         ///< at least one frame is stored compressed
+    bool encrypted = false;          ///< frames are sealed by the store's cipher
+    std::uint32_t frames = 0;        ///< frames the value is cut into
+    std::uint32_t compressed_frames = 0;
+    std::uint32_t frame_size = 0;  ///< logical bytes per frame (the last may hold fewer)
+    std::uint64_t seq = 0;         ///< the store's write sequence number of this record
+    std::chrono::system_clock::time_point created;   ///< when the key was first put
+    std::chrono::system_clock::time_point modified;  ///< when this value was put
+};
+
+/// An entry as a listing yields it.
+struct entry {
+    std::string key;
+    mmry::metadata meta;
+};
+
+/// Store-wide counters, kept exactly on every put and erase (not sampled or estimated).
+struct store_stats {
+    std::uint64_t entries = 0;
+    std::uint64_t logical_bytes = 0;  ///< bytes of all values
+    std::uint64_t stored_bytes = 0;   ///< bytes of all records
+    std::uint64_t frames = 0;
+    std::uint64_t compressed_frames = 0;
+    std::uint64_t puts = 0;  ///< puts and imports since the store was opened
+    std::uint64_t erases = 0;
+    arena_stats arena;
+
+    /// logical_bytes / stored_bytes: above 1 when the store saves space (0 when empty).
+    double ratio() const noexcept {
+        return stored_bytes == 0
+                   ? 0.0
+                   : static_cast<double>(logical_bytes) / static_cast<double>(stored_bytes);
+    }
+};
+
+}  // namespace v1
+}  // namespace mmry
