@@ -33,6 +33,8 @@
 #include <mmry/error.hpp>
 #include <mmry/handle.hpp>
 
+#include <mmry/concepts.hpp>
+
 namespace mmry {
 inline namespace v1 {
 namespace arena {
@@ -180,5 +182,7 @@ class heap {
 };
 
 }  // namespace arena
+
+static_assert(arena_policy<arena::heap>);
 }  // namespace v1
 }  // namespace mmry

@@ -15,6 +15,8 @@
 
 #include <mmry/detail/aead.hpp>
 
+#include <mmry/concepts.hpp>
+
 namespace mmry {
 inline namespace v1 {
 namespace cipher {
@@ -28,5 +30,7 @@ struct aes256_gcm {
 };
 
 }  // namespace cipher
+
+static_assert(cipher_policy<cipher::aes256_gcm>);
 }  // namespace v1
 }  // namespace mmry

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include <mmry/concepts.hpp>
+
 namespace mmry {
 inline namespace v1 {
 namespace cipher {
@@ -17,5 +19,7 @@ struct none {
 };
 
 }  // namespace cipher
+
+static_assert(cipher_policy<cipher::none>);
 }  // namespace v1
 }  // namespace mmry

@@ -13,6 +13,8 @@
 
 #include <mmry/detail/aead.hpp>
 
+#include <mmry/concepts.hpp>
+
 namespace mmry {
 inline namespace v1 {
 namespace cipher {
@@ -26,5 +28,7 @@ struct xchacha20_poly1305 {
 };
 
 }  // namespace cipher
+
+static_assert(cipher_policy<cipher::xchacha20_poly1305>);
 }  // namespace v1
 }  // namespace mmry

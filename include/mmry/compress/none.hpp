@@ -8,6 +8,8 @@
 
 #include <mmry/error.hpp>
 
+#include <mmry/concepts.hpp>
+
 namespace mmry {
 inline namespace v1 {
 namespace compress {
@@ -28,5 +30,7 @@ struct none {
 };
 
 }  // namespace compress
+
+static_assert(compressor_policy<compress::none>);
 }  // namespace v1
 }  // namespace mmry

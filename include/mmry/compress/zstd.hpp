@@ -18,6 +18,8 @@
 
 #include <mmry/error.hpp>
 
+#include <mmry/concepts.hpp>
+
 namespace mmry {
 inline namespace v1 {
 namespace compress {
@@ -73,5 +75,7 @@ struct zstd {
 };
 
 }  // namespace compress
+
+static_assert(compressor_policy<compress::zstd<>>);
 }  // namespace v1
 }  // namespace mmry

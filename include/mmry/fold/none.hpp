@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include <mmry/concepts.hpp>
+
 namespace mmry {
 inline namespace v1 {
 namespace fold {
@@ -14,5 +16,7 @@ struct none {
 };
 
 }  // namespace fold
+
+static_assert(fold_policy<fold::none>);
 }  // namespace v1
 }  // namespace mmry

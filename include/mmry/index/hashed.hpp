@@ -16,6 +16,8 @@
 #include <mmry/handle.hpp>
 #include <mmry/index/detail.hpp>
 
+#include <mmry/concepts.hpp>
+
 namespace mmry {
 inline namespace v1 {
 namespace index {
@@ -76,5 +78,7 @@ struct hashed {
 };
 
 }  // namespace index
+
+static_assert(index_policy<index::hashed>);
 }  // namespace v1
 }  // namespace mmry

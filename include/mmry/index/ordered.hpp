@@ -15,6 +15,8 @@
 #include <mmry/handle.hpp>
 #include <mmry/index/detail.hpp>
 
+#include <mmry/concepts.hpp>
+
 namespace mmry {
 inline namespace v1 {
 namespace index {
@@ -75,5 +77,7 @@ struct ordered {
 };
 
 }  // namespace index
+
+static_assert(index_policy<index::ordered>);
 }  // namespace v1
 }  // namespace mmry

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include <mmry/concepts.hpp>
+
 namespace mmry {
 inline namespace v1 {
 namespace path {
@@ -14,5 +16,7 @@ struct latest {
 };
 
 }  // namespace path
+
+static_assert(path_policy<path::latest>);
 }  // namespace v1
 }  // namespace mmry
