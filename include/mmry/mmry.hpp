@@ -13,6 +13,8 @@
 #include <mmry/concepts.hpp>
 #include <mmry/error.hpp>
 #include <mmry/fold/none.hpp>
+#include <mmry/format/record.hpp>
+#include <mmry/format/store_header.hpp>
 #include <mmry/handle.hpp>
 #include <mmry/index/hashed.hpp>
 #include <mmry/index/ordered.hpp>

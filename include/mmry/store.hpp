@@ -37,6 +37,7 @@
 #include <mmry/detail/describe.hpp>
 #include <mmry/error.hpp>
 #include <mmry/format/record.hpp>
+#include <mmry/format/store_header.hpp>
 #include <mmry/listing.hpp>
 #include <mmry/metadata.hpp>
 #include <mmry/options.hpp>
@@ -295,6 +296,7 @@ class basic_store {
         store_stats totals;
         std::uint64_t puts = 0;
         std::uint64_t erases = 0;
+        handle header_at;  // the store header, first block of segment 0
 
         state(std::string_view n, options o, const detail::store_id& sid,
               const std::array<std::byte, key::salt_size>& s, CryptoPP::SecByteBlock master)
@@ -326,9 +328,25 @@ class basic_store {
         std::array<std::byte, key::salt_size> salt{};
         rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(sid.data()), sid.size());
         rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(salt.data()), salt.size());
+        if (auto explicit_salt = opts.key.salt();
+            explicit_salt && explicit_salt->size() == salt.size())
+            std::copy(explicit_salt->begin(), explicit_salt->end(), salt.begin());
+        format::store_header header;
+        header.policies = format::fingerprint::of<Traits>();
+        header.frame_size = static_cast<std::uint32_t>(opts.frame_size);
+        header.kdf = opts.key.params();
+        header.passphrase = opts.key.is_passphrase();
+        header.id = sid;
+        header.salt = salt;
         CryptoPP::SecByteBlock master;
-        if constexpr (encrypted) master = opts.key.material(salt);
+        if constexpr (encrypted) {
+            master = opts.key.material(salt);
+            header.key_check = detail::key_check(master, sid);
+        }
         s_ = std::make_unique<state>(name, std::move(opts), sid, salt, std::move(master));
+        s_->header_at = s_->arena.allocate(format::store_header_size);
+        header.write(s_->arena.bytes(s_->header_at, format::store_header_size)
+                         .template first<format::store_header_size>());
     }
 
     static void check_key(std::string_view key) {
@@ -441,6 +459,11 @@ struct store_access {
         const record_ref* ref = s.s_->index.find(key);
         if (!ref) return {};
         return s.s_->arena.bytes(ref->where, ref->size);
+    }
+    /// The store header in segment 0.
+    template <class Traits>
+    static std::span<std::byte> header_bytes(basic_store<Traits>& s) {
+        return s.s_->arena.bytes(s.s_->header_at, format::store_header_size);
     }
 };
 }  // namespace detail

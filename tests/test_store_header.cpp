@@ -1,0 +1,133 @@
+// The store header in segment 0: what lets an opener refuse another composition, format version
+// or key before it touches anything else.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include <mmry/cipher/aes256_gcm.hpp>
+#include <mmry/compress/none.hpp>
+#include <mmry/format/store_header.hpp>
+#include <mmry/index/ordered.hpp>
+#include <mmry/store.hpp>
+
+namespace {
+
+struct sealed : mmry::default_traits {
+    using cipher = mmry::cipher::aes256_gcm;
+};
+struct sealed_ordered : sealed {
+    using index = mmry::index::ordered;
+};
+struct sealed_plain : sealed {
+    using compressor = mmry::compress::none;
+};
+
+using mmry::detail::store_access;
+using mmry::format::fingerprint;
+using mmry::format::store_header;
+
+mmry::errc code_of(auto&& f) {
+    try {
+        f();
+    } catch (const mmry::error& e) {
+        return e.code_value();
+    }
+    FAIL("no mmry::error thrown");
+    return {};
+}
+
+std::string message_of(auto&& f) {
+    try {
+        f();
+    } catch (const mmry::error& e) {
+        return e.what();
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("a store writes a header that names its composition and checks its key") {
+    const auto key = mmry::key::generate();
+    mmry::basic_store<sealed> s({.key = key, .frame_size = 4096});
+    const auto h = store_header::parse(store_access::header_bytes(s), "s");
+    CHECK(h.version == mmry::format_version);
+    CHECK(h.frame_size == 4096);
+    CHECK(h.policies.ids == fingerprint::of<sealed>().ids);
+    CHECK_NOTHROW(h.check_policies(fingerprint::of<sealed>(), "s"));
+    CHECK_NOTHROW(h.check_key(key.material(), "s"));
+}
+
+TEST_CASE("opening with other policies names the policy that differs") {
+    mmry::basic_store<sealed> s({.key = mmry::key::generate()});
+    const auto h = store_header::parse(store_access::header_bytes(s), "orders");
+    auto open_as = [&](const fingerprint& f) { return [&h, f] { h.check_policies(f, "orders"); }; };
+    CHECK(code_of(open_as(fingerprint::of<sealed_ordered>())) == mmry::errc::policy_mismatch);
+    const auto index_msg = message_of(open_as(fingerprint::of<sealed_ordered>()));
+    CHECK_THAT(index_msg, Catch::Contains("'orders'") && Catch::Contains("index") &&
+                              Catch::Contains("ordered"));
+    const auto comp_msg = message_of(open_as(fingerprint::of<sealed_plain>()));
+    CHECK_THAT(comp_msg, Catch::Contains("compressor") && Catch::Contains("'none'"));
+    CHECK_THAT(message_of(open_as(fingerprint::of<mmry::default_traits>())),
+               Catch::Contains("cipher"));
+}
+
+TEST_CASE("the wrong key is refused by the key check value") {
+    mmry::basic_store<sealed> s({.key = mmry::key::generate()});
+    const auto h = store_header::parse(store_access::header_bytes(s), "s");
+    CHECK(code_of([&] { h.check_key(mmry::key::generate().material(), "s"); }) ==
+          mmry::errc::wrong_key);
+}
+
+TEST_CASE(
+    "a passphrase store keeps its salt and KDF parameters, and the passphrase re-derives the key") {
+    const mmry::kdf_params cheap{.log2_n = 10, .r = 8, .p = 1};
+    mmry::basic_store<sealed> s({.key = mmry::key::from_passphrase("correct horse", cheap)});
+    const auto h = store_header::parse(store_access::header_bytes(s), "s");
+    CHECK(h.passphrase);
+    CHECK(h.kdf.log2_n == 10);
+    const mmry::byte_view salt(h.salt);
+    CHECK_NOTHROW(
+        h.check_key(mmry::key::from_passphrase("correct horse", cheap).material(salt), "s"));
+    CHECK(code_of([&] {
+              h.check_key(mmry::key::from_passphrase("wrong horse", cheap).material(salt), "s");
+          }) == mmry::errc::wrong_key);
+}
+
+TEST_CASE("key material never enters the store header") {
+    const auto key = mmry::key::generate();
+    mmry::basic_store<sealed> s({.key = key});
+    s.put("k", std::string(1000, 'x'));
+    const auto material = key.material();
+    const auto header = store_access::header_bytes(s);
+    const std::string hay(reinterpret_cast<const char*>(header.data()), header.size());
+    const std::string needle(reinterpret_cast<const char*>(material.data()), material.size());
+    CHECK(hay.find(needle) == std::string::npos);
+    CHECK(hay.find(needle.substr(0, 8)) == std::string::npos);
+}
+
+TEST_CASE("a damaged or foreign header is refused, never misread") {
+    mmry::basic_store<sealed> s({.key = mmry::key::generate()});
+    const auto bytes = store_access::header_bytes(s);
+    std::vector<std::byte> copy(bytes.begin(), bytes.end());
+    for (std::size_t i = 0; i < copy.size(); ++i) {
+        auto flipped = copy;
+        flipped[i] ^= std::byte{0x10};
+        const auto code = code_of([&] { store_header::parse(flipped, "s"); });
+        CHECK((code == mmry::errc::corrupt || code == mmry::errc::version_mismatch));
+    }
+    for (std::size_t n = 0; n < copy.size(); ++n)
+        CHECK(code_of([&] { store_header::parse(std::span(copy).first(n), "s"); }) ==
+              mmry::errc::corrupt);
+}
+
+TEST_CASE("another format version is reported as such") {
+    mmry::basic_store<sealed> s({.key = mmry::key::generate()});
+    auto h = store_header::parse(store_access::header_bytes(s), "s");
+    h.version = mmry::format_version + 1;
+    std::array<std::byte, mmry::format::store_header_size> out{};
+    h.write(out);
+    CHECK(code_of([&] { store_header::parse(out, "s"); }) == mmry::errc::version_mismatch);
+    CHECK_THAT(message_of([&] { store_header::parse(out, "s"); }),
+               Catch::Contains("format version " + std::to_string(mmry::format_version + 1)));
+}
