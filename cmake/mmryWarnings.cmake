@@ -1,0 +1,41 @@
+# mmryWarnings.cmake: compiler settings for mmry's *own* targets (tests, examples, benchmarks,
+# tools, the header check). Never applied to the INTERFACE target mmry::mmry: a consumer must not
+# inherit -Werror or sanitizers from us.
+#
+#   mmry_target_warnings(<target>)    -Wall -Wextra -Wpedantic (+ -Werror if MMRY_WERROR)
+#   mmry_target_sanitizers(<target>)  -fsanitize=${MMRY_SANITIZE} at compile and link time
+#   mmry_target_defaults(<target>)    both of the above
+#
+# Expects the cache variables MMRY_WERROR (BOOL) and MMRY_SANITIZE (STRING, e.g.
+# "address,undefined" or "thread"; empty = none), defined by the top-level CMakeLists.txt.
+
+include_guard(GLOBAL)
+
+function(mmry_target_warnings target)
+  if(MSVC)
+    target_compile_options(${target} PRIVATE /W4 /permissive- $<$<BOOL:${MMRY_WERROR}>:/WX>)
+  else()
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic
+                                             $<$<BOOL:${MMRY_WERROR}>:-Werror>)
+  endif()
+endfunction()
+
+function(mmry_target_sanitizers target)
+  if(NOT MMRY_SANITIZE)
+    return()
+  endif()
+  if(MSVC)
+    # MSVC only knows AddressSanitizer.
+    target_compile_options(${target} PRIVATE /fsanitize=${MMRY_SANITIZE})
+    return()
+  endif()
+  # -fno-sanitize-recover=all: the first UBSan report aborts the test instead of scrolling by.
+  set(flags -fsanitize=${MMRY_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_compile_options(${target} PRIVATE ${flags})
+  target_link_options(${target} PRIVATE ${flags})
+endfunction()
+
+function(mmry_target_defaults target)
+  mmry_target_warnings(${target})
+  mmry_target_sanitizers(${target})
+endfunction()
