@@ -38,18 +38,18 @@ concept compressor_policy = identified_policy<C> &&
 };
 
 /// An authenticated cipher: tag_size 0 means no cipher (frames then carry a CRC32C); otherwise a
-/// per-thread `context` is rekeyed with a 32-byte subkey per record and seals/opens frames with a
-/// 64-bit nonce that is never repeated under one subkey.
+/// per-thread `context` is rekeyed with a 32-byte subkey and seals/opens frames with a
+/// 96-bit nonce that the store never repeats under one subkey (sequence number, frame number).
 template <class C>
 concept cipher_policy = identified_policy<C> && requires {
     { C::tag_size } -> std::convertible_to<std::size_t>;
-} &&(C::tag_size == 0 ||
-     requires(typename C::context & ctx, std::span<const std::byte, 32> key, std::uint64_t nonce,
-              std::span<const std::byte> in, std::span<std::byte> out) {
-         ctx.rekey(key);
-         ctx.seal(nonce, in, in, out);
-         { ctx.open(nonce, in, in, out) } -> std::same_as<bool>;
-     });
+} &&(C::tag_size == 0 || requires(typename C::context & ctx, std::span<const std::byte, 32> key,
+                                  std::span<const std::byte, 12> nonce,
+                                  std::span<const std::byte> in, std::span<std::byte> out) {
+    ctx.rekey(key);
+    ctx.seal(nonce, in, in, out);
+    { ctx.open(nonce, in, in, out) } -> std::same_as<bool>;
+});
 
 /// The map an index policy provides: stored key -> record_ref.
 template <class M>

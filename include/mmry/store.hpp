@@ -235,8 +235,7 @@ class basic_store {
     /// frame. A record from another store, under another key, or altered in any byte is refused
     /// with the error that says why, and the store is unchanged.
     void import_record(byte_view record) {
-        const auto probe =
-            format::record_view::parse(record, "being imported", cipher_type::tag_size);
+        const auto probe = format::record_view::parse(record, {}, cipher_type::tag_size);
         const std::string key(probe.key());
         const auto v = s_->codec.open(record, key);
         bytes scratch(static_cast<std::size_t>(
@@ -411,10 +410,9 @@ class basic_store {
     // The one write path: every mutation that adds a record goes through here, with the record
     // fully encoded beforehand, so it could be journaled as it is.
     void commit(std::string_view key, bytes& record, bool keep_created) {
-        const auto payload_offset =
-            format::record_view::parse(record, detail::quote(key), cipher_type::tag_size)
-                .header()
-                .payload_offset();
+        const auto payload_offset = format::record_view::parse(record, key, cipher_type::tag_size)
+                                        .header()
+                                        .payload_offset();
         std::unique_lock lock(s_->mutex);
         const record_ref* found = s_->index.find(key);
         const std::optional<record_ref> old = found ? std::optional(*found) : std::nullopt;

@@ -1,10 +1,10 @@
 #pragma once
 // cipher::aes256_gcm: AES-256 in Galois/Counter Mode (Crypto++), 96-bit nonces, 128-bit tags.
 //
-// Nonces are never reused by construction: every record is sealed under its own subkey
-// (HKDF-SHA256 of the store key with the record's random salt and write sequence number), and the
-// nonce inside a record is the frame number. The 2^32-messages limit of random GCM nonces does not
-// apply. Thread-safety: a context belongs to one thread; the store keeps one per thread.
+// Nonces are never reused by construction: each writer session seals under its own subkey
+// (HKDF-SHA256 of the store key with a random session salt), and the nonce of a frame is the
+// record's sequence number and the frame number. The 2^32-messages limit of random GCM nonces does
+// not apply. Thread-safety: a context belongs to one thread; the store keeps one per thread.
 
 #include <cstddef>
 #include <cstdint>

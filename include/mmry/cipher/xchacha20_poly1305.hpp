@@ -1,7 +1,8 @@
 #pragma once
 // cipher::xchacha20_poly1305: XChaCha20-Poly1305 (Crypto++), 192-bit nonces, 128-bit tags.
 //
-// Same construction as aes256_gcm: a subkey per record, the frame number as nonce. Faster than
+// Same construction as aes256_gcm: a subkey per writer session, (sequence number, frame number)
+// as nonce, zero-padded to 192 bits. Faster than
 // AES-GCM on CPUs without AES instructions; slower (Poly1305-bound, ~0.6 GB/s) on those with them.
 // Thread-safety: a context belongs to one thread; the store keeps one per thread.
 

@@ -44,7 +44,12 @@ class frame_codec {
     /// `master` is the store's key material (empty for cipher::none).
     frame_codec(const store_id& sid, CryptoPP::SecByteBlock master, std::uint32_t frame_size)
         : sid_(sid), master_(std::move(master)), frame_size_(frame_size) {
-        if constexpr (sealed) key_id_ = detail::key_id(master_);
+        if constexpr (sealed) {
+            key_id_ = detail::key_id(master_);
+            CryptoPP::AutoSeededRandomPool rng;
+            rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(session_salt_.data()),
+                              session_salt_.size());
+        }
     }
 
     std::uint32_t frame_size() const noexcept { return frame_size_; }
@@ -63,16 +68,14 @@ class frame_codec {
         h.seq = seq;
         h.modified_ns = h.created_ns = now_ns;
         if constexpr (sealed) {
-            thread_local CryptoPP::AutoSeededRandomPool rng;
-            rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(h.salt.data()), h.salt.size());
+            h.salt = session_salt_;
             h.key_id = key_id_;
         }
         out.resize(h.payload_offset() + value.size() + std::size_t{h.frame_count} * overhead);
         format::write_head(out.data(), h);
         std::memcpy(out.data() + h.head_size(), key.data(), key.size());
 
-        auto& ctx = context();
-        if constexpr (sealed) rekey(ctx, h);
+        auto& ctx = context(h);
         auto& aad = scratch(aad_slot);
         const std::size_t aad_prefix = build_aad_prefix(aad, out, h);
         auto& packed = scratch(frame_slot);
@@ -96,7 +99,7 @@ class frame_codec {
             const byte_view frame_aad = finish_aad(aad, aad_prefix, i, entry);
             std::byte* dst = out.data() + at;
             if constexpr (sealed) {
-                ctx.seal(i, frame_aad, plain, std::span(dst, stored));
+                ctx.seal(nonce(h.seq, i), frame_aad, plain, std::span(dst, stored));
             } else {
                 std::memcpy(dst, plain.data(), plain.size());
                 store_le<std::uint32_t>(dst + plain.size(), crc32c({frame_aad, plain}));
@@ -110,7 +113,7 @@ class frame_codec {
     /// Parses `record` and checks that it belongs to this store's composition and key, and holds
     /// `key`. Throws errc::corrupt, version_mismatch, policy_mismatch or wrong_key.
     format::record_view open(std::span<const std::byte> record, std::string_view key) const {
-        const auto v = format::record_view::parse(record, quote(key), Cipher::tag_size);
+        const auto v = format::record_view::parse(record, key, Cipher::tag_size);
         const auto& h = v.header();
         if (h.cipher_id != Cipher::id || h.compressor_id != Compressor::id)
             throw error(errc::policy_mismatch,
@@ -141,8 +144,7 @@ class frame_codec {
                 std::span<std::byte> out) const {
         if (out.empty()) return;
         const auto& h = v.header();
-        auto& ctx = context();
-        if constexpr (sealed) rekey(ctx, h);
+        auto& ctx = context(h);
         auto& aad = scratch(aad_slot);
         const std::size_t aad_prefix = build_aad_prefix(aad, v.bytes(), h);
         auto& whole = scratch(frame_slot);
@@ -178,22 +180,45 @@ class frame_codec {
         thread_local std::array<bytes, slot_count> buffers;
         return buffers[s];
     }
-    static auto& context() {
+    // The calling thread's cipher context, keyed with the subkey of the record's session. The key
+    // schedule (HKDF, cipher setup) runs only when the session, store or key differs from the
+    // thread's last record, so consecutive records of one session cost no rekeying.
+    auto& context(const format::record_header& h) const {
         if constexpr (sealed) {
-            thread_local typename Cipher::context ctx;
-            return ctx;
+            struct keyed_context {
+                typename Cipher::context ctx;
+                std::array<std::byte, format::key_id_size + store_id_size + format::salt_size>
+                    keyed_for{};
+                bool keyed = false;
+            };
+            thread_local keyed_context t;
+            std::array<std::byte, format::key_id_size + store_id_size + format::salt_size> want;
+            std::memcpy(want.data(), key_id_.data(), key_id_.size());
+            std::memcpy(want.data() + key_id_.size(), sid_.data(), sid_.size());
+            std::memcpy(want.data() + key_id_.size() + sid_.size(), h.salt.data(), h.salt.size());
+            if (!t.keyed || t.keyed_for != want) {
+                CryptoPP::SecByteBlock subkey(32);
+                auto out =
+                    std::span<std::byte, 32>(reinterpret_cast<std::byte*>(subkey.data()), 32);
+                session_subkey(master_, Cipher::id, sid_, h.salt, out);
+                t.keyed = false;
+                t.ctx.rekey(out);
+                t.keyed_for = want;
+                t.keyed = true;
+            }
+            return t.ctx;
         } else {
             static constexpr int no_context = 0;
             return no_context;
         }
     }
-    template <class Ctx>
-    void rekey(Ctx& ctx, const format::record_header& h) const {
-        CryptoPP::SecByteBlock subkey(32);
-        record_subkey(master_, Cipher::id, sid_, h.seq, h.salt,
-                      std::span<std::byte, 32>(reinterpret_cast<std::byte*>(subkey.data()), 32));
-        ctx.rekey(
-            std::span<const std::byte, 32>(reinterpret_cast<const std::byte*>(subkey.data()), 32));
+
+    // Frame i of the record with sequence number seq: unique under one session subkey.
+    static std::array<std::byte, 12> nonce(std::uint64_t seq, std::uint32_t frame) {
+        std::array<std::byte, 12> n{};
+        store_le<std::uint64_t>(n.data(), seq);
+        store_le<std::uint32_t>(n.data() + 8, frame);
+        return n;
     }
 
     // Associated data: store id, head (all but checksum and created time), crypto block, key;
@@ -232,7 +257,7 @@ class frame_codec {
             plain = packed;
         }
         if constexpr (sealed) {
-            if (!ctx.open(i, frame_aad, payload, plain.first(plain_size)))
+            if (!ctx.open(nonce(v.header().seq, i), frame_aad, payload, plain.first(plain_size)))
                 throw error(errc::authentication_failed,
                             where(v, i) +
                                 ": authentication tag mismatch: the frame was altered, "
@@ -271,6 +296,7 @@ class frame_codec {
     CryptoPP::SecByteBlock master_;
     std::uint32_t frame_size_;
     std::array<std::byte, format::key_id_size> key_id_{};
+    std::array<std::byte, format::salt_size> session_salt_{};
 };
 
 }  // namespace detail

@@ -1,15 +1,16 @@
 #pragma once
 // An adapter from a Crypto++ authenticated cipher (GCM<AES>, XChaCha20Poly1305) to mmry's cipher
-// context: rekey once per record, then seal/open frames with a counter nonce.
+// context: rekey once per subkey, then seal/open frames with a 96-bit nonce (zero-padded to the
+// cipher's nonce size).
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include <crypto++/cryptlib.h>
-
-#include <mmry/detail/le.hpp>
+#include <crypto++/secblock.h>
 
 namespace mmry {
 inline namespace v1 {
@@ -21,37 +22,43 @@ class aead_context {
     static constexpr std::size_t key_size = 32;
     static constexpr std::size_t tag_size = TagSize;
 
+    /// Sets the subkey for the frames that follow. The key schedule runs on first use, for the
+    /// direction used only (a get never pays for the encryptor's tables, nor a put for the
+    /// decryptor's).
     void rekey(std::span<const std::byte, key_size> key) {
-        auto k = reinterpret_cast<const CryptoPP::byte*>(key.data());
-        const auto zero = nonce_bytes(0);
-        enc_.SetKeyWithIV(k, key_size, zero.data(), zero.size());
-        dec_.SetKeyWithIV(k, key_size, zero.data(), zero.size());
+        std::memcpy(key_.data(), key.data(), key_size);
+        enc_keyed_ = dec_keyed_ = false;
     }
 
     /// Writes ciphertext followed by the tag into `out` (plain.size() + tag_size bytes).
-    void seal(std::uint64_t nonce, std::span<const std::byte> aad, std::span<const std::byte> plain,
-              std::span<std::byte> out) {
+    void seal(std::span<const std::byte, 12> nonce, std::span<const std::byte> aad,
+              std::span<const std::byte> plain, std::span<std::byte> out) {
         const auto iv = nonce_bytes(nonce);
+        if (!enc_keyed_)
+            enc_keyed_ = (enc_.SetKeyWithIV(key_.data(), key_size, iv.data(), iv.size()), true);
         enc_.EncryptAndAuthenticate(ptr(out.data()), ptr(out.data() + plain.size()), tag_size,
                                     iv.data(), iv.size(), cptr(aad.data()), aad.size(),
                                     cptr(plain.data()), plain.size());
     }
 
     /// Verifies and decrypts `sealed` (ciphertext then tag) into `out`; false when the tag fails.
-    bool open(std::uint64_t nonce, std::span<const std::byte> aad,
+    bool open(std::span<const std::byte, 12> nonce, std::span<const std::byte> aad,
               std::span<const std::byte> sealed, std::span<std::byte> out) {
         if (sealed.size() < tag_size) return false;
         const std::size_t n = sealed.size() - tag_size;
         const auto iv = nonce_bytes(nonce);
+        if (!dec_keyed_)
+            dec_keyed_ = (dec_.SetKeyWithIV(key_.data(), key_size, iv.data(), iv.size()), true);
         return dec_.DecryptAndVerify(ptr(out.data()), cptr(sealed.data() + n), tag_size, iv.data(),
                                      iv.size(), cptr(aad.data()), aad.size(), cptr(sealed.data()),
                                      n);
     }
 
   private:
-    static std::array<CryptoPP::byte, NonceSize> nonce_bytes(std::uint64_t n) {
+    static std::array<CryptoPP::byte, NonceSize> nonce_bytes(std::span<const std::byte, 12> n) {
+        static_assert(NonceSize >= 12);
         std::array<CryptoPP::byte, NonceSize> iv{};
-        store_le(reinterpret_cast<std::byte*>(iv.data()), n);
+        std::memcpy(iv.data(), n.data(), n.size());
         return iv;
     }
     static CryptoPP::byte* ptr(std::byte* p) { return reinterpret_cast<CryptoPP::byte*>(p); }
@@ -59,6 +66,9 @@ class aead_context {
         return reinterpret_cast<const CryptoPP::byte*>(p);
     }
 
+    CryptoPP::FixedSizeSecBlock<CryptoPP::byte, key_size> key_;
+    bool enc_keyed_ = false;
+    bool dec_keyed_ = false;
     Encryption enc_;
     Decryption dec_;
 };

@@ -1,6 +1,6 @@
 #pragma once
 // What a store derives from its master key: a public key id (which key sealed a record), a key
-// check value (is the key given at open the store's key?), and one subkey per record.
+// check value (is the key given at open the store's key?), and one subkey per writer session.
 //
 // All derivations are HMAC-SHA256 / HKDF-SHA256 (RFC 5869) with distinct labels, so no derived
 // value reveals another or the master key.
@@ -16,7 +16,6 @@
 #include <crypto++/secblock.h>
 #include <crypto++/sha.h>
 
-#include <mmry/detail/le.hpp>
 #include <mmry/format/record.hpp>
 
 namespace mmry {
@@ -51,19 +50,18 @@ inline std::array<std::byte, 16> key_check(const CryptoPP::SecByteBlock& master,
     return check;
 }
 
-/// The subkey that seals one record: unique per (store, write sequence number, random salt), so
-/// the frame number can serve as nonce without any nonce ever repeating under one key.
-inline void record_subkey(const CryptoPP::SecByteBlock& master, std::uint8_t cipher_id,
-                          const store_id& sid, std::uint64_t seq,
-                          std::span<const std::byte, format::salt_size> salt,
-                          std::span<std::byte, 32> out) {
-    constexpr std::string_view label = "mmry/v1/record-key";
-    std::array<std::byte, label.size() + 1 + store_id_size + 8> info{};
+/// The subkey of one writer session: HKDF-SHA256 of the master key with the session's random salt,
+/// bound to the cipher and the store. Frames sealed under it use (sequence number, frame number)
+/// as nonce, unique because sequence numbers never repeat within a store.
+inline void session_subkey(const CryptoPP::SecByteBlock& master, std::uint8_t cipher_id,
+                           const store_id& sid, std::span<const std::byte, format::salt_size> salt,
+                           std::span<std::byte, 32> out) {
+    constexpr std::string_view label = "mmry/v1/session-key";
+    std::array<std::byte, label.size() + 1 + store_id_size> info{};
     std::size_t at = 0;
     for (char c : label) info[at++] = std::byte(c);
     info[at++] = std::byte{cipher_id};
     for (auto b : sid) info[at++] = b;
-    store_le<std::uint64_t>(info.data() + at, seq);
     CryptoPP::HKDF<CryptoPP::SHA256>().DeriveKey(
         reinterpret_cast<CryptoPP::byte*>(out.data()), out.size(), master.data(), master.size(),
         reinterpret_cast<const CryptoPP::byte*>(salt.data()), salt.size(),

@@ -133,16 +133,18 @@ struct frame_entry {
 /// A validated, read-only view of one record. Holds only pointers into the given span.
 class record_view {
   public:
-    /// Parses and validates `record` (exactly the record's bytes). `what` names the record in
-    /// errors (usually the quoted key); `tag_size` is the cipher's tag length, used when the
-    /// record is encrypted. Throws errc::corrupt or errc::version_mismatch.
-    static record_view parse(std::span<const std::byte> record, std::string_view what,
+    /// Parses and validates `record` (exactly the record's bytes). `key` names the record in
+    /// errors (empty: a record not yet in the store); `tag_size` is the cipher's tag length, used
+    /// when the record is encrypted. Throws errc::corrupt or errc::version_mismatch.
+    static record_view parse(std::span<const std::byte> record, std::string_view key,
                              std::size_t tag_size = 16) {
         using detail::load_le;
         record_view v;
         v.bytes_ = record;
+        // Messages are built only on failure: parse is on every read's path.
+        auto what = [&] { return key.empty() ? std::string("(unnamed)") : detail::quote(key); };
         auto fail = [&](const std::string& why) -> record_view {
-            throw error(errc::corrupt, "record " + std::string(what) + ": " + why);
+            throw error(errc::corrupt, "record " + what() + ": " + why);
         };
         if (record.size() < fixed_head_size)
             return fail("is " + std::to_string(record.size()) + " bytes, shorter than the " +
@@ -175,9 +177,8 @@ class record_view {
                         hex(crc) + ")");
         if (h.version != format_version)
             throw error(errc::version_mismatch,
-                        "record " + std::string(what) + " has format version " +
-                            std::to_string(h.version) + ", this build reads version " +
-                            std::to_string(format_version));
+                        "record " + what() + " has format version " + std::to_string(h.version) +
+                            ", this build reads version " + std::to_string(format_version));
         if (p[off::flags] != std::byte{0})
             return fail("unknown flags " + std::to_string(static_cast<int>(p[off::flags])));
         if (h.key_size == 0 || h.key_size > max_key_size)
