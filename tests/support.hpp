@@ -1,0 +1,141 @@
+#pragma once
+// Helpers shared by mmry's tests: the policy matrix, deterministic test data, and a Catch2 matcher
+// for mmry::error (its code and the text its message must hold).
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <random>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <mmry/mmry.hpp>
+
+namespace mmry_test {
+
+// ---- compositions -------------------------------------------------------------------------------
+
+template <class Index, class Compressor, class Cipher>
+struct traits : mmry::default_traits {
+    using index = Index;
+    using compressor = Compressor;
+    using cipher = Cipher;
+};
+
+using hashed = mmry::index::hashed;
+using ordered = mmry::index::ordered;
+using no_compression = mmry::compress::none;
+using zstd1 = mmry::compress::zstd<1>;
+using zstd3 = mmry::compress::zstd<3>;
+using no_cipher = mmry::cipher::none;
+using aes = mmry::cipher::aes256_gcm;
+using xchacha = mmry::cipher::xchacha20_poly1305;
+
+/// index {hashed, ordered} x compressor {none, zstd<1>, zstd<3>} x cipher {none, aes, xchacha}.
+using matrix = std::tuple<  //
+    traits<hashed, no_compression, no_cipher>, traits<hashed, no_compression, aes>,
+    traits<hashed, no_compression, xchacha>, traits<hashed, zstd1, no_cipher>,
+    traits<hashed, zstd1, aes>, traits<hashed, zstd1, xchacha>, traits<hashed, zstd3, no_cipher>,
+    traits<hashed, zstd3, aes>, traits<hashed, zstd3, xchacha>,
+    traits<ordered, no_compression, no_cipher>, traits<ordered, no_compression, aes>,
+    traits<ordered, no_compression, xchacha>, traits<ordered, zstd1, no_cipher>,
+    traits<ordered, zstd1, aes>, traits<ordered, zstd1, xchacha>, traits<ordered, zstd3, no_cipher>,
+    traits<ordered, zstd3, aes>, traits<ordered, zstd3, xchacha>>;
+
+/// Both indexes, with the default compressor and no cipher.
+using indexes = std::tuple<traits<hashed, zstd3, no_cipher>, traits<ordered, zstd3, no_cipher>>;
+
+/// Every cipher, with and without compression.
+using sealing =
+    std::tuple<traits<hashed, no_compression, no_cipher>, traits<hashed, no_compression, aes>,
+               traits<hashed, no_compression, xchacha>, traits<hashed, zstd3, no_cipher>,
+               traits<hashed, zstd3, aes>, traits<hashed, zstd3, xchacha>>;
+
+template <class Traits>
+inline constexpr bool encrypted = Traits::cipher::tag_size > 0;
+
+template <class Traits>
+inline constexpr bool compressing = Traits::compressor::id != mmry::compress::none::id;
+
+/// A store of composition Traits; an encrypted one gets a fresh random key unless opts has one.
+template <class Traits>
+mmry::basic_store<Traits> make_store(mmry::options opts = {}) {
+    if constexpr (encrypted<Traits>) {
+        if (opts.key.empty()) opts.key = mmry::key::generate();
+    }
+    return mmry::basic_store<Traits>(std::move(opts));
+}
+
+// ---- data ---------------------------------------------------------------------------------------
+
+/// n bytes that no compressor can shrink (deterministic for a seed).
+inline mmry::bytes random_bytes(std::size_t n, std::uint64_t seed = 1) {
+    std::mt19937_64 gen(seed);
+    mmry::bytes out(n);
+    for (auto& b : out) b = static_cast<std::byte>(gen() >> 56);
+    return out;
+}
+
+/// n bytes of a short repeated phrase: compresses very well.
+inline mmry::bytes redundant_bytes(std::size_t n) {
+    constexpr std::string_view phrase = "the same few words, again and again. ";
+    mmry::bytes out(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::byte>(phrase[i % phrase.size()]);
+    return out;
+}
+
+inline mmry::bytes to_bytes(std::string_view s) {
+    const auto v = mmry::as_bytes(s);
+    return {v.begin(), v.end()};
+}
+
+inline mmry::bytes slice(const mmry::bytes& b, std::size_t offset, std::size_t length) {
+    return {b.begin() + static_cast<std::ptrdiff_t>(offset),
+            b.begin() + static_cast<std::ptrdiff_t>(offset + length)};
+}
+
+/// Number of frames a value of `size` bytes is cut into.
+inline std::uint64_t frames_of(std::uint64_t size, std::uint64_t frame_size) {
+    return (size + frame_size - 1) / frame_size;
+}
+
+// ---- errors -------------------------------------------------------------------------------------
+
+/// Matches an mmry::error whose code is one of `codes` and whose what() contains `text`.
+class error_matcher : public Catch::MatcherBase<mmry::error> {
+  public:
+    error_matcher(std::vector<mmry::errc> codes, std::string text)
+        : codes_(std::move(codes)), text_(std::move(text)) {}
+
+    bool match(const mmry::error& e) const override {
+        bool code_ok = false;
+        for (auto c : codes_) code_ok = code_ok || e.code() == c;
+        return code_ok && std::string_view(e.what()).find(text_) != std::string_view::npos;
+    }
+    std::string describe() const override {
+        std::string s = "is an mmry::error with code";
+        for (auto c : codes_) s += " '" + mmry::make_error_code(c).message() + "'";
+        return s + " whose message contains \"" + text_ + "\"";
+    }
+
+  private:
+    std::vector<mmry::errc> codes_;
+    std::string text_;
+};
+
+inline error_matcher is_error(mmry::errc code, std::string text = {}) {
+    return {{code}, std::move(text)};
+}
+
+/// The errors a failed integrity check may raise.
+inline error_matcher is_integrity_error(std::string text = {}) {
+    using mmry::errc;
+    return {{errc::corrupt, errc::authentication_failed, errc::wrong_key}, std::move(text)};
+}
+
+}  // namespace mmry_test
