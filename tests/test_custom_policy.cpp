@@ -1,0 +1,185 @@
+// Extension points used from outside the library: a user-written compressor policy, and a user
+// mmry::codec<T> for a type that is not trivially copyable.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+
+#include "support.hpp"
+
+using mmry::errc;
+using mmry_test::is_error;
+
+namespace {
+
+/// Run-length encoding: pairs of (run length 1..255, byte).
+struct rle {
+    static constexpr std::uint8_t id = 200;  // 128-255: users' own policies
+    static constexpr std::string_view name = "rle";
+
+    static std::size_t compress(std::span<const std::byte> in, std::span<std::byte> out) {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < in.size();) {
+            std::size_t run = 1;
+            while (i + run < in.size() && run < 255 && in[i + run] == in[i]) ++run;
+            if (n + 2 > out.size()) return 0;  // does not fit: the frame is kept raw
+            out[n++] = static_cast<std::byte>(run);
+            out[n++] = in[i];
+            i += run;
+        }
+        return n;
+    }
+
+    static std::size_t decompress(std::span<const std::byte> in, std::span<std::byte> out) {
+        if (in.size() % 2) throw mmry::error(errc::corrupt, "rle: odd input length");
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < in.size(); i += 2) {
+            const auto run = std::to_integer<std::size_t>(in[i]);
+            if (run == 0 || n + run > out.size())
+                throw mmry::error(errc::corrupt, "rle: run overflows the frame");
+            for (std::size_t k = 0; k < run; ++k) out[n++] = in[i + 1];
+        }
+        return n;
+    }
+};
+static_assert(mmry::compressor_policy<rle>);
+
+/// A compressor that forgot decompress.
+struct no_decompress {
+    static constexpr std::uint8_t id = 201;
+    static constexpr std::string_view name = "half";
+    static std::size_t compress(std::span<const std::byte>, std::span<std::byte>) { return 0; }
+};
+static_assert(!mmry::compressor_policy<no_decompress>);
+
+/// Nor is a compressor without an id, or whose compress returns something else than a size.
+struct no_id {
+    static constexpr std::string_view name = "anonymous";
+    static std::size_t compress(std::span<const std::byte>, std::span<std::byte>) { return 0; }
+    static std::size_t decompress(std::span<const std::byte>, std::span<std::byte>) { return 0; }
+};
+static_assert(!mmry::compressor_policy<no_id>);
+struct bool_result {
+    static constexpr std::uint8_t id = 202;
+    static constexpr std::string_view name = "bool";
+    static bool compress(std::span<const std::byte>, std::span<std::byte>) { return false; }
+    static std::size_t decompress(std::span<const std::byte>, std::span<std::byte>) { return 0; }
+};
+static_assert(!mmry::compressor_policy<bool_result>);
+
+struct rle_traits : mmry::default_traits {
+    using compressor = rle;
+};
+struct rle_sealed_traits : mmry::default_traits {
+    using compressor = rle;
+    using cipher = mmry::cipher::xchacha20_poly1305;
+};
+struct half_traits : mmry::default_traits {
+    using compressor = no_decompress;
+};
+static_assert(mmry::store_traits<rle_traits>);
+static_assert(!mmry::store_traits<half_traits>);
+
+mmry::bytes runs(std::size_t n) {
+    mmry::bytes out(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::byte>('a' + (i / 100) % 26);
+    return out;
+}
+
+}  // namespace
+
+using rle_stores = std::tuple<rle_traits, rle_sealed_traits>;
+
+TEMPLATE_LIST_TEST_CASE("custom policy: a user-written compressor round-trips", "[custom]",
+                        rle_stores) {
+    auto s = mmry_test::make_store<TestType>({.frame_size = 1024});
+    const auto long_runs = runs(5000);
+    const auto no_runs = mmry_test::random_bytes(3000);
+    s.put("runs", long_runs);
+    s.put("noise", no_runs);
+    s.put("one", "x");
+
+    CHECK(s.get("runs") == long_runs);
+    CHECK(s.get("noise") == no_runs);
+    CHECK(s.template get<std::string>("one") == "x");
+    CHECK(s.read("runs", 1000, 1100) == mmry_test::slice(long_runs, 1000, 1100));
+
+    const auto m = *s.metadata("runs");
+    CHECK(m.frames == 5);
+    CHECK(m.compressed);
+    CHECK(m.compressed_frames == 5);
+    CHECK(m.stored_size < 5000 / 10);
+    CHECK_FALSE(s.metadata("noise")->compressed);
+    CHECK(s.stats().ratio() > 1.0);
+
+    // The record names the user's compressor by its id.
+    const auto record = *s.export_record("runs");
+    CHECK(std::to_integer<int>(record[mmry::format::off::compressor]) == 200);
+    s.erase("runs");
+    s.import_record(record);
+    CHECK(s.get("runs") == long_runs);
+}
+
+TEST_CASE("custom policy: records of another compressor are refused as a policy mismatch",
+          "[custom]") {
+    mmry::basic_store<rle_traits> user({.frame_size = 1024});
+    mmry::store builtin({.frame_size = 1024});
+    user.put("k", runs(2000));
+    CHECK_THROWS_MATCHES(builtin.import_record(*user.export_record("k")), mmry::error,
+                         is_error(errc::policy_mismatch, "compressor id 200"));
+    CHECK_FALSE(builtin.contains("k"));
+}
+
+// ---- a user codec -------------------------------------------------------------------------------
+
+namespace {
+struct point {
+    std::string label;
+    std::int32_t x = 0, y = 0;
+    friend bool operator==(const point&, const point&) = default;
+};
+static_assert(!std::is_trivially_copyable_v<point>);
+}  // namespace
+
+template <>
+struct mmry::codec<point> {
+    static mmry::bytes encode(const point& p) {
+        mmry::bytes out(8 + p.label.size());
+        std::memcpy(out.data(), &p.x, 4);
+        std::memcpy(out.data() + 4, &p.y, 4);
+        std::memcpy(out.data() + 8, p.label.data(), p.label.size());
+        return out;
+    }
+    static point decode(mmry::byte_view b) {
+        if (b.size() < 8) throw mmry::error(errc::invalid_argument, "a point needs 8 bytes");
+        point p;
+        std::memcpy(&p.x, b.data(), 4);
+        std::memcpy(&p.y, b.data() + 4, 4);
+        p.label.assign(reinterpret_cast<const char*>(b.data()) + 8, b.size() - 8);
+        return p;
+    }
+};
+static_assert(mmry::value_codec<point>);
+
+TEST_CASE("custom policy: a user codec stores a type that is not trivially copyable", "[custom]") {
+    mmry::store s;
+    const point p{"a label long enough to live on the heap, not in the string", -3, 1 << 20};
+    s.put("point/1", p);
+    CHECK(s.get<point>("point/1") == p);
+    CHECK(s.metadata("point/1")->logical_size == 8 + p.label.size());
+    CHECK(s.get<point>("point/1")->label == p.label);
+
+    s.put("point/empty", point{});
+    CHECK(s.get<point>("point/empty") == point{});
+    CHECK_FALSE(s.get<point>("point/absent"));
+
+    // The codec's own errors reach the caller as mmry::error naming the key.
+    s.put("short", "1234");
+    CHECK_THROWS_MATCHES(s.get<point>("short"), mmry::error,
+                         is_error(errc::invalid_argument, "'short'"));
+}
