@@ -5,17 +5,24 @@
 // read and write the store freely. With index::ordered the range resumes after the last key it
 // yielded: it sees a consistent key order and never holds the lock between batches. With
 // index::hashed the first batch takes every matching entry (an O(n) scan), sorted by key.
-// Works with range-v3 views (e.g. `s.list("user/") | ranges::views::take(10)`).
+// Works with range-v3 and std::ranges views (e.g. `s.list("user/") | ranges::views::take(10)`): an
+// entry_range is a borrowed range, since its iterators own their state and stay valid after the
+// range object is gone (the store must still outlive them).
 // Thread-safety: a range and its iterators belong to one thread; the store must outlive them.
 
 #include <cstddef>
 #include <iterator>
 #include <memory>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <mmry/metadata.hpp>
+
+#if __has_include(<range/v3/range_fwd.hpp>)
+#include <range/v3/range_fwd.hpp>
+#endif
 
 namespace mmry {
 inline namespace v1 {
@@ -90,3 +97,15 @@ class entry_range {
 
 }  // namespace v1
 }  // namespace mmry
+
+namespace std::ranges {
+template <class Source>
+inline constexpr bool enable_borrowed_range<mmry::v1::entry_range<Source>> = true;
+}  // namespace std::ranges
+
+#if __has_include(<range/v3/range_fwd.hpp>)
+namespace ranges {
+template <class Source>
+inline constexpr bool enable_borrowed_range<mmry::v1::entry_range<Source>> = true;
+}  // namespace ranges
+#endif
