@@ -35,6 +35,7 @@
 #include <mmry/codec/value.hpp>
 #include <mmry/concepts.hpp>
 #include <mmry/detail/describe.hpp>
+#include <mmry/detail/writer_first_mutex.hpp>
 #include <mmry/error.hpp>
 #include <mmry/format/record.hpp>
 #include <mmry/format/store_header.hpp>
@@ -290,7 +291,7 @@ class basic_store {
         codec_type codec;
         arena_type arena;
         index_map index;
-        mutable std::shared_mutex mutex;
+        mutable detail::writer_first_mutex mutex;  // readers never starve a writer
         std::atomic<std::uint64_t> seq{0};
         store_stats totals;
         std::uint64_t puts = 0;
