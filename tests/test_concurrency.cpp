@@ -1,0 +1,229 @@
+// Threads sharing one store: readers run beside writers and always see a whole value; concurrent
+// puts and erases of the same keys keep the index, the arena and the counters consistent.
+// (Catch2 assertions are not thread-safe: threads collect failures, the test checks them after.)
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <latch>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support.hpp"
+
+namespace {
+
+using compositions = std::tuple<
+    mmry_test::traits<mmry_test::hashed, mmry_test::no_compression, mmry_test::no_cipher>,
+    mmry_test::traits<mmry_test::ordered, mmry_test::zstd1, mmry_test::aes>,
+    mmry_test::traits<mmry_test::hashed, mmry_test::zstd3, mmry_test::xchacha>>;
+
+/// Version `version` of the value of `key`: the version number, then bytes derived from both, of
+/// a length that varies from 0 to several frames.
+mmry::bytes value_of(const std::string& key, std::uint64_t version) {
+    const std::uint64_t seed = std::hash<std::string>{}(key) ^ (version * 0x9e3779b97f4a7c15);
+    const std::size_t length = 8 + seed % 700;
+    mmry::bytes v = (seed >> 20) % 2 ? mmry_test::random_bytes(length, seed)
+                                     : mmry_test::redundant_bytes(length);
+    std::memcpy(v.data(), &version, 8);
+    return v;
+}
+
+/// "" when `got` is a whole value once written under `key` (no partial or mixed writes).
+std::string check_value(const std::string& key, const mmry::bytes& got) {
+    if (got.size() < 8) return key + ": a value of " + std::to_string(got.size()) + " bytes";
+    std::uint64_t version = 0;
+    std::memcpy(&version, got.data(), 8);
+    if (got != value_of(key, version))
+        return key + ": not byte-exact version " + std::to_string(version);
+    return {};
+}
+
+/// Failures reported by threads, checked by the test thread once they are joined.
+struct failures {
+    std::mutex mutex;
+    std::vector<std::string> list;
+    void add(std::string what) {
+        std::lock_guard lock(mutex);
+        if (list.size() < 20) list.push_back(std::move(what));
+    }
+};
+
+template <class Store>
+void check_counters(const Store& s) {
+    std::uint64_t entries = 0, logical = 0, stored = 0, frames = 0;
+    for (const auto& e : s.list()) {
+        ++entries;
+        logical += e.meta.logical_size;
+        stored += e.meta.stored_size;
+        frames += e.meta.frames;
+    }
+    const auto st = s.stats();
+    CHECK(st.entries == s.size());
+    CHECK(st.entries == entries);
+    CHECK(st.logical_bytes == logical);
+    CHECK(st.stored_bytes == stored);
+    CHECK(st.frames == frames);
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("concurrency: readers see whole values while writers write",
+                        "[concurrency]", compositions) {
+    auto s = mmry_test::make_store<TestType>({.frame_size = 128});
+    constexpr int writers = 8, readers = 8, keys_per_writer = 16, rounds = 4;
+    const auto key_of = [](int w, int k) {
+        return "w" + std::to_string(w) + "/" + std::to_string(k);
+    };
+
+    failures failed;
+    std::atomic<int> writers_left{writers};
+    std::atomic<long> reads{0}, found{0};
+    std::latch start(writers + readers);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < writers; ++w)
+        threads.emplace_back([&, w] {
+            start.arrive_and_wait();
+            try {
+                for (int round = 0; round < rounds; ++round)
+                    for (int k = 0; k < keys_per_writer; ++k)
+                        s.put(key_of(w, k), value_of(key_of(w, k), std::uint64_t(round)));
+            } catch (const std::exception& e) {
+                failed.add(std::string("writer: ") + e.what());
+            }
+            --writers_left;
+        });
+    for (int r = 0; r < readers; ++r)
+        threads.emplace_back([&, r] {
+            std::mt19937 pick(static_cast<unsigned>(r));
+            start.arrive_and_wait();
+            try {
+                // Read until the writers are done, and at least a few hundred times.
+                for (int i = 0; writers_left > 0 || i < 200; ++i) {
+                    const auto key = key_of(static_cast<int>(pick() % writers),
+                                            static_cast<int>(pick() % keys_per_writer));
+                    ++reads;
+                    if (const auto v = s.get(key)) {
+                        ++found;
+                        if (auto f = check_value(key, *v); !f.empty()) failed.add(f);
+                    }
+                    if (const auto part = s.read(key, 0, 8); part && part->size() != 8)
+                        failed.add(key + ": short range read");
+                }
+            } catch (const std::exception& e) {
+                failed.add(std::string("reader: ") + e.what());
+            }
+        });
+    for (auto& t : threads) t.join();
+
+    CHECK(failed.list == std::vector<std::string>{});
+    CHECK(reads >= readers * 200);
+    CHECK(found > 0);
+    CHECK(s.size() == writers * keys_per_writer);
+    for (int w = 0; w < writers; ++w)
+        for (int k = 0; k < keys_per_writer; ++k)
+            CHECK(s.get(key_of(w, k)) == value_of(key_of(w, k), rounds - 1));
+    CHECK(s.stats().puts == writers * keys_per_writer * rounds);
+    check_counters(s);
+}
+
+TEMPLATE_LIST_TEST_CASE("concurrency: 100 threads read exact values at once", "[concurrency]",
+                        compositions) {
+    auto s = mmry_test::make_store<TestType>({.frame_size = 128});
+    for (int k = 0; k < 100; ++k) {
+        const auto key = "k" + std::to_string(k);
+        s.put(key, value_of(key, 1));
+    }
+    failures failed;
+    std::latch start(100);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 100; ++t)
+        threads.emplace_back([&, t] {
+            start.arrive_and_wait();
+            try {
+                for (int i = 0; i < 10; ++i) {
+                    const auto key = "k" + std::to_string((t * 7 + i * 13) % 100);
+                    const auto v = s.get(key);
+                    if (!v)
+                        failed.add(key + ": missing");
+                    else if (*v != value_of(key, 1))
+                        failed.add(key + ": not byte-exact");
+                }
+            } catch (const std::exception& e) {
+                failed.add(e.what());
+            }
+        });
+    for (auto& t : threads) t.join();
+    CHECK(failed.list == std::vector<std::string>{});
+}
+
+TEMPLATE_LIST_TEST_CASE("concurrency: puts and erases of the same keys keep the store consistent",
+                        "[concurrency]", compositions) {
+    auto s = mmry_test::make_store<TestType>({.frame_size = 128});
+    constexpr int threads_n = 8, ops = 150, keys = 10;
+    failures failed;
+    std::atomic<std::uint64_t> next_version{0};
+    std::atomic<bool> done{false};
+    std::latch start(threads_n + 1);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < threads_n; ++t)
+        threads.emplace_back([&, t] {
+            std::mt19937 pick(static_cast<unsigned>(t) + 100);
+            start.arrive_and_wait();
+            try {
+                for (int i = 0; i < ops; ++i) {
+                    const auto key = "shared/" + std::to_string(pick() % keys);
+                    switch (pick() % 4) {
+                        case 0:
+                            s.erase(key);
+                            break;
+                        case 1:
+                            if (const auto v = s.get(key))
+                                if (auto f = check_value(key, *v); !f.empty()) failed.add(f);
+                            break;
+                        default:
+                            s.put(key, value_of(key, ++next_version));
+                    }
+                }
+            } catch (const std::exception& e) {
+                failed.add(e.what());
+            }
+        });
+    // A lister and a stats reader beside them.
+    threads.emplace_back([&] {
+        start.arrive_and_wait();
+        try {
+            while (!done) {
+                std::size_t n = 0;
+                for (const auto& e : s.list("shared/")) {
+                    if (e.meta.logical_size < 8) failed.add(e.key + ": listed with a bad size");
+                    ++n;
+                }
+                if (n > keys) failed.add("listed " + std::to_string(n) + " entries");
+                if (s.stats().entries > keys) failed.add("stats counted too many entries");
+            }
+        } catch (const std::exception& e) {
+            failed.add(std::string("lister: ") + e.what());
+        }
+    });
+    for (int t = 0; t < threads_n; ++t) threads[static_cast<std::size_t>(t)].join();
+    done = true;
+    threads.back().join();
+
+    CHECK(failed.list == std::vector<std::string>{});
+    CHECK(s.size() <= keys);
+    for (const auto& e : s.list()) {
+        const auto v = s.get(e.key);
+        REQUIRE(v);
+        CHECK(check_value(e.key, *v) == "");
+    }
+    check_counters(s);
+    const auto st = s.stats();
+    CHECK(st.puts + st.erases <= threads_n * ops);
+    // Every erase of a present key and every put are counted once; blocks match entries.
+    auto empty = mmry_test::make_store<TestType>();
+    CHECK(st.arena.blocks - empty.stats().arena.blocks == st.entries);
+}
