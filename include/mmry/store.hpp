@@ -160,7 +160,13 @@ class basic_store {
             try {
                 return codec<T>::decode(raw);
             } catch (const error& e) {
-                throw error(e.code_value(), "key " + detail::quote(key) + ": " + e.what());
+                // Keep the codec's words, without the "mmry: " prefix and the category message
+                // that e.what() carries and the new error adds again.
+                std::string_view why = e.what();
+                const std::string tail = ": " + e.code().message();
+                if (why.starts_with("mmry: ")) why.remove_prefix(6);
+                if (why.ends_with(tail)) why.remove_suffix(tail.size());
+                throw error(e.code_value(), "key " + detail::quote(key) + ": " + std::string(why));
             }
         }
     }
