@@ -37,10 +37,15 @@ class handle {
     std::uint64_t raw_ = 0;
 };
 
-/// Where a record lives and how many bytes it has: what an index maps a stored key to.
+/// Where a record lives and how many bytes it has: what an index maps a stored key to. Also what
+/// the record adds to the store's counters, so that they stay exact when a record damaged since it
+/// was written is erased or replaced.
 struct record_ref {
     handle where;
     std::uint64_t size = 0;
+    std::uint64_t logical_size = 0;
+    std::uint32_t frames = 0;
+    std::uint32_t compressed_frames = 0;
     friend constexpr bool operator==(const record_ref&, const record_ref&) = default;
 };
 

@@ -392,8 +392,8 @@ class basic_store {
         return m;
     }
 
-    // Adds (sign +1) or removes (-1) a record from the counters. A damaged record counts by its
-    // stored size only.
+    // Adds (sign +1) or removes (-1) a record from the counters, by what its ref recorded when it
+    // was committed: the record itself may have been damaged since.
     void account(const record_ref& ref, int sign) {
         auto& t = s_->totals;
         auto add = [sign](std::uint64_t& field, std::uint64_t n) {
@@ -403,23 +403,17 @@ class basic_store {
                 field -= n;
         };
         add(t.stored_bytes, ref.size);
-        try {
-            const auto v = format::record_view::parse(s_->arena.bytes(ref.where, ref.size), "",
-                                                      cipher_type::tag_size);
-            const auto m = describe(v);
-            add(t.logical_bytes, m.logical_size);
-            add(t.frames, m.frames);
-            add(t.compressed_frames, m.compressed_frames);
-        } catch (const error&) {
-        }
+        add(t.logical_bytes, ref.logical_size);
+        add(t.frames, ref.frames);
+        add(t.compressed_frames, ref.compressed_frames);
     }
 
     // The one write path: every mutation that adds a record goes through here, with the record
     // fully encoded beforehand, so it could be journaled as it is.
     void commit(std::string_view key, bytes& record, bool keep_created) {
-        const auto payload_offset = format::record_view::parse(record, key, cipher_type::tag_size)
-                                        .header()
-                                        .payload_offset();
+        const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
+        const auto payload_offset = parsed.header().payload_offset();
+        const auto counts = describe(parsed);
         std::unique_lock lock(s_->mutex);
         const record_ref* found = s_->index.find(key);
         const std::optional<record_ref> old = found ? std::optional(*found) : std::nullopt;
@@ -434,7 +428,8 @@ class basic_store {
         }
         const handle where = s_->arena.allocate(record.size());
         std::memcpy(s_->arena.bytes(where, record.size()).data(), record.data(), record.size());
-        const record_ref ref{where, record.size()};
+        const record_ref ref{where, record.size(), counts.logical_size, counts.frames,
+                             counts.compressed_frames};
         try {
             s_->index.upsert(key, ref);
         } catch (...) {
