@@ -81,7 +81,7 @@ crafted craft(std::string_view key, std::uint64_t logical_size, std::uint32_t fr
     c.head = h.head_size();
     c.table = h.table_offset();
     c.payload = h.payload_offset();
-    c.overhead = encrypted ? 16 : format::crc_size;
+    c.overhead = encrypted ? 16 : 0;  // unsealed frames keep their CRC in the table
     c.bytes.assign(c.payload + logical_size + h.frame_count * c.overhead, std::byte{0xab});
     format::write_head(c.bytes.data(), h);
     std::memcpy(c.bytes.data() + c.head, key.data(), key.size());
@@ -89,6 +89,7 @@ crafted craft(std::string_view key, std::uint64_t logical_size, std::uint32_t fr
         const std::size_t e = c.table + i * format::table_entry_size;
         put_le(c.bytes, e, h.frame_length(i) + c.overhead, 4);
         put_le(c.bytes, e + 4, 0, 4);  // codec raw, padding
+        put_le(c.bytes, e + 8, 0, 4);  // frame CRC (not checked by parse; 0 when sealed)
     }
     c.reseal();
     return c;
@@ -256,6 +257,13 @@ TEST_CASE("format: frame table entries are checked", "[format]") {
                 is_error(errc::corrupt, "frame 1 table entry has nonzero padding"));
         }
     }
+    SECTION("a checksum in a sealed record's table") {
+        auto sealed = craft("user/1", 300, 128, true);
+        put_le(sealed.bytes, sealed.table + format::table_entry_size + 8, 1, 4);
+        sealed.reseal();
+        CHECK_THROWS_MATCHES(parse(sealed.bytes), mmry::error,
+                             is_error(errc::corrupt, "frame 1 of a sealed record has a checksum"));
+    }
     SECTION("a compressed frame in a record without a compressor") {
         c.bytes[e1 + 4] = std::byte{1};
         put_le(c.bytes, e1, 50, 4);
@@ -271,19 +279,19 @@ TEST_CASE("format: frame table entries are checked", "[format]") {
     SECTION("a compressed frame no smaller than the raw frame") {
         c.bytes[off::compressor] = std::byte{1};
         c.bytes[e1 + 4] = std::byte{1};
-        c.reseal();  // stored size is still 128 + 4: the raw size
+        c.reseal();  // stored size is still 128: the raw size
         CHECK_THROWS_MATCHES(parse(c.bytes), mmry::error, is_error(errc::corrupt, "frame 1"));
     }
     SECTION("a compressed frame smaller than the raw frame is well-formed") {
         c.bytes[off::compressor] = std::byte{1};
         c.bytes[e1 + 4] = std::byte{1};
         put_le(c.bytes, e1, 60, 4);
-        c.bytes.resize(c.bytes.size() - (132 - 60));
+        c.bytes.resize(c.bytes.size() - (128 - 60));
         c.reseal();
         const auto v = parse(c.bytes);
         CHECK(v.entry(1).codec == 1);
         CHECK(v.entry(1).stored_size == 60);
-        CHECK(v.payload_offset(2) == c.payload + 132 + 60);
+        CHECK(v.payload_offset(2) == c.payload + 128 + 60);
     }
 }
 
@@ -329,31 +337,32 @@ TEST_CASE("format: a plain record has the documented little-endian layout", "[fo
     CHECK(le(r, off::created, 8) == 1'234'567'891);
     CHECK(std::string(reinterpret_cast<const char*>(r.data()) + 56, 3) == "abc");
 
-    const std::size_t table = 56 + 3, payload = table + 2 * 8;
-    CHECK(le(r, table, 4) == 4096 + 4);
+    const std::size_t table = 56 + 3, payload = table + 2 * 12;
+    CHECK(le(r, table, 4) == 4096);
     CHECK(le(r, table + 4, 4) == 0);  // raw, no padding
-    CHECK(le(r, table + 8, 4) == 904 + 4);
-    CHECK(le(r, table + 12, 4) == 0);
-    CHECK(r.size() == payload + 5000 + 2 * 4);
-    CHECK(mmry_test::slice(r, payload, 4096) == mmry_test::slice(value, 0, 4096));
-    CHECK(mmry_test::slice(r, payload + 4100, 904) == mmry_test::slice(value, 4096, 904));
+    CHECK(le(r, table + 12, 4) == 904);
+    CHECK(le(r, table + 16, 4) == 0);
+    // Raw frames of an unsealed record lie back to back: the value is one contiguous run.
+    CHECK(r.size() == payload + 5000);
+    CHECK(mmry_test::slice(r, payload, 5000) == value);
 
     // Head checksum: CRC32C of [0,20) and [24, end of the table).
     CHECK(le(r, off::crc, 4) == crc32c({range(r, 0, 20), range(r, 24, payload)}));
 
-    // Frame checksum: CRC32C of binding(i) = store id | head [0,20) | head [24,48) | key | u32 i |
-    // table entry i, then the frame's data.
+    // Frame checksum, in bytes [8,12) of table entry i: CRC32C of binding(i) = store id |
+    // head [0,20) | head [24,48) | key | u32 i | bytes [0,8) of table entry i, then the data.
     const auto header =
         format::store_header::parse(mmry::detail::store_access::header_bytes(s), "s");
     for (std::uint32_t i = 0; i < 2; ++i) {
         INFO("frame " << i);
         mmry::bytes index(4);
         put_le(index, 0, i, 4);
-        const std::size_t begin = payload + i * 4100, length = i == 0 ? 4096 : 904;
+        const std::size_t begin = payload + i * 4096, length = i == 0 ? 4096 : 904;
+        const std::size_t entry = table + i * 12;
         const auto expected =
             crc32c({header.id, range(r, 0, 20), range(r, 24, 48), range(r, 56, 59), index,
-                    range(r, table + i * 8, table + i * 8 + 8), range(r, begin, begin + length)});
-        CHECK(le(r, begin + length, 4) == expected);
+                    range(r, entry, entry + 8), range(r, begin, begin + length)});
+        CHECK(le(r, entry + 8, 4) == expected);
     }
 }
 
@@ -383,9 +392,10 @@ TEST_CASE("format: a sealed record has the documented crypto block", "[format][l
     // same phrase) too; each carries a 16-byte tag.
     const std::size_t table = 80 + 3;
     CHECK(le(r, table + 4, 1) == mmry::compress::zstd<3>::id);
-    const auto first = le(r, table, 4), second = le(r, table + 8, 4);
+    const auto first = le(r, table, 4), second = le(r, table + 12, 4);
     CHECK(first > 16);
     CHECK(first < 4096 + 16);
-    CHECK(r.size() == table + 16 + first + second);
-    CHECK(le(r, off::crc, 4) == crc32c({range(r, 0, 20), range(r, 24, table + 16)}));
+    CHECK(le(r, table + 8, 4) == 0);  // sealed frames carry a tag, not a CRC
+    CHECK(r.size() == table + 24 + first + second);
+    CHECK(le(r, off::crc, 4) == crc32c({range(r, 0, 20), range(r, 24, table + 24)}));
 }

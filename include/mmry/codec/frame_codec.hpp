@@ -38,7 +38,7 @@ namespace detail {
 template <class Compressor, class Cipher>
 class frame_codec {
     static constexpr bool sealed = Cipher::tag_size > 0;
-    static constexpr std::size_t overhead = sealed ? Cipher::tag_size : format::crc_size;
+    static constexpr std::size_t overhead = sealed ? Cipher::tag_size : 0;
 
   public:
     /// `master` is the store's key material (empty for cipher::none).
@@ -99,10 +99,11 @@ class frame_codec {
             const byte_view frame_aad = finish_aad(aad, aad_prefix, i, entry);
             std::byte* dst = out.data() + at;
             if constexpr (sealed) {
+                store_le<std::uint32_t>(entry + 8, 0);
                 ctx.seal(nonce(h.seq, i), frame_aad, plain, std::span(dst, stored));
             } else {
                 std::memcpy(dst, plain.data(), plain.size());
-                store_le<std::uint32_t>(dst + plain.size(), crc32c({frame_aad, plain}));
+                store_le<std::uint32_t>(entry + 8, crc32c({frame_aad, plain}));
             }
             at += stored;
         }
@@ -234,13 +235,13 @@ class frame_codec {
         aad.insert(aad.end(), rec.begin() + format::fixed_head_size,
                    rec.begin() + head + h.key_size);
         const std::size_t prefix = aad.size();
-        aad.resize(prefix + 4 + format::table_entry_size);
+        aad.resize(prefix + 4 + format::bound_entry_size);
         return prefix;
     }
     static byte_view finish_aad(bytes& aad, std::size_t prefix, std::uint32_t frame,
                                 const std::byte* entry) {
         store_le<std::uint32_t>(aad.data() + prefix, frame);
-        std::memcpy(aad.data() + prefix + 4, entry, format::table_entry_size);
+        std::memcpy(aad.data() + prefix + 4, entry, format::bound_entry_size);
         return aad;
     }
 
@@ -264,7 +265,7 @@ class frame_codec {
                                 "or moved from another record or position");
         } else {
             const auto data = payload.first(plain_size);
-            const std::uint32_t stored = load_le<std::uint32_t>(payload.data() + plain_size);
+            const std::uint32_t stored = entry.crc;
             const std::uint32_t computed = crc32c({frame_aad, data});
             if (stored != computed)
                 throw error(errc::corrupt, where(v, i) + ": checksum mismatch (stored " +

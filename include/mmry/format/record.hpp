@@ -3,8 +3,10 @@
 //
 //   head      56 bytes, + 24 bytes of crypto block when the record is encrypted
 //   key       key_size bytes
-//   table     frame_count entries of 8 bytes: u32 stored size, u8 codec, 3 zero bytes
-//   payloads  the frames, in order: data then CRC32C (4 bytes), or ciphertext then tag
+//   table     frame_count entries of 12 bytes: u32 stored size, u8 codec, 3 zero bytes, u32 CRC32C
+//             of the frame (0 when the record is sealed)
+//   payloads  the frames, in order: data (not sealed), or ciphertext then tag (sealed). Raw frames
+//             of an unsealed record lie back to back: such a value is one contiguous run of bytes.
 //
 // Every multi-byte field is little-endian. record_view::parse validates every field and the head
 // checksum before anything else reads the record, and never reads outside the span it was given.
@@ -32,7 +34,9 @@ inline constexpr std::size_t fixed_head_size = 56;
 inline constexpr std::size_t salt_size = 16;
 inline constexpr std::size_t key_id_size = 8;
 inline constexpr std::size_t crypto_block_size = salt_size + key_id_size;
-inline constexpr std::size_t table_entry_size = 8;
+inline constexpr std::size_t table_entry_size = 12;
+/// The part of a table entry bound into its frame's checksum or associated data (all but the CRC).
+inline constexpr std::size_t bound_entry_size = 8;
 inline constexpr std::size_t crc_size = 4;
 inline constexpr std::size_t max_key_size = 64 * 1024;
 inline constexpr std::size_t min_frame_size = 64;
@@ -128,6 +132,7 @@ inline void set_created(std::span<std::byte> record, std::size_t payload_offset,
 struct frame_entry {
     std::uint32_t stored_size = 0;
     std::uint8_t codec = 0;
+    std::uint32_t crc = 0;  ///< CRC32C of an unsealed frame's binding and data; 0 when sealed
 };
 
 /// A validated, read-only view of one record. Holds only pointers into the given span.
@@ -196,13 +201,15 @@ class record_view {
             for (std::size_t i = 0; i < salt_size; ++i) h.salt[i] = p[off::salt + i];
             for (std::size_t i = 0; i < key_id_size; ++i) h.key_id[i] = p[off::key_id + i];
         }
-        const std::size_t overhead = h.encrypted() ? tag_size : crc_size;
+        const std::size_t overhead = h.encrypted() ? tag_size : 0;
         std::uint64_t payload = 0;
         for (std::uint32_t i = 0; i < h.frame_count; ++i) {
             const std::byte* e = p + h.table_offset() + std::size_t{i} * table_entry_size;
             const frame_entry fe = v.entry(i);
             if (e[5] != std::byte{0} || e[6] != std::byte{0} || e[7] != std::byte{0})
                 return fail("frame " + std::to_string(i) + " table entry has nonzero padding");
+            if (h.encrypted() && fe.crc != 0)
+                return fail("frame " + std::to_string(i) + " of a sealed record has a checksum");
             const std::uint64_t raw = std::uint64_t{h.frame_length(i)} + overhead;
             if (fe.codec == 0 ? fe.stored_size != raw
                               : (fe.codec != h.compressor_id || h.compressor_id == 0 ||
@@ -228,12 +235,14 @@ class record_view {
     frame_entry entry(std::uint32_t i) const noexcept {
         const std::byte* e =
             bytes_.data() + header_.table_offset() + std::size_t{i} * table_entry_size;
-        return {detail::load_le<std::uint32_t>(e), static_cast<std::uint8_t>(e[4])};
+        return {detail::load_le<std::uint32_t>(e), static_cast<std::uint8_t>(e[4]),
+                detail::load_le<std::uint32_t>(e + 8)};
     }
-    std::span<const std::byte, table_entry_size> entry_bytes(std::uint32_t i) const noexcept {
-        return std::span<const std::byte, table_entry_size>(
+    /// The bound part of frame i's table entry (all but its CRC).
+    std::span<const std::byte, bound_entry_size> entry_bytes(std::uint32_t i) const noexcept {
+        return std::span<const std::byte, bound_entry_size>(
             bytes_.data() + header_.table_offset() + std::size_t{i} * table_entry_size,
-            table_entry_size);
+            bound_entry_size);
     }
     /// Byte offset (in the record) of frame i's payload. O(i): a prefix sum over the table.
     std::size_t payload_offset(std::uint32_t i) const noexcept {
