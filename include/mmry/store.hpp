@@ -416,7 +416,10 @@ class basic_store {
         const auto counts = describe(parsed);
         std::unique_lock lock(s_->mutex);
         const record_ref* found = s_->index.find(key);
-        const std::optional<record_ref> old = found ? std::optional(*found) : std::nullopt;
+        // Filled by emplace: GCC 12 -O2 calls a copy through the conditional form maybe-uninitialized
+        // (a false positive that -Werror turns into a failed build).
+        std::optional<record_ref> old;
+        if (found) old.emplace(*found);
         if (old && keep_created) {
             try {
                 const auto ov = format::record_view::parse(s_->arena.bytes(old->where, old->size),
