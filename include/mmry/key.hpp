@@ -94,17 +94,21 @@ class key {
     kdf_params params() const noexcept { return params_; }
 
     /// The 32 bytes of master key material. For a passphrase key, runs Scrypt with `salt` (the
-    /// explicit salt, when one was given, wins). Throws errc::invalid_argument on an empty key.
-    CryptoPP::SecByteBlock material(byte_view store_salt = {}) const {
+    /// explicit salt, when one was given, wins) and `params` (a store's recorded parameters;
+    /// those given to from_passphrase when absent). Throws errc::invalid_argument on an empty key.
+    CryptoPP::SecByteBlock material(byte_view store_salt = {},
+                                    std::optional<kdf_params> params = std::nullopt) const {
         if (!master_.empty()) return master_;
         if (passphrase_.empty()) throw error(errc::invalid_argument, "the key is empty");
         byte_view s = salt_.empty() ? store_salt : *salt();
         if (s.empty())
             throw error(errc::invalid_argument, "a passphrase key needs a salt to derive from");
+        const kdf_params p = params.value_or(params_);
+        check_passphrase(std::string_view("x"), p);
         CryptoPP::SecByteBlock out(size);
         CryptoPP::Scrypt().DeriveKey(out.data(), out.size(), passphrase_.data(), passphrase_.size(),
                                      reinterpret_cast<const CryptoPP::byte*>(s.data()), s.size(),
-                                     CryptoPP::word64{1} << params_.log2_n, params_.r, params_.p);
+                                     CryptoPP::word64{1} << p.log2_n, p.r, p.p);
         return out;
     }
 

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <mmry/arena/stats.hpp>
+#include <mmry/detail/value_cache.hpp>
 
 namespace mmry {
 inline namespace v1 {
@@ -30,6 +32,16 @@ struct entry {
     mmry::metadata meta;
 };
 
+/// The records of one size class: blocks of min_bytes..max_bytes.
+struct size_class_stats {
+    std::uint64_t min_bytes = 0, max_bytes = 0;
+    std::uint64_t blocks = 0;  ///< records in this class
+    std::uint64_t bytes = 0;   ///< their bytes together
+};
+
+/// Hits and misses of a process's cache of decoded values.
+using cache_stats = detail::cache_stats;
+
 /// Store-wide counters, kept exactly on every put and erase (not sampled or estimated).
 struct store_stats {
     std::uint64_t entries = 0;
@@ -37,9 +49,11 @@ struct store_stats {
     std::uint64_t stored_bytes = 0;   ///< bytes of all records
     std::uint64_t frames = 0;
     std::uint64_t compressed_frames = 0;
-    std::uint64_t puts = 0;  ///< puts and imports since the store was opened
+    std::uint64_t puts = 0;  ///< puts and imports since the store was created
     std::uint64_t erases = 0;
+    std::vector<size_class_stats> size_classes;  ///< records by size, non-empty classes only
     arena_stats arena;
+    cache_stats cache;  ///< this process's cache
 
     /// logical_bytes / stored_bytes: above 1 when the store saves space (0 when empty).
     double ratio() const noexcept {

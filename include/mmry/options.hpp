@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 
 #include <mmry/bytes.hpp>
@@ -10,6 +11,13 @@
 
 namespace mmry {
 inline namespace v1 {
+
+/// What options.on_usage is told when a store's use of its max_size first reaches 75, 85 or 95 %.
+struct usage_alert {
+    unsigned percent = 0;           ///< the threshold reached: 75, 85 or 95
+    std::uint64_t used_bytes = 0;   ///< bytes of the arena's segments in use
+    std::uint64_t limit_bytes = 0;  ///< the store's max_size
+};
 
 struct options {
     /// Bytes of the first segment. Not a ceiling: the store adds segments as it fills.
@@ -25,6 +33,14 @@ struct options {
     /// The clock that stamps created/modified times; the system clock when empty (tests inject
     /// one).
     std::function<std::chrono::system_clock::time_point()> clock{};
+    /// Bytes of decoded values each process keeps to answer repeated gets (LRU); 0 disables it.
+    /// A cached value is served only while it is the store's current value for its key.
+    std::size_t cache_bytes = std::size_t{64} << 20;
+    /// Permissions of a shared store's segments (a mapped-file store's directory gets x bits too).
+    unsigned mode = 0600;
+    /// Called, outside any lock, by the process whose put takes the store's use past 75, 85 or
+    /// 95 % of max_size (each threshold once, and again after use has fallen below it).
+    std::function<void(const usage_alert&)> on_usage{};
 };
 
 }  // namespace v1

@@ -2,9 +2,12 @@
 // basic_store<Traits>: the store facade. Composes an arena, an index, a compressor, a cipher, a
 // path and a folding policy (see mmry/traits.hpp) and keeps key -> value records in the arena.
 //
-// Thread-safety: every member function may be called from any number of threads at once. Readers
-// (get, read, contains, metadata, list, stats, export_record) run in parallel; writers (put, erase,
-// import_record) encode and encrypt in parallel, then commit one at a time.
+// Thread-safety: every member function may be called from any number of threads at once, and, for
+// a shared arena (shared_memory, mapped_file), from any number of processes that opened the store.
+// Readers (get, read, view, contains, metadata, list, stats, export_record) run in parallel;
+// writers (put, erase, import_record) encode and encrypt in parallel, then commit one at a time.
+// A process that dies at any instant does not hang the others (docs/LOCKING.md). A store object
+// must not be used across fork(): open the store again in the child.
 // Atomicity: a put or erase is all or nothing. When it throws, the store is exactly as it was.
 // Errors: a missing key is std::nullopt, never an error; everything else throws mmry::error (see
 // mmry/error.hpp) naming the key, the frame and the values involved.
@@ -14,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -35,7 +39,8 @@
 #include <mmry/codec/value.hpp>
 #include <mmry/concepts.hpp>
 #include <mmry/detail/describe.hpp>
-#include <mmry/detail/writer_first_mutex.hpp>
+#include <mmry/detail/fault.hpp>
+#include <mmry/detail/store_state.hpp>
 #include <mmry/error.hpp>
 #include <mmry/format/record.hpp>
 #include <mmry/format/store_header.hpp>
@@ -43,6 +48,7 @@
 #include <mmry/metadata.hpp>
 #include <mmry/options.hpp>
 #include <mmry/traits.hpp>
+#include <mmry/view.hpp>
 
 namespace mmry {
 inline namespace v1 {
@@ -66,20 +72,60 @@ class basic_store {
     using path_type = typename Traits::path;
     using fold_type = typename Traits::fold;
     using range_type = entry_range<basic_store>;
+    /// The lock readers and writers take: a view holds it shared.
+    using lock_type = typename detail::store_state<Traits>::lock_type;
 
-    /// An unnamed store in this process's memory.
+    /// True when the store lives in named segments that other processes can open.
+    static constexpr bool shared = arena_type::shared;
+
+    /// An unnamed store in this process's memory (in-process arenas only).
     /// Throws errc::invalid_argument for a bad option (naming it), e.g. a cipher without a key.
-    explicit basic_store(options opts = {}) : basic_store(std::string_view(), std::move(opts)) {}
+    explicit basic_store(options opts = {}) requires(!shared)
+        : s_(state::create("", std::move(opts))) {}
 
-    /// A new store named `name` (the name appears in error messages).
+    /// Creates the store `name`: for shared_memory a name of [A-Za-z0-9._-], for mapped_file a
+    /// directory path; for heap a label for messages. Throws errc::already_exists when a shared
+    /// store of that name exists, errc::invalid_argument for a bad option.
     static basic_store create(std::string_view name, options opts = {}) {
-        return basic_store(name, std::move(opts));
+        return basic_store(state::create(name, std::move(opts)));
     }
-    /// For the heap arena, the same as create(): a heap store lives only in the process that made
-    /// it.
+
+    /// Opens the existing shared store `name`. Checks, before it changes anything, that the store
+    /// has this build's format version (else errc::version_mismatch), this composition of policies
+    /// (else errc::policy_mismatch, naming the policy) and, if encrypted, that options.key is its
+    /// key (else errc::wrong_key). Capacity, max_size and mode apply to segments added later;
+    /// frame_size is the store's own. Throws errc::not_found when there is no such store.
+    static basic_store open(std::string_view name, options opts = {}) requires shared {
+        return basic_store(state::open(name, std::move(opts)));
+    }
+
+    /// Opens `name` if it exists, else creates it (heap: always creates). Safe against another
+    /// process creating it at the same time.
     static basic_store open_or_create(std::string_view name, options opts = {}) {
-        return create(name, std::move(opts));
+        if constexpr (shared) {
+            for (int attempt = 0;; ++attempt) {
+                try {
+                    return open(name, opts);
+                } catch (const error& e) {
+                    if (e.code_value() != errc::not_found || attempt == 3) throw;
+                }
+                try {
+                    return create(name, opts);
+                } catch (const error& e) {
+                    if (e.code_value() != errc::already_exists) throw;
+                }
+            }
+        } else {
+            return create(name, std::move(opts));
+        }
     }
+
+    /// Removes the shared store `name` (every segment); false when there was none. Processes that
+    /// have it open keep working on their mappings until they close it.
+    static bool remove(std::string_view name) requires shared { return arena_type::remove(name); }
+
+    /// True when a shared store `name` exists.
+    static bool exists(std::string_view name) requires shared { return arena_type::exists(name); }
 
     basic_store(basic_store&&) noexcept = default;
     basic_store& operator=(basic_store&&) noexcept = default;
@@ -96,7 +142,7 @@ class basic_store {
                                                     " bytes for key " + detail::quote(key) +
                                                     " exceeds the limit of 2^48 bytes");
         thread_local bytes record;
-        const std::uint64_t seq = s_->seq.fetch_add(1, std::memory_order_relaxed) + 1;
+        const std::uint64_t seq = s_->root->seq.fetch_add(1, std::memory_order_relaxed) + 1;
         s_->codec.encode(key, value, seq, now_ns(), record);
         commit(key, record, /*keep_created=*/true);
     }
@@ -118,8 +164,8 @@ class basic_store {
 
     /// Removes `key`; returns the metadata of what it removed, or nullopt when it was not there.
     std::optional<mmry::metadata> erase(std::string_view key) {
-        std::unique_lock lock(s_->mutex);
-        const record_ref* ref = s_->index.find(key);
+        std::unique_lock lock(s_->lock);
+        const record_ref* ref = s_->root->index.find(key);
         if (!ref) return std::nullopt;
         const record_ref old = *ref;
         std::optional<mmry::metadata> removed;
@@ -130,10 +176,15 @@ class basic_store {
             removed = mmry::metadata{};
             removed->stored_size = old.size;
         }
-        s_->index.erase(key);
-        account(old, -1);
-        s_->arena.deallocate(old.where);
-        ++s_->erases;
+        {
+            update_scope update(s_->lock);
+            s_->root->index.erase(key);
+            account(old, -1);
+            s_->arena->deallocate(old.where);
+            ++s_->root->erases;
+        }
+        lock.unlock();
+        s_->cache.erase(key);
         return removed;
     }
 
@@ -143,22 +194,36 @@ class basic_store {
     /// Throws errc::corrupt / authentication_failed / wrong_key when the record fails its checks.
     template <class T = bytes>
     std::optional<T> get(std::string_view key) const {
-        std::shared_lock lock(s_->mutex);
-        const record_ref* ref = s_->index.find(key);
+        std::shared_lock lock(s_->lock);
+        const record_ref* ref = s_->root->index.find(key);
         if (!ref) return std::nullopt;
         const auto v = open_record(key, *ref);
         const auto n = static_cast<std::size_t>(v.header().logical_size);
+        // The write sequence number names the record's content: a cached copy with the same one is
+        // the current value, whichever process wrote it.
+        const std::uint64_t stamp = v.header().seq;
+        auto cached = s_->cache.find(key, stamp);
         if constexpr (std::is_same_v<T, bytes> || std::is_same_v<T, std::string>) {
             T out(n, typename T::value_type{});
-            s_->codec.decode(v, 0, std::as_writable_bytes(std::span(out)));
+            auto dst = std::as_writable_bytes(std::span(out));
+            if (cached) {
+                std::memcpy(dst.data(), cached->data(), n);
+            } else {
+                s_->codec.decode(v, 0, dst);
+                remember(key, stamp, dst);
+            }
             return out;
         } else {
             static_assert(value_codec<T>, "get<T> needs an mmry::codec<T> specialization");
-            bytes raw(n);
-            s_->codec.decode(v, 0, raw);
+            if (!cached) {
+                auto raw = std::make_shared<bytes>(n);
+                s_->codec.decode(v, 0, *raw);
+                s_->cache.insert(key, stamp, raw);
+                cached = std::move(raw);
+            }
             lock.unlock();
             try {
-                return codec<T>::decode(raw);
+                return codec<T>::decode(*cached);
             } catch (const error& e) {
                 // Keep the codec's words, without the "mmry: " prefix and the category message
                 // that e.what() carries and the new error adds again.
@@ -171,13 +236,25 @@ class basic_store {
         }
     }
 
+    /// The value of `key` in place, without a copy, or nullopt: for stores whose values are kept
+    /// raw (compress::none, cipher::none). The view holds a read lock (see mmry/view.hpp); every
+    /// frame's checksum is verified before it is returned (errc::corrupt otherwise).
+    std::optional<value_view<lock_type>> view(std::string_view key) const
+        requires(compressor_type::id == 0 && cipher_type::tag_size == 0) {
+        std::shared_lock lock(s_->lock);
+        const record_ref* ref = s_->root->index.find(key);
+        if (!ref) return std::nullopt;
+        const auto bytes = s_->codec.contiguous(open_record(key, *ref));
+        return value_view<lock_type>(std::move(lock), bytes);
+    }
+
     /// Bytes [offset, offset + length) of the value of `key`, or nullopt when the key is absent.
     /// Decodes only the frames the range touches. Throws errc::out_of_range when the range passes
     /// the end of the value.
     std::optional<bytes> read(std::string_view key, std::uint64_t offset,
                               std::uint64_t length) const {
-        std::shared_lock lock(s_->mutex);
-        const record_ref* ref = s_->index.find(key);
+        std::shared_lock lock(s_->lock);
+        const record_ref* ref = s_->root->index.find(key);
         if (!ref) return std::nullopt;
         const auto v = open_record(key, *ref);
         const std::uint64_t size = v.header().logical_size;
@@ -192,20 +269,20 @@ class basic_store {
     }
 
     bool contains(std::string_view key) const {
-        std::shared_lock lock(s_->mutex);
-        return s_->index.find(key) != nullptr;
+        std::shared_lock lock(s_->lock);
+        return s_->root->index.find(key) != nullptr;
     }
 
     /// Number of keys.
     std::size_t size() const {
-        std::shared_lock lock(s_->mutex);
-        return s_->index.size();
+        std::shared_lock lock(s_->lock);
+        return s_->root->index.size();
     }
 
     /// What the store knows of `key` without decoding its value, or nullopt.
     std::optional<mmry::metadata> metadata(std::string_view key) const {
-        std::shared_lock lock(s_->mutex);
-        const record_ref* ref = s_->index.find(key);
+        std::shared_lock lock(s_->lock);
+        const record_ref* ref = s_->root->index.find(key);
         if (!ref) return std::nullopt;
         return describe(open_record(key, *ref));
     }
@@ -217,24 +294,36 @@ class basic_store {
     typename range_type::iterator begin() const { return list().begin(); }
     typename range_type::iterator end() const { return {}; }
 
-    /// Exact counters: entries, logical and stored bytes, frames, and the arena's segments.
+    /// Exact counters (entries, logical and stored bytes, frames, records by size class), the
+    /// arena's segments, and this process's cache.
     store_stats stats() const {
-        std::shared_lock lock(s_->mutex);
-        store_stats st = s_->totals;
-        st.entries = s_->index.size();
-        st.puts = s_->puts;
-        st.erases = s_->erases;
-        st.arena = s_->arena.stats();
+        std::shared_lock lock(s_->lock);
+        const auto& r = *s_->root;
+        store_stats st;
+        st.entries = r.index.size();
+        st.logical_bytes = r.logical_bytes;
+        st.stored_bytes = r.stored_bytes;
+        st.frames = r.frames;
+        st.compressed_frames = r.compressed_frames;
+        st.puts = r.puts;
+        st.erases = r.erases;
+        for (std::size_t k = 0; k < detail::size_classes; ++k)
+            if (r.class_blocks[k] != 0)
+                st.size_classes.push_back({k == 0 ? 0 : std::uint64_t{1} << (k - 1),
+                                           (std::uint64_t{1} << k) - 1, r.class_blocks[k],
+                                           r.class_bytes[k]});
+        st.arena = s_->arena->stats();
+        st.cache = s_->cache.stats();
         return st;
     }
 
     /// The stored form of `key`'s record (still compressed and encrypted), or nullopt: what a
     /// backup copies and import_record takes back.
     std::optional<bytes> export_record(std::string_view key) const {
-        std::shared_lock lock(s_->mutex);
-        const record_ref* ref = s_->index.find(key);
+        std::shared_lock lock(s_->lock);
+        const record_ref* ref = s_->root->index.find(key);
         if (!ref) return std::nullopt;
-        const auto span = s_->arena.bytes(ref->where, ref->size);
+        const auto span = s_->arena->bytes(ref->where, ref->size);
         return bytes(span.begin(), span.end());
     }
 
@@ -253,8 +342,9 @@ class basic_store {
             s_->codec.decode(v, at, std::span(scratch).first(n));
         }
         // Sequence numbers stay unique: later puts number after the imported record.
-        std::uint64_t seen = s_->seq.load();
-        while (seen < v.header().seq && !s_->seq.compare_exchange_weak(seen, v.header().seq)) {
+        std::uint64_t seen = s_->root->seq.load();
+        while (seen < v.header().seq &&
+               !s_->root->seq.compare_exchange_weak(seen, v.header().seq)) {
         }
         bytes copy(record.begin(), record.end());
         commit(key, copy, /*keep_created=*/false);
@@ -262,10 +352,10 @@ class basic_store {
 
     /// The listing source behind list(): appends the next batch of entries after `after`.
     bool fetch(std::string_view prefix, std::string_view after, std::vector<entry>& out) const {
-        std::shared_lock lock(s_->mutex);
+        std::shared_lock lock(s_->lock);
         if constexpr (index_type::sorted) {
             bool more = false;
-            s_->index.scan(prefix, after, [&](std::string_view k, const record_ref& ref) {
+            s_->root->index.scan(prefix, after, [&](std::string_view k, const record_ref& ref) {
                 if (out.size() == batch_size) return !(more = true);
                 out.push_back(entry{std::string(k), describe(open_record(k, ref))});
                 return true;
@@ -273,7 +363,7 @@ class basic_store {
             return more;
         } else {
             if (!after.empty()) return false;  // the first batch took everything
-            s_->index.scan(prefix, after, [&](std::string_view k, const record_ref& ref) {
+            s_->root->index.scan(prefix, after, [&](std::string_view k, const record_ref& ref) {
                 out.push_back(entry{std::string(k), describe(open_record(k, ref))});
                 return true;
             });
@@ -286,73 +376,22 @@ class basic_store {
   private:
     friend struct detail::store_access;
     static constexpr std::size_t batch_size = 256;
-    using index_map = typename index_type::template map<std::allocator<char>>;
-    using codec_type = detail::frame_codec<compressor_type, cipher_type>;
+    using state = detail::store_state<Traits>;
 
-    struct state {
-        std::string name;
-        options opts;
-        detail::store_id id;
-        std::array<std::byte, key::salt_size> salt{};
-        codec_type codec;
-        arena_type arena;
-        index_map index;
-        mutable detail::writer_first_mutex mutex;  // readers never starve a writer
-        std::atomic<std::uint64_t> seq{0};
-        store_stats totals;
-        std::uint64_t puts = 0;
-        std::uint64_t erases = 0;
-        handle header_at;  // the store header, first block of segment 0
-
-        state(std::string_view n, options o, const detail::store_id& sid,
-              const std::array<std::byte, key::salt_size>& s, CryptoPP::SecByteBlock master)
-            : name(n)
-            , opts(std::move(o))
-            , id(sid)
-            , salt(s)
-            , codec(sid, std::move(master), static_cast<std::uint32_t>(opts.frame_size))
-            , arena(opts.capacity, opts.max_size) {}
+    // Brackets a change of shared structures: a writer that dies inside leaves the store marked
+    // as needing recovery; one that throws has undone its change and leaves it clean.
+    struct update_scope {
+        lock_type& lock;
+        explicit update_scope(lock_type& l) : lock(l) { lock.begin_update(); }
+        ~update_scope() { lock.end_update(); }
     };
 
-    basic_store(std::string_view name, options opts) {
-        if (opts.frame_size < format::min_frame_size || opts.frame_size > format::max_frame_size)
-            throw error(errc::invalid_argument,
-                        "options.frame_size " + std::to_string(opts.frame_size) + " is outside " +
-                            std::to_string(format::min_frame_size) + ".." +
-                            std::to_string(format::max_frame_size));
-        constexpr bool encrypted = cipher_type::tag_size > 0;
-        if (encrypted && opts.key.empty())
-            throw error(errc::invalid_argument, "the store's cipher is '" +
-                                                    std::string(cipher_type::name) +
-                                                    "' but options.key is empty");
-        if (!encrypted && !opts.key.empty())
-            throw error(errc::invalid_argument,
-                        "options.key was given, but the store's cipher is 'none': its values would "
-                        "not be encrypted");
-        CryptoPP::AutoSeededRandomPool rng;
-        detail::store_id sid{};
-        std::array<std::byte, key::salt_size> salt{};
-        rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(sid.data()), sid.size());
-        rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(salt.data()), salt.size());
-        if (auto explicit_salt = opts.key.salt();
-            explicit_salt && explicit_salt->size() == salt.size())
-            std::copy(explicit_salt->begin(), explicit_salt->end(), salt.begin());
-        format::store_header header;
-        header.policies = format::fingerprint::of<Traits>();
-        header.frame_size = static_cast<std::uint32_t>(opts.frame_size);
-        header.kdf = opts.key.params();
-        header.passphrase = opts.key.is_passphrase();
-        header.id = sid;
-        header.salt = salt;
-        CryptoPP::SecByteBlock master;
-        if constexpr (encrypted) {
-            master = opts.key.material(salt);
-            header.key_check = detail::key_check(master, sid);
-        }
-        s_ = std::make_unique<state>(name, std::move(opts), sid, salt, std::move(master));
-        s_->header_at = s_->arena.allocate(format::store_header_size);
-        header.write(s_->arena.bytes(s_->header_at, format::store_header_size)
-                         .template first<format::store_header_size>());
+    explicit basic_store(std::unique_ptr<state> s) : s_(std::move(s)) {}
+
+    void remember(std::string_view key, std::uint64_t stamp, byte_view value) const {
+        if (value.size() + key.size() + detail::value_cache::entry_overhead > s_->opts.cache_bytes)
+            return;
+        s_->cache.insert(key, stamp, std::make_shared<const bytes>(value.begin(), value.end()));
     }
 
     static void check_key(std::string_view key) {
@@ -369,7 +408,7 @@ class basic_store {
     }
 
     format::record_view open_record(std::string_view key, const record_ref& ref) const {
-        return s_->codec.open(s_->arena.bytes(ref.where, ref.size), key);
+        return s_->codec.open(s_->arena->bytes(ref.where, ref.size), key);
     }
 
     static mmry::metadata describe(const format::record_view& v) {
@@ -395,17 +434,20 @@ class basic_store {
     // Adds (sign +1) or removes (-1) a record from the counters, by what its ref recorded when it
     // was committed: the record itself may have been damaged since.
     void account(const record_ref& ref, int sign) {
-        auto& t = s_->totals;
+        auto& r = *s_->root;
         auto add = [sign](std::uint64_t& field, std::uint64_t n) {
             if (sign > 0)
                 field += n;
             else
                 field -= n;
         };
-        add(t.stored_bytes, ref.size);
-        add(t.logical_bytes, ref.logical_size);
-        add(t.frames, ref.frames);
-        add(t.compressed_frames, ref.compressed_frames);
+        add(r.stored_bytes, ref.size);
+        add(r.logical_bytes, ref.logical_size);
+        add(r.frames, ref.frames);
+        add(r.compressed_frames, ref.compressed_frames);
+        const auto k = std::min<std::size_t>(std::bit_width(ref.size), detail::size_classes - 1);
+        add(r.class_blocks[k], 1);
+        add(r.class_bytes[k], ref.size);
     }
 
     // The one write path: every mutation that adds a record goes through here, with the record
@@ -414,37 +456,59 @@ class basic_store {
         const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
         const auto payload_offset = parsed.header().payload_offset();
         const auto counts = describe(parsed);
-        std::unique_lock lock(s_->mutex);
-        const record_ref* found = s_->index.find(key);
-        // Filled by emplace: GCC 12 -O2 calls a copy through the conditional form maybe-uninitialized
-        // (a false positive that -Werror turns into a failed build).
-        std::optional<record_ref> old;
-        if (found) old.emplace(*found);
-        if (old && keep_created) {
-            try {
-                const auto ov = format::record_view::parse(s_->arena.bytes(old->where, old->size),
-                                                           "", cipher_type::tag_size);
-                format::set_created(record, payload_offset, ov.header().created_ns);
-            } catch (const error&) {
-                // The old record is damaged: the new value starts a new history.
+        std::optional<usage_alert> alert;
+        {
+            std::unique_lock lock(s_->lock);
+            detail::fault_point("commit.locked");
+            const record_ref* found = s_->root->index.find(key);
+            const bool replacing = found != nullptr;
+            const record_ref old = replacing ? *found : record_ref{};
+            if (replacing && keep_created) {
+                try {
+                    const auto ov = format::record_view::parse(
+                        s_->arena->bytes(old.where, old.size), "", cipher_type::tag_size);
+                    format::set_created(record, payload_offset, ov.header().created_ns);
+                } catch (const error&) {
+                    // The old record is damaged: the new value starts a new history.
+                }
             }
+            update_scope update(s_->lock);
+            const handle where = s_->arena->allocate(record.size());
+            detail::fault_point("commit.allocated");
+            std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(),
+                        record.size());
+            const record_ref ref{where, record.size(), counts.logical_size, counts.frames,
+                                 counts.compressed_frames};
+            try {
+                s_->root->index.upsert(key, ref);
+            } catch (...) {
+                s_->arena->deallocate(where);
+                throw;
+            }
+            detail::fault_point("commit.indexed");
+            if (replacing) {
+                account(old, -1);
+                s_->arena->deallocate(old.where);
+            }
+            account(ref, +1);
+            ++s_->root->puts;
+            alert = usage_crossing();
         }
-        const handle where = s_->arena.allocate(record.size());
-        std::memcpy(s_->arena.bytes(where, record.size()).data(), record.data(), record.size());
-        const record_ref ref{where, record.size(), counts.logical_size, counts.frames,
-                             counts.compressed_frames};
-        try {
-            s_->index.upsert(key, ref);
-        } catch (...) {
-            s_->arena.deallocate(where);
-            throw;
-        }
-        if (old) {
-            account(*old, -1);
-            s_->arena.deallocate(old->where);
-        }
-        account(ref, +1);
-        ++s_->puts;
+        if (alert && s_->opts.on_usage) s_->opts.on_usage(*alert);
+    }
+
+    // The threshold (75, 85, 95 % of max_size) this put took the store past, once per crossing.
+    std::optional<usage_alert> usage_crossing() {
+        const std::uint64_t limit = s_->opts.max_size;
+        if (limit == 0 || !s_->opts.on_usage) return std::nullopt;
+        const auto a = s_->arena->stats();
+        const std::uint64_t used = a.reserved_bytes - a.free_bytes;
+        unsigned level = 0;
+        for (unsigned t : {75u, 85u, 95u})
+            if (used * 100 >= limit * t) level = t;
+        const unsigned before = std::exchange(s_->alerted, level);
+        if (level <= before) return std::nullopt;
+        return usage_alert{level, used, limit};
     }
 
     std::unique_ptr<state> s_;
@@ -458,15 +522,15 @@ namespace detail {
 struct store_access {
     template <class Traits>
     static std::span<std::byte> record_bytes(basic_store<Traits>& s, std::string_view key) {
-        std::shared_lock lock(s.s_->mutex);
-        const record_ref* ref = s.s_->index.find(key);
+        std::shared_lock lock(s.s_->lock);
+        const record_ref* ref = s.s_->root->index.find(key);
         if (!ref) return {};
-        return s.s_->arena.bytes(ref->where, ref->size);
+        return s.s_->arena->bytes(ref->where, ref->size);
     }
     /// The store header in segment 0.
     template <class Traits>
     static std::span<std::byte> header_bytes(basic_store<Traits>& s) {
-        return s.s_->arena.bytes(s.s_->header_at, format::store_header_size);
+        return s.s_->arena->header_bytes();
     }
 };
 }  // namespace detail

@@ -8,7 +8,8 @@
 // hold a block, one more is added, up to max_size.
 //
 // Thread-safety: none of its own. allocate/deallocate need exclusive access; bytes() and stats()
-// may run concurrently with each other but not with allocate/deallocate. The store provides this.
+// may run concurrently with each other but not with allocate/deallocate. The store provides this
+// with its lock_type (a writer-first shared mutex).
 // Throws: allocate throws errc::limit_exceeded beyond max_size and std::bad_alloc when the system
 // refuses memory; bytes() throws errc::corrupt for a handle outside every segment.
 
@@ -24,13 +25,17 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/interprocess/creation_tags.hpp>
 #include <boost/interprocess/indexes/iset_index.hpp>
 #include <boost/interprocess/managed_external_buffer.hpp>
 #include <boost/interprocess/mem_algo/rbtree_best_fit.hpp>
 #include <boost/interprocess/sync/mutex_family.hpp>
 
 #include <mmry/arena/stats.hpp>
+#include <mmry/detail/arena_params.hpp>
+#include <mmry/detail/local_lock.hpp>
 #include <mmry/error.hpp>
+#include <mmry/format/store_header.hpp>
 #include <mmry/handle.hpp>
 
 #include <mmry/concepts.hpp>
@@ -43,21 +48,42 @@ class heap {
   public:
     static constexpr std::uint8_t id = 1;
     static constexpr std::string_view name = "heap";
-    static constexpr bool persistent = false;
+    static constexpr bool shared = false;
 
-    /// A heap arena whose first segment has `capacity` bytes and whose segments together never
-    /// exceed `max_size` bytes (0: no ceiling).
-    heap(std::size_t capacity, std::size_t max_size)
-        : capacity_(round_up(capacity)), limit_(max_size) {
-        if (capacity < min_segment)
-            throw error(errc::invalid_argument, "capacity " + std::to_string(capacity) +
+    using lock_type = detail::local_lock;
+    template <class T>
+    using allocator = std::allocator<T>;
+
+    /// A heap arena whose first segment has `p.capacity` bytes and whose segments together never
+    /// exceed `p.max_size` bytes (0: no ceiling). Heap stores have no name to be found by.
+    heap(boost::interprocess::create_only_t, const std::string& /*name*/, detail::arena_params p)
+        : capacity_(round_up(p.capacity)), limit_(p.max_size) {
+        if (p.capacity < min_segment)
+            throw error(errc::invalid_argument, "capacity " + std::to_string(p.capacity) +
                                                     " is below the minimum of " +
                                                     std::to_string(min_segment) + " bytes");
         if (limit_ != 0 && limit_ < capacity_)
-            throw error(errc::invalid_argument, "max_size " + std::to_string(max_size) +
+            throw error(errc::invalid_argument, "max_size " + std::to_string(p.max_size) +
                                                     " is below the capacity " +
                                                     std::to_string(capacity_));
         add_segment(capacity_);
+        header_at_ = allocate(format::store_header_size);
+    }
+
+    /// The store header, in the first block of segment 0 as in every arena.
+    std::span<std::byte, format::store_header_size> header_bytes() {
+        return bytes(header_at_, format::store_header_size).first<format::store_header_size>();
+    }
+    void publish() noexcept {}
+    void attach() noexcept {}
+    detail::no_lock_block& locks() noexcept { return locks_; }
+    allocator<char> root_allocator() const noexcept { return {}; }
+    template <class T, class... Args>
+    T* construct_root(const char*, Args&&... args) {
+        auto owned = std::make_shared<T>(std::forward<Args>(args)...);
+        T* p = owned.get();
+        roots_.push_back(std::move(owned));
+        return p;
     }
 
     heap(const heap&) = delete;
@@ -176,6 +202,9 @@ class heap {
 
     std::size_t capacity_;
     std::size_t limit_;
+    handle header_at_;
+    detail::no_lock_block locks_;
+    std::vector<std::shared_ptr<void>> roots_;  // the store's root objects, freed with the arena
     std::uint64_t reserved_ = 0;
     std::uint64_t blocks_ = 0;
     std::vector<std::unique_ptr<segment>> segments_;

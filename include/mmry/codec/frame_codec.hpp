@@ -174,8 +174,38 @@ class frame_codec {
         }
     }
 
+    /// The value of an opened unsealed record whose frames are all raw, as the contiguous run of
+    /// its payloads, after checking every frame's CRC. Throws errc::corrupt on a mismatch and
+    /// errc::invalid_argument when a frame is compressed.
+    byte_view contiguous(const format::record_view& v) const requires(!sealed) {
+        const auto& h = v.header();
+        auto& aad = scratch(aad_slot);
+        const std::size_t aad_prefix = build_aad_prefix(aad, v.bytes(), h);
+        std::size_t at = h.payload_offset();
+        for (std::uint32_t i = 0; i < h.frame_count; ++i) {
+            const auto entry = v.entry(i);
+            if (entry.codec != 0)
+                throw error(errc::invalid_argument,
+                            where(v, i) + " is compressed: only raw values can be viewed in place");
+            const auto data = v.bytes().subspan(at, entry.stored_size);
+            const byte_view frame_aad = finish_aad(aad, aad_prefix, i, v.entry_bytes(i).data());
+            check_crc(v, i, entry, frame_aad, data);
+            at += entry.stored_size;
+        }
+        return v.bytes().subspan(h.payload_offset(), static_cast<std::size_t>(h.logical_size));
+    }
+
   private:
     enum slot { aad_slot, frame_slot, packed_slot, slot_count };
+
+    static void check_crc(const format::record_view& v, std::uint32_t i, format::frame_entry entry,
+                          byte_view frame_aad, byte_view data) {
+        const std::uint32_t computed = crc32c({frame_aad, data});
+        if (entry.crc != computed)
+            throw error(errc::corrupt, where(v, i) + ": checksum mismatch (stored " +
+                                           hex(entry.crc) + ", computed " + hex(computed) +
+                                           "): the frame was altered, or moved");
+    }
 
     static bytes& scratch(slot s) {
         thread_local std::array<bytes, slot_count> buffers;
@@ -265,12 +295,7 @@ class frame_codec {
                                 "or moved from another record or position");
         } else {
             const auto data = payload.first(plain_size);
-            const std::uint32_t stored = entry.crc;
-            const std::uint32_t computed = crc32c({frame_aad, data});
-            if (stored != computed)
-                throw error(errc::corrupt, where(v, i) + ": checksum mismatch (stored " +
-                                               hex(stored) + ", computed " + hex(computed) +
-                                               "): the frame was altered, or moved");
+            check_crc(v, i, entry, frame_aad, data);
             if (!compressed)
                 std::memcpy(dst.data(), data.data(), data.size());
             else

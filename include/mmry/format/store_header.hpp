@@ -37,8 +37,8 @@ inline constexpr std::array<char, 8> store_magic = {'M', 'M', 'R', 'Y', 'S', 'T'
 
 /// The ids of a store's six policies, in the order the header keeps them.
 struct fingerprint {
-    static constexpr std::array<const char*, 6> roles = {"arena", "index", "compressor",
-                                                         "cipher", "path", "fold"};
+    static constexpr std::array<const char*, 6> roles = {"arena",  "index", "compressor",
+                                                         "cipher", "path",  "fold"};
     std::array<std::uint8_t, 6> ids{};
     std::array<std::string_view, 6> names{};  ///< known for the composition at hand only
 
@@ -98,7 +98,8 @@ struct store_header {
             throw error(errc::version_mismatch,
                         who + " has format version " + std::to_string(h.version) +
                             ", this build reads version " + std::to_string(format_version));
-        for (std::size_t i = 0; i < 6; ++i) h.policies.ids[i] = static_cast<std::uint8_t>(p[12 + i]);
+        for (std::size_t i = 0; i < 6; ++i)
+            h.policies.ids[i] = static_cast<std::uint8_t>(p[12 + i]);
         h.kdf.log2_n = static_cast<std::uint8_t>(p[18]);
         if (static_cast<std::uint8_t>(p[19]) > 1)
             throw error(errc::corrupt, who + ": unknown store header flags");

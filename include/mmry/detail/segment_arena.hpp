@@ -1,0 +1,294 @@
+#pragma once
+// The arena shared by processes: named segments (shared memory objects or files), each managed by
+// Boost.Interprocess's best-fit allocator without its internal mutex (Boost 1.74's would deadlock
+// every process if one died inside an allocation; the store's own robust lock serializes writers).
+//
+// Segment 0 holds the store header, the segment table and the store's root objects (index,
+// counters, lock). Records go to any segment; segment 0 keeps a quarter of its size free for the
+// index. When no segment has room, the writer creates segment n and then publishes n + 1 in the
+// segment table; other processes map a segment when they first meet a handle into it.
+//
+// Thread-safety: allocate/deallocate need the store's write lock; bytes() and stats() may run in
+// any number of threads at once (segments are mapped under a process-local mutex).
+// Backend: a struct with `managed` (a Boost.Interprocess managed memory type), `segment_name(name,
+// k)`, `create(name, size, mode)`, `open(name)`, `remove(name)` and `exists(name)`.
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <boost/interprocess/allocators/allocator.hpp>
+#include <boost/interprocess/creation_tags.hpp>
+
+#include <mmry/arena/stats.hpp>
+#include <mmry/detail/arena_params.hpp>
+#include <mmry/detail/describe.hpp>
+#include <mmry/detail/process_lock.hpp>
+#include <mmry/error.hpp>
+#include <mmry/format/store_header.hpp>
+#include <mmry/handle.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail {
+
+template <class Backend>
+class segment_arena {
+  public:
+    using managed = typename Backend::managed;
+    using segment_manager = typename managed::segment_manager;
+    template <class T>
+    using allocator = boost::interprocess::allocator<T, segment_manager>;
+    using lock_type = process_lock;
+
+    static constexpr std::uint32_t max_segments = 1024;
+
+    /// In segment 0: published when creation is complete, so an opener never reads a store that
+    /// is half made.
+    struct header_block {
+        std::atomic<std::uint32_t> ready{0};
+        std::array<std::byte, format::store_header_size> bytes{};
+    };
+    struct segment_table {
+        std::atomic<std::uint32_t> count{1};
+        std::atomic<std::uint64_t> reserved{0};  // bytes of all segments
+        std::uint64_t boot_id_hash = 0;          // the boot the locks were made in
+        lock_block locks;
+    };
+
+    /// Creates segment 0 of a new store; throws errc::already_exists.
+    segment_arena(boost::interprocess::create_only_t, std::string name, arena_params p)
+        : name_(std::move(name)), params_(p) {
+        check_params();
+        auto seg = std::make_unique<segment>(
+            Backend::create(Backend::segment_name(name_, 0), round_up(p.capacity), p.mode));
+        header_ = seg->m.template construct<header_block>("mmry.header")();
+        table_ = seg->m.template construct<segment_table>("mmry.segments")();
+        table_->reserved = seg->m.get_size();
+        table_->boot_id_hash = boot_id_hash();
+        segments_[0].store(seg.release());
+        mapped_ = 1;
+    }
+
+    /// Opens segment 0 of an existing store, read-only in effect until the caller has checked the
+    /// header (check_header) and called attach(). Throws errc::not_found.
+    segment_arena(boost::interprocess::open_only_t, std::string name, arena_params p)
+        : name_(std::move(name)), params_(p) {
+        auto seg = std::make_unique<segment>(Backend::open(Backend::segment_name(name_, 0)));
+        header_ = seg->m.template find<header_block>("mmry.header").first;
+        table_ = seg->m.template find<segment_table>("mmry.segments").first;
+        if (!header_ || !table_)
+            throw error(errc::corrupt,
+                        "store " + quote(name_) + ": segment 0 holds no mmry store header");
+        using namespace std::chrono_literals;
+        for (auto deadline = std::chrono::steady_clock::now() + 2s; header_->ready.load() == 0;) {
+            if (std::chrono::steady_clock::now() > deadline)
+                throw error(errc::needs_recovery,
+                            "store " + quote(name_) +
+                                " was never completely created (did its creator "
+                                "die?): remove it and create it again");
+            std::this_thread::sleep_for(1ms);
+        }
+        segments_[0].store(seg.release());
+        mapped_ = 1;
+    }
+
+    ~segment_arena() {
+        for (auto& s : segments_) delete s.load();
+    }
+    segment_arena(const segment_arena&) = delete;
+    segment_arena& operator=(const segment_arena&) = delete;
+
+    std::span<std::byte, format::store_header_size> header_bytes() { return header_->bytes; }
+    /// Makes the store visible to openers: call once the header and root objects are written.
+    void publish() { header_->ready.store(1, std::memory_order_release); }
+
+    /// Readies this process's use of a checked store. The first opener after a reboot resets the
+    /// locks: no process of an earlier boot can hold them, but their state says otherwise.
+    void attach() {
+        if (table_->boot_id_hash != boot_id_hash()) {
+            table_->locks.reset();
+            table_->boot_id_hash = boot_id_hash();
+        }
+    }
+
+    lock_block& locks() { return table_->locks; }
+    const std::string& store_name() const noexcept { return name_; }
+
+    allocator<char> root_allocator() { return allocator<char>(seg0().get_segment_manager()); }
+    template <class T, class... Args>
+    T* construct_root(const char* id, Args&&... args) {
+        return seg0().template construct<T>(id)(std::forward<Args>(args)...);
+    }
+    template <class T>
+    T* find_root(const char* id) {
+        return seg0().template find<T>(id).first;
+    }
+
+    /// A block of at least n bytes. Throws errc::limit_exceeded past max_size.
+    handle allocate(std::size_t n) {
+        map_all();
+        const std::uint32_t count = table_->count.load();
+        for (std::uint32_t k = count; k-- > 0;) {
+            auto& m = segments_[k].load()->m;
+            // Segment 0 keeps a quarter of itself for the index and root objects.
+            if (k == 0 && count > 1 && m.get_free_memory() < n + m.get_size() / 4) continue;
+            if (void* p = m.allocate(n, std::nothrow)) return to_handle(k, p);
+        }
+        const std::uint64_t reserved = table_->reserved.load();
+        const std::size_t want = round_up(std::max(params_.capacity, n + overhead));
+        const std::size_t need = round_up(n + overhead);
+        const std::size_t size =
+            params_.max_size == 0 || reserved + want <= params_.max_size ? want : need;
+        if (params_.max_size != 0 && reserved + size > params_.max_size)
+            throw error(errc::limit_exceeded,
+                        "store " + quote(name_) + ": storing a block of " + std::to_string(n) +
+                            " bytes needs a new segment of " + std::to_string(size) +
+                            " bytes; the store has " + std::to_string(reserved) + " bytes (" +
+                            std::to_string(used_bytes()) + " in use) and a limit of " +
+                            std::to_string(params_.max_size));
+        if (count == max_segments)
+            throw error(errc::limit_exceeded, "store " + quote(name_) + " has the maximum of " +
+                                                  std::to_string(max_segments) + " segments");
+        // A segment left by a writer that died before publishing it is replaced.
+        Backend::remove(Backend::segment_name(name_, count));
+        auto seg = std::make_unique<segment>(
+            Backend::create(Backend::segment_name(name_, count), size, params_.mode));
+        void* p = seg->m.allocate(n, std::nothrow);
+        if (!p) throw std::bad_alloc();
+        {
+            std::lock_guard lock(map_mutex_);
+            segments_[count].store(seg.release());
+            mapped_ = count + 1;
+        }
+        table_->reserved.fetch_add(size);
+        table_->count.store(count + 1, std::memory_order_release);
+        return to_handle(count, p);
+    }
+
+    void deallocate(handle h) noexcept {
+        segments_[h.segment()].load()->m.deallocate(base(h.segment()) + h.offset());
+    }
+
+    /// The n bytes at h, checked to lie inside one segment; maps the segment on first use.
+    std::span<std::byte> bytes(handle h, std::uint64_t n) const {
+        const std::uint32_t k = h.segment();
+        segment* s = k < max_segments ? segments_[k].load(std::memory_order_acquire) : nullptr;
+        if (!s && k < table_->count.load(std::memory_order_acquire)) s = map(k);
+        if (!s || h.offset() > s->m.get_size() || n > s->m.get_size() - h.offset())
+            throw error(errc::corrupt, "store " + quote(name_) + ": handle {segment " +
+                                           std::to_string(k) + ", offset " +
+                                           std::to_string(h.offset()) + "} with " +
+                                           std::to_string(n) + " bytes lies outside its " +
+                                           std::to_string(table_->count.load()) + " segment(s)");
+        return {static_cast<std::byte*>(s->m.get_address()) + h.offset(),
+                static_cast<std::size_t>(n)};
+    }
+
+    arena_stats stats() const {
+        map_all();
+        arena_stats st;
+        st.segments = table_->count.load();
+        st.limit_bytes = params_.max_size;
+        for (std::uint32_t k = 0; k < st.segments; ++k) {
+            auto& m = segments_[k].load()->m;
+            st.reserved_bytes += m.get_size();
+            st.free_bytes += m.get_free_memory();
+        }
+        return st;
+    }
+
+    static bool exists(std::string_view name) {
+        return Backend::exists(Backend::segment_name(std::string(name), 0));
+    }
+
+    /// Removes every segment of the store. Processes that have it open keep their mappings.
+    static bool remove(std::string_view name) {
+        const std::string n(name);
+        bool any = false;
+        for (std::uint32_t k = 0; k < max_segments; ++k) {
+            if (!Backend::remove(Backend::segment_name(n, k)) && k > 0) break;
+            any = true;
+        }
+        Backend::remove_store(n);
+        return any;
+    }
+
+  private:
+    struct segment {
+        managed m;
+        explicit segment(managed&& mm) : m(std::move(mm)) {}
+    };
+
+    static constexpr std::size_t page = 4096;
+    static constexpr std::size_t overhead = 4096;
+    static std::size_t round_up(std::size_t n) { return (n + page - 1) / page * page; }
+
+    static std::uint64_t boot_id_hash() {
+        std::ifstream in("/proc/sys/kernel/random/boot_id");
+        std::string id;
+        std::getline(in, id);
+        return std::hash<std::string>{}(id);
+    }
+
+    void check_params() const {
+        if (params_.capacity < 64 * 1024)
+            throw error(errc::invalid_argument, "capacity " + std::to_string(params_.capacity) +
+                                                    " is below the minimum of 65536 bytes");
+        if (params_.max_size != 0 && params_.max_size < round_up(params_.capacity))
+            throw error(errc::invalid_argument, "max_size " + std::to_string(params_.max_size) +
+                                                    " is below the capacity " +
+                                                    std::to_string(params_.capacity));
+    }
+
+    managed& seg0() { return segments_[0].load()->m; }
+    std::byte* base(std::uint32_t k) const {
+        return static_cast<std::byte*>(segments_[k].load()->m.get_address());
+    }
+    handle to_handle(std::uint32_t k, void* p) const {
+        return {k, static_cast<std::uint64_t>(static_cast<std::byte*>(p) - base(k))};
+    }
+
+    segment* map(std::uint32_t k) const {
+        std::lock_guard lock(map_mutex_);
+        for (std::uint32_t i = mapped_; i <= k; ++i) {
+            if (!segments_[i].load())
+                segments_[i].store(new segment(Backend::open(Backend::segment_name(name_, i))),
+                                   std::memory_order_release);
+            mapped_ = i + 1;
+        }
+        return segments_[k].load();
+    }
+    void map_all() const {
+        const std::uint32_t count = table_->count.load(std::memory_order_acquire);
+        if (count > 0 && !segments_[count - 1].load(std::memory_order_acquire)) map(count - 1);
+    }
+    std::uint64_t used_bytes() const {
+        const auto st = stats();
+        return st.reserved_bytes - st.free_bytes;
+    }
+
+    std::string name_;
+    arena_params params_;
+    header_block* header_ = nullptr;
+    segment_table* table_ = nullptr;
+    mutable std::mutex map_mutex_;
+    mutable std::uint32_t mapped_ = 0;
+    mutable std::array<std::atomic<segment*>, max_segments> segments_{};
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace mmry

@@ -1,0 +1,167 @@
+#pragma once
+// What a store object holds, and how it comes to hold it: creating a store (header, root objects)
+// or opening one (checking header, composition and key before touching anything).
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <crypto++/osrng.h>
+#include <crypto++/secblock.h>
+#include <boost/interprocess/creation_tags.hpp>
+
+#include <mmry/codec/frame_codec.hpp>
+#include <mmry/detail/arena_params.hpp>
+#include <mmry/detail/describe.hpp>
+#include <mmry/detail/key_schedule.hpp>
+#include <mmry/detail/value_cache.hpp>
+#include <mmry/error.hpp>
+#include <mmry/format/record.hpp>
+#include <mmry/format/store_header.hpp>
+#include <mmry/options.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::size_t size_classes = 48;  // blocks of < 2^k bytes, k = 0..47
+
+/// The store's shared state, in segment 0 of its arena: the index and exact counters. Changed
+/// only under the write lock; seq also by writers before they take it.
+template <class IndexMap>
+struct store_root {
+    std::atomic<std::uint64_t> seq{0};
+    std::uint64_t logical_bytes = 0, stored_bytes = 0, frames = 0, compressed_frames = 0;
+    std::uint64_t puts = 0, erases = 0;
+    std::array<std::uint64_t, size_classes> class_blocks{}, class_bytes{};
+    IndexMap index;
+
+    template <class Alloc>
+    explicit store_root(const Alloc& alloc) : index(alloc) {}
+};
+
+template <class Traits>
+struct store_state {
+    using arena_type = typename Traits::arena;
+    using cipher_type = typename Traits::cipher;
+    using index_map =
+        typename Traits::index::template map<typename arena_type::template allocator<char>>;
+    using root_type = store_root<index_map>;
+    using codec_type = frame_codec<typename Traits::compressor, cipher_type>;
+    using lock_type = typename arena_type::lock_type;
+    static constexpr bool encrypted = cipher_type::tag_size > 0;
+
+    std::string name;
+    options opts;
+    std::unique_ptr<arena_type> arena;  // declared first: destroyed last
+    root_type* root;
+    format::store_header header;
+    codec_type codec;
+    mutable lock_type lock;
+    mutable value_cache cache;
+    unsigned alerted = 0;  // the highest usage threshold this process has reported
+
+    store_state(std::string n, options o, std::unique_ptr<arena_type> a, root_type* r,
+                const format::store_header& h, CryptoPP::SecByteBlock master)
+        : name(std::move(n))
+        , opts(std::move(o))
+        , arena(std::move(a))
+        , root(r)
+        , header(h)
+        , codec(h.id, std::move(master), h.frame_size)
+        , lock(arena->locks(), quote(name))
+        , cache(opts.cache_bytes) {}
+
+    static std::unique_ptr<store_state> create(std::string_view name, options opts) {
+        check_options(opts);
+        format::store_header h;
+        CryptoPP::AutoSeededRandomPool rng;
+        rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(h.id.data()), h.id.size());
+        rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(h.salt.data()), h.salt.size());
+        if (auto given = opts.key.salt(); given && given->size() == h.salt.size())
+            std::copy(given->begin(), given->end(), h.salt.begin());
+        h.policies = format::fingerprint::of<Traits>();
+        h.frame_size = static_cast<std::uint32_t>(opts.frame_size);
+        h.kdf = opts.key.params();
+        h.passphrase = opts.key.is_passphrase();
+        CryptoPP::SecByteBlock master;
+        if constexpr (encrypted) {
+            master = opts.key.material(h.salt);
+            h.key_check = key_check(master, h.id);
+        }
+        auto arena = std::make_unique<arena_type>(boost::interprocess::create_only,
+                                                  std::string(name), params(opts));
+        try {
+            h.write(arena->header_bytes());
+            auto* root =
+                arena->template construct_root<root_type>("mmry.root", arena->root_allocator());
+            arena->publish();
+            arena->attach();
+            return std::make_unique<store_state>(std::string(name), std::move(opts),
+                                                 std::move(arena), root, h, std::move(master));
+        } catch (...) {
+            if constexpr (arena_type::shared) {
+                arena.reset();
+                arena_type::remove(name);
+            }
+            throw;
+        }
+    }
+
+    /// Opens an existing shared store. Nothing is written before the header, the composition and
+    /// the key have been checked.
+    static std::unique_ptr<store_state> open(std::string_view name, options opts) {
+        auto arena = std::make_unique<arena_type>(boost::interprocess::open_only, std::string(name),
+                                                  params(opts));
+        const auto h = format::store_header::parse(arena->header_bytes(), name);
+        h.check_policies(format::fingerprint::of<Traits>(), name);
+        CryptoPP::SecByteBlock master;
+        if constexpr (encrypted) {
+            if (opts.key.empty())
+                throw error(errc::invalid_argument, "store " + quote(name) +
+                                                        " is encrypted with '" +
+                                                        std::string(cipher_type::name) +
+                                                        "': options.key is needed to open it");
+            master = opts.key.material(h.salt, h.kdf);
+            h.check_key(master, name);
+        } else if (!opts.key.empty()) {
+            throw error(errc::invalid_argument,
+                        "options.key was given, but store " + quote(name) + " is not encrypted");
+        }
+        auto* root = arena->template find_root<root_type>("mmry.root");
+        if (!root)
+            throw error(errc::corrupt,
+                        "store " + quote(name) + " has no root objects in segment 0");
+        arena->attach();
+        return std::make_unique<store_state>(std::string(name), std::move(opts), std::move(arena),
+                                             root, h, std::move(master));
+    }
+
+  private:
+    static arena_params params(const options& o) { return {o.capacity, o.max_size, o.mode}; }
+
+    static void check_options(const options& opts) {
+        if (opts.frame_size < format::min_frame_size || opts.frame_size > format::max_frame_size)
+            throw error(errc::invalid_argument,
+                        "options.frame_size " + std::to_string(opts.frame_size) + " is outside " +
+                            std::to_string(format::min_frame_size) + ".." +
+                            std::to_string(format::max_frame_size));
+        if (encrypted && opts.key.empty())
+            throw error(errc::invalid_argument, "the store's cipher is '" +
+                                                    std::string(cipher_type::name) +
+                                                    "' but options.key is empty");
+        if (!encrypted && !opts.key.empty())
+            throw error(errc::invalid_argument,
+                        "options.key was given, but the store's cipher is 'none': its values would "
+                        "not be encrypted");
+    }
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace mmry
