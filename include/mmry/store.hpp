@@ -93,8 +93,9 @@ class basic_store {
     /// Opens the existing shared store `name`. Checks, before it changes anything, that the store
     /// has this build's format version (else errc::version_mismatch), this composition of policies
     /// (else errc::policy_mismatch, naming the policy) and, if encrypted, that options.key is its
-    /// key (else errc::wrong_key). Capacity, max_size and mode apply to segments added later;
-    /// frame_size is the store's own. Throws errc::not_found when there is no such store.
+    /// key (else errc::wrong_key). Capacity, max_size, mode and frame_size are the store's, fixed
+    /// when it was created; the opener's are not used. Throws errc::not_found when there is no such
+    /// store.
     static basic_store open(std::string_view name, options opts = {}) requires shared {
         return basic_store(state::open(name, std::move(opts)));
     }
@@ -499,9 +500,10 @@ class basic_store {
 
     // The threshold (75, 85, 95 % of max_size) this put took the store past, once per crossing.
     std::optional<usage_alert> usage_crossing() {
-        const std::uint64_t limit = s_->opts.max_size;
-        if (limit == 0 || !s_->opts.on_usage) return std::nullopt;
+        if (!s_->opts.on_usage) return std::nullopt;
         const auto a = s_->arena->stats();
+        const std::uint64_t limit = a.limit_bytes;  // the store's own, for shared stores too
+        if (limit == 0) return std::nullopt;
         const std::uint64_t used = a.reserved_bytes - a.free_bytes;
         unsigned level = 0;
         for (unsigned t : {75u, 85u, 95u})

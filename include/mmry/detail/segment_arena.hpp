@@ -64,6 +64,7 @@ class segment_arena {
     struct segment_table {
         std::atomic<std::uint32_t> count{1};
         std::atomic<std::uint64_t> reserved{0};  // bytes of all segments
+        arena_params params;                     // the store's, fixed at creation
         std::uint64_t boot_id_hash = 0;          // the boot the locks were made in
         lock_block locks;
     };
@@ -77,15 +78,17 @@ class segment_arena {
         header_ = seg->m.template construct<header_block>("mmry.header")();
         table_ = seg->m.template construct<segment_table>("mmry.segments")();
         table_->reserved = seg->m.get_size();
+        table_->params = params_;
         table_->boot_id_hash = boot_id_hash();
         segments_[0].store(seg.release());
         mapped_ = 1;
     }
 
     /// Opens segment 0 of an existing store, read-only in effect until the caller has checked the
-    /// header (check_header) and called attach(). Throws errc::not_found.
-    segment_arena(boost::interprocess::open_only_t, std::string name, arena_params p)
-        : name_(std::move(name)), params_(p) {
+    /// header and called attach(). The store's capacity, max_size and mode, fixed when it was
+    /// created, apply; the opener's are not used. Throws errc::not_found.
+    segment_arena(boost::interprocess::open_only_t, std::string name, arena_params)
+        : name_(std::move(name)) {
         auto seg = std::make_unique<segment>(Backend::open(Backend::segment_name(name_, 0)));
         header_ = seg->m.template find<header_block>("mmry.header").first;
         table_ = seg->m.template find<segment_table>("mmry.segments").first;
@@ -101,6 +104,7 @@ class segment_arena {
                                 "die?): remove it and create it again");
             std::this_thread::sleep_for(1ms);
         }
+        params_ = table_->params;
         segments_[0].store(seg.release());
         mapped_ = 1;
     }
