@@ -138,8 +138,13 @@ struct store_state {
             throw error(errc::corrupt,
                         "store " + quote(name) + " has no root objects in segment 0");
         arena->attach();
-        return std::make_unique<store_state>(std::string(name), std::move(opts), std::move(arena),
-                                             root, h, std::move(master));
+        auto state = std::make_unique<store_state>(std::string(name), std::move(opts),
+                                                   std::move(arena), root, h, std::move(master));
+        // A store left half-changed by a writer that died is refused here, at open: taking the
+        // read lock meets the dead writer's mutex, or the mark an earlier process left.
+        state->lock.lock_shared();
+        state->lock.unlock_shared();
+        return state;
     }
 
   private:
