@@ -71,7 +71,7 @@ template <class A>
 concept arena_policy = identified_policy<A> &&
     requires(A& a, const A& ca, handle h, std::size_t n) {
     { a.allocate(n) } -> std::same_as<handle>;
-    a.deallocate(h);
+    a.deallocate(h, n);
     { ca.bytes(h, n) } -> std::same_as<std::span<std::byte>>;
     { ca.stats() } -> std::same_as<arena_stats>;
 };

@@ -181,7 +181,7 @@ class basic_store {
             update_scope update(s_->lock);
             s_->root->index.erase(key);
             account(old, -1);
-            s_->arena->deallocate(old.where);
+            s_->arena->deallocate(old.where, old.size);
             ++s_->root->erases;
         }
         lock.unlock();
@@ -483,13 +483,13 @@ class basic_store {
             try {
                 s_->root->index.upsert(key, ref);
             } catch (...) {
-                s_->arena->deallocate(where);
+                s_->arena->deallocate(where, record.size());
                 throw;
             }
             detail::fault_point("commit.indexed");
             if (replacing) {
                 account(old, -1);
-                s_->arena->deallocate(old.where);
+                s_->arena->deallocate(old.where, old.size);
             }
             account(ref, +1);
             ++s_->root->puts;

@@ -33,6 +33,7 @@
 
 #include <mmry/arena/stats.hpp>
 #include <mmry/detail/arena_params.hpp>
+#include <mmry/detail/block_pools.hpp>
 #include <mmry/detail/local_lock.hpp>
 #include <mmry/error.hpp>
 #include <mmry/format/store_header.hpp>
@@ -89,11 +90,50 @@ class heap {
     heap(const heap&) = delete;
     heap& operator=(const heap&) = delete;
 
-    /// A block of at least n bytes.
+    /// A block of at least n bytes: from a size-class pool up to 16 KiB, else best fit.
     handle allocate(std::size_t n) {
+        return detail::block_pools::allocate(
+            pools_, n, [this](std::size_t m) { return raw_allocate(m); },
+            [this](handle h) { return bytes(h, 8).data(); });
+    }
+
+    /// Returns a block of n bytes got from allocate(n). A handle outside every segment (a
+    /// damaged index) is ignored rather than followed.
+    void deallocate(handle h, std::size_t n) noexcept {
+        if (!contains(h, n)) return;
+        detail::block_pools::deallocate(
+            pools_, h, n, [this](handle b) { raw_deallocate(b); },
+            [this](handle b) { return segments_[b.segment()]->base + b.offset(); });
+    }
+
+    /// The n bytes at h, checked to lie inside one segment.
+    std::span<std::byte> bytes(handle h, std::uint64_t n) const {
+        if (h.segment() >= segments_.size() || h.offset() > segments_[h.segment()]->size ||
+            n > segments_[h.segment()]->size - h.offset())
+            throw error(errc::corrupt, "handle {segment " + std::to_string(h.segment()) +
+                                           ", offset " + std::to_string(h.offset()) + "} with " +
+                                           std::to_string(n) + " bytes lies outside the " +
+                                           std::to_string(segments_.size()) + " segment(s)");
+        return {segments_[h.segment()]->base + h.offset(), static_cast<std::size_t>(n)};
+    }
+
+    arena_stats stats() const {
+        arena_stats s;
+        s.segments = segments_.size();
+        s.reserved_bytes = reserved_;
+        for (auto& seg : segments_) s.free_bytes += seg->buffer.get_free_memory();
+        detail::block_pools::describe(pools_, s);
+        for (const auto& p : s.pools) s.blocks += p.used;
+        s.blocks += s.large_blocks;
+        s.limit_bytes = limit_;
+        return s;
+    }
+
+  private:
+    // A block of at least n bytes from the best-fit allocators.
+    handle raw_allocate(std::size_t n) {
         for (std::size_t k = segments_.size(); k-- > 0;) {
             if (void* p = segments_[k]->buffer.allocate(n, std::nothrow)) {
-                ++blocks_;
                 return {
                     static_cast<std::uint32_t>(k),
                     static_cast<std::uint64_t>(static_cast<std::byte*>(p) - segments_[k]->base)};
@@ -116,39 +156,19 @@ class heap {
         auto& seg = add_segment(size);
         void* p = seg.buffer.allocate(n, std::nothrow);
         if (!p) throw std::bad_alloc();
-        ++blocks_;
         return {static_cast<std::uint32_t>(segments_.size() - 1),
                 static_cast<std::uint64_t>(static_cast<std::byte*>(p) - seg.base)};
     }
 
-    /// Returns a block got from allocate().
-    void deallocate(handle h) noexcept {
+    void raw_deallocate(handle h) noexcept {
         segments_[h.segment()]->buffer.deallocate(segments_[h.segment()]->base + h.offset());
-        --blocks_;
     }
 
-    /// The n bytes at h, checked to lie inside one segment.
-    std::span<std::byte> bytes(handle h, std::uint64_t n) const {
-        if (h.segment() >= segments_.size() || h.offset() > segments_[h.segment()]->size ||
-            n > segments_[h.segment()]->size - h.offset())
-            throw error(errc::corrupt, "handle {segment " + std::to_string(h.segment()) +
-                                           ", offset " + std::to_string(h.offset()) + "} with " +
-                                           std::to_string(n) + " bytes lies outside the " +
-                                           std::to_string(segments_.size()) + " segment(s)");
-        return {segments_[h.segment()]->base + h.offset(), static_cast<std::size_t>(n)};
+    bool contains(handle h, std::uint64_t n) const noexcept {
+        return h.segment() < segments_.size() && h.offset() <= segments_[h.segment()]->size &&
+               n <= segments_[h.segment()]->size - h.offset();
     }
 
-    arena_stats stats() const {
-        arena_stats s;
-        s.segments = segments_.size();
-        s.reserved_bytes = reserved_;
-        for (auto& seg : segments_) s.free_bytes += seg->buffer.get_free_memory();
-        s.blocks = blocks_;
-        s.limit_bytes = limit_;
-        return s;
-    }
-
-  private:
     static constexpr std::size_t page = 4096;
     static constexpr std::size_t min_segment = 64 * 1024;
     // The segment manager's own header and a block header; a new segment always fits its block.
@@ -206,7 +226,7 @@ class heap {
     detail::no_lock_block locks_;
     std::vector<std::shared_ptr<void>> roots_;  // the store's root objects, freed with the arena
     std::uint64_t reserved_ = 0;
-    std::uint64_t blocks_ = 0;
+    detail::pool_state pools_;
     std::vector<std::unique_ptr<segment>> segments_;
 };
 

@@ -66,10 +66,29 @@ struct process_id {
                     start_time(static_cast<std::uint32_t>(::getpid()))};
         return me;
     }
+    /// True when the process has ended and only waits for its parent to reap it (a zombie runs
+    /// no code and holds nothing, but kill(pid, 0) still succeeds). A process whose main thread
+    /// exited while other threads run shows state Z too, with more than one thread: it is alive.
+    static bool zombie(std::uint32_t pid) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string line;
+        if (!std::getline(in, line)) return false;
+        const auto close = line.rfind(')');
+        if (close == std::string::npos) return false;
+        std::istringstream rest(line.substr(close + 2));
+        std::string state, field;
+        rest >> state;  // field 3
+        for (int i = 4; i < 20 && rest >> field; ++i) {
+        }
+        long threads = 0;  // field 20
+        rest >> threads;
+        return (state == "Z" || state == "X") && threads <= 1;
+    }
     /// False only when the process is certainly gone.
     bool alive() const {
         if (pid == 0) return false;
         if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
+        if (zombie(pid)) return false;
         const std::uint64_t now = start_time(pid);
         return now == 0 || start == 0 || now == start;
     }

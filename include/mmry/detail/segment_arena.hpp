@@ -34,6 +34,7 @@
 
 #include <mmry/arena/stats.hpp>
 #include <mmry/detail/arena_params.hpp>
+#include <mmry/detail/block_pools.hpp>
 #include <mmry/detail/describe.hpp>
 #include <mmry/detail/process_lock.hpp>
 #include <mmry/error.hpp>
@@ -65,6 +66,7 @@ class segment_arena {
         std::atomic<std::uint32_t> count{1};
         std::atomic<std::uint64_t> reserved{0};  // bytes of all segments
         arena_params params;                     // the store's, fixed at creation
+        pool_state pools;                        // size-class free lists of every segment
         std::uint64_t boot_id_hash = 0;          // the boot the locks were made in
         lock_block locks;
     };
@@ -141,8 +143,30 @@ class segment_arena {
         return seg0().template find<T>(id).first;
     }
 
-    /// A block of at least n bytes. Throws errc::limit_exceeded past max_size.
+    /// A block of at least n bytes: from a size-class pool up to 16 KiB, else best fit. Throws
+    /// errc::limit_exceeded past max_size.
     handle allocate(std::size_t n) {
+        return block_pools::allocate(
+            table_->pools, n, [this](std::size_t m) { return raw_allocate(m); },
+            [this](handle h) { return bytes(h, 8).data(); });
+    }
+
+    /// Returns a block of n bytes got from allocate(n). A handle outside every segment (a
+    /// damaged index) is ignored rather than followed.
+    void deallocate(handle h, std::size_t n) noexcept {
+        const std::uint32_t k = h.segment();
+        segment* seg = k < max_segments ? segments_[k].load() : nullptr;
+        if (!seg || h.offset() > seg->m.get_size() || n > seg->m.get_size() - h.offset()) return;
+        block_pools::deallocate(
+            table_->pools, h, n,
+            [this](handle b) {
+                segments_[b.segment()].load()->m.deallocate(base(b.segment()) + b.offset());
+            },
+            [this](handle b) { return base(b.segment()) + b.offset(); });
+    }
+
+    // A block from the segments' best-fit allocators, adding a segment when none has room.
+    handle raw_allocate(std::size_t n) {
         map_all();
         const std::uint32_t count = table_->count.load();
         for (std::uint32_t k = count; k-- > 0;) {
@@ -182,10 +206,6 @@ class segment_arena {
         return to_handle(count, p);
     }
 
-    void deallocate(handle h) noexcept {
-        segments_[h.segment()].load()->m.deallocate(base(h.segment()) + h.offset());
-    }
-
     /// The n bytes at h, checked to lie inside one segment; maps the segment on first use.
     std::span<std::byte> bytes(handle h, std::uint64_t n) const {
         const std::uint32_t k = h.segment();
@@ -211,6 +231,9 @@ class segment_arena {
             st.reserved_bytes += m.get_size();
             st.free_bytes += m.get_free_memory();
         }
+        block_pools::describe(table_->pools, st);
+        for (const auto& p : st.pools) st.blocks += p.used;
+        st.blocks += st.large_blocks;
         return st;
     }
 
