@@ -56,21 +56,16 @@ struct file_backend {
         if (ec)
             throw error(errc::io_error,
                         "creating directory " + quote(dir.string()) + ": " + ec.message());
-        try {
+        return interprocess_call("creating segment file " + quote(file), [&] {
             return managed(bip::create_only, file.c_str(), size, nullptr, bip::permissions(mode));
-        } catch (const bip::interprocess_exception& e) {
-            throw from_interprocess(e, "creating segment file " + quote(file));
-        }
+        });
     }
     static managed open(const std::string& file) {
-        namespace bip = boost::interprocess;
         if (!std::filesystem::exists(file))
             throw error(errc::not_found, "no segment file " + quote(file));
-        try {
-            return managed(bip::open_only, file.c_str());
-        } catch (const bip::interprocess_exception& e) {
-            throw from_interprocess(e, "opening segment file " + quote(file));
-        }
+        return interprocess_call("opening segment file " + quote(file), [&] {
+            return managed(boost::interprocess::open_only, file.c_str());
+        });
     }
     static bool remove(const std::string& file) {
         std::error_code ec;

@@ -38,6 +38,16 @@ inline error from_interprocess(const boost::interprocess::interprocess_exception
     return error(code, what + ": " + e.what());
 }
 
+/// Runs f, turning a Boost.Interprocess exception into mmry::error about `what`.
+template <class F>
+auto interprocess_call(const std::string& what, F&& f) {
+    try {
+        return f();
+    } catch (const boost::interprocess::interprocess_exception& e) {
+        throw from_interprocess(e, what);
+    }
+}
+
 struct shm_backend {
     using managed = boost::interprocess::basic_managed_shared_memory<
         char, boost::interprocess::rbtree_best_fit<boost::interprocess::null_mutex_family>,
@@ -54,19 +64,14 @@ struct shm_backend {
     }
     static managed create(const std::string& seg, std::size_t size, unsigned mode) {
         namespace bip = boost::interprocess;
-        try {
+        return interprocess_call("creating shared memory segment " + quote(seg), [&] {
             return managed(bip::create_only, seg.c_str(), size, nullptr, bip::permissions(mode));
-        } catch (const bip::interprocess_exception& e) {
-            throw from_interprocess(e, "creating shared memory segment " + quote(seg));
-        }
+        });
     }
     static managed open(const std::string& seg) {
-        namespace bip = boost::interprocess;
-        try {
-            return managed(bip::open_only, seg.c_str());
-        } catch (const bip::interprocess_exception& e) {
-            throw from_interprocess(e, "opening shared memory segment " + quote(seg));
-        }
+        return interprocess_call("opening shared memory segment " + quote(seg), [&] {
+            return managed(boost::interprocess::open_only, seg.c_str());
+        });
     }
     static bool remove(const std::string& seg) {
         return boost::interprocess::shared_memory_object::remove(seg.c_str());
