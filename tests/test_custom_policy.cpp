@@ -183,3 +183,29 @@ TEST_CASE("custom policy: a user codec stores a type that is not trivially copya
     CHECK_THROWS_MATCHES(s.get<point>("short"), mmry::error,
                          is_error(errc::invalid_argument, "'short'"));
 }
+
+/// A codec whose decode throws a plain std::exception, as third-party parsers do.
+struct strict_number {
+    long value = 0;
+};
+template <>
+struct mmry::codec<strict_number> {
+    static mmry::bytes encode(const strict_number& n) {
+        const auto text = std::to_string(n.value);
+        const auto b = mmry::as_bytes(text);
+        return mmry::bytes(b.begin(), b.end());
+    }
+    static strict_number decode(mmry::byte_view b) {
+        return {std::stol(std::string(mmry::as_chars(b)))};  // std::invalid_argument on junk
+    }
+};
+
+TEST_CASE("custom policy: a codec's foreign exception becomes an mmry::error naming the key",
+          "[custom]") {
+    mmry::store s;
+    s.put("n", strict_number{42});
+    CHECK(s.get<strict_number>("n")->value == 42);
+    s.put("junk", "not a number");
+    CHECK_THROWS_MATCHES(s.get<strict_number>("junk"), mmry::error,
+                         is_error(errc::invalid_argument, "'junk'"));
+}

@@ -142,6 +142,11 @@ class basic_store {
             throw error(errc::invalid_argument, "value of " + std::to_string(value.size()) +
                                                     " bytes for key " + detail::quote(key) +
                                                     " exceeds the limit of 2^48 bytes");
+        if (value.size() / s_->header.frame_size >= (std::uint64_t{1} << 32) - 1)
+            throw error(errc::invalid_argument,
+                        "value of " + std::to_string(value.size()) + " bytes for key " +
+                            detail::quote(key) + " would need more than 2^32 frames of " +
+                            std::to_string(s_->header.frame_size) + " bytes");
         thread_local bytes record;
         const std::uint64_t seq = s_->root->seq.fetch_add(1, std::memory_order_relaxed) + 1;
         s_->codec.encode(key, value, seq, now_ns(), record);
@@ -233,6 +238,11 @@ class basic_store {
                 if (why.starts_with("mmry: ")) why.remove_prefix(6);
                 if (why.ends_with(tail)) why.remove_suffix(tail.size());
                 throw error(e.code_value(), "key " + detail::quote(key) + ": " + std::string(why));
+            } catch (const std::exception& e) {
+                throw error(errc::invalid_argument, "key " + detail::quote(key) +
+                                                        ": its mmry::codec failed to decode the "
+                                                        "value: " +
+                                                        e.what());
             }
         }
     }

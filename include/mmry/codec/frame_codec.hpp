@@ -79,7 +79,7 @@ class frame_codec {
         auto& aad = scratch(aad_slot);
         const std::size_t aad_prefix = build_aad_prefix(aad, out, h);
         auto& packed = scratch(frame_slot);
-        packed.resize(frame_size_);
+        packed.resize(std::min<std::size_t>(frame_size_, value.size()));
 
         std::size_t at = h.payload_offset();
         for (std::uint32_t i = 0; i < h.frame_count; ++i) {
