@@ -3,6 +3,9 @@
 // to keep compile times down (mmry/store.hpp does not pull in the ciphers).
 
 #include <mmry/arena/heap.hpp>
+#include <mmry/arena/mapped_file.hpp>
+#include <mmry/arena/shared_memory.hpp>
+#include <mmry/arena/stats.hpp>
 #include <mmry/bytes.hpp>
 #include <mmry/cipher/aes256_gcm.hpp>
 #include <mmry/cipher/none.hpp>
@@ -26,3 +29,4 @@
 #include <mmry/store.hpp>
 #include <mmry/traits.hpp>
 #include <mmry/version.hpp>
+#include <mmry/view.hpp>
