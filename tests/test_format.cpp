@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <crypto++/hmac.h>
-#include <crypto++/sha.h>
+#include <cryptopp/hmac.h>
+#include <cryptopp/sha.h>
 
 #include "support.hpp"
 

@@ -305,7 +305,7 @@ TEMPLATE_LIST_TEST_CASE("tamper: a damaged record can be erased or replaced, and
     const auto stored_size = s.metadata(the_key)->stored_size;
 
     const std::size_t at =
-        GENERATE(mmry::format::off::logical_size,                                    // in the head
+        GENERATE(as<std::size_t>{}, mmry::format::off::logical_size,                 // in the head
                  mmry::format::off::frame_count, std::size_t{0}, std::size_t{150});  // in a frame
     INFO("damaged byte " << at);
     store_access::record_bytes(s, the_key)[at] ^= std::byte{0x10};

@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include <crypto++/osrng.h>
-#include <crypto++/scrypt.h>
-#include <crypto++/secblock.h>
+#include <cryptopp/osrng.h>
+#include <cryptopp/scrypt.h>
+#include <cryptopp/secblock.h>
 
 #include <mmry/bytes.hpp>
 #include <mmry/error.hpp>

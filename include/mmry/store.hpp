@@ -32,7 +32,8 @@
 #include <utility>
 #include <vector>
 
-#include <crypto++/osrng.h>
+#include <cryptopp/osrng.h>
+#include <boost/interprocess/exceptions.hpp>
 
 #include <mmry/bytes.hpp>
 #include <mmry/codec/frame_codec.hpp>
@@ -213,7 +214,7 @@ class basic_store {
             T out(n, typename T::value_type{});
             auto dst = std::as_writable_bytes(std::span(out));
             if (cached) {
-                std::memcpy(dst.data(), cached->data(), n);
+                std::copy_n(cached->data(), n, dst.data());
             } else {
                 s_->codec.decode(v, 0, dst);
                 remember(key, stamp, dst);
@@ -492,6 +493,17 @@ class basic_store {
                                  counts.compressed_frames};
             try {
                 s_->root->index.upsert(key, ref);
+            } catch (const boost::interprocess::bad_alloc&) {
+                // The index lives in segment 0 and cannot follow the records to new segments.
+                s_->arena->deallocate(where, record.size());
+                throw error(errc::limit_exceeded,
+                            "store " + detail::quote(s_->name) +
+                                ": segment 0 has no room left for the index entry of key " +
+                                detail::quote(key) + " (the index of " +
+                                std::to_string(s_->root->index.size()) +
+                                " keys lives in segment 0, which has the capacity the store was "
+                                "created with): erase keys, or create the store with a larger "
+                                "capacity");
             } catch (...) {
                 s_->arena->deallocate(where, record.size());
                 throw;

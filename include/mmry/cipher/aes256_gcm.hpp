@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include <crypto++/aes.h>
-#include <crypto++/gcm.h>
+#include <cryptopp/aes.h>
+#include <cryptopp/gcm.h>
 
 #include <mmry/detail/aead.hpp>
 

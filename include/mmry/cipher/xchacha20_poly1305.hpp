@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include <crypto++/chachapoly.h>
+#include <cryptopp/chachapoly.h>
 
 #include <mmry/detail/aead.hpp>
 

@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include <crypto++/osrng.h>
-#include <crypto++/secblock.h>
+#include <cryptopp/osrng.h>
+#include <cryptopp/secblock.h>
 
 #include <mmry/bytes.hpp>
 #include <mmry/detail/crc32c.hpp>

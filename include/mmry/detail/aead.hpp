@@ -9,8 +9,8 @@
 #include <cstring>
 #include <span>
 
-#include <crypto++/cryptlib.h>
-#include <crypto++/secblock.h>
+#include <cryptopp/cryptlib.h>
+#include <cryptopp/secblock.h>
 
 namespace mmry {
 inline namespace v1 {

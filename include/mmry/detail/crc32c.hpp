@@ -7,7 +7,7 @@
 #include <initializer_list>
 #include <span>
 
-#include <crypto++/crc.h>
+#include <cryptopp/crc.h>
 
 namespace mmry {
 inline namespace v1 {

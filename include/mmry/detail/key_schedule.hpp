@@ -11,10 +11,10 @@
 #include <span>
 #include <string_view>
 
-#include <crypto++/hkdf.h>
-#include <crypto++/hmac.h>
-#include <crypto++/secblock.h>
-#include <crypto++/sha.h>
+#include <cryptopp/hkdf.h>
+#include <cryptopp/hmac.h>
+#include <cryptopp/secblock.h>
+#include <cryptopp/sha.h>
 
 #include <mmry/format/record.hpp>
 

@@ -92,13 +92,20 @@ class segment_arena {
     segment_arena(boost::interprocess::open_only_t, std::string name, arena_params)
         : name_(std::move(name)) {
         auto seg = std::make_unique<segment>(Backend::open(Backend::segment_name(name_, 0)));
-        header_ = seg->m.template find<header_block>("mmry.header").first;
-        table_ = seg->m.template find<segment_table>("mmry.segments").first;
-        if (!header_ || !table_)
-            throw error(errc::corrupt,
-                        "store " + quote(name_) + ": segment 0 holds no mmry store header");
         using namespace std::chrono_literals;
-        for (auto deadline = std::chrono::steady_clock::now() + 2s; header_->ready.load() == 0;) {
+        const auto deadline = std::chrono::steady_clock::now() + 2s;
+        // A creator constructs the header and the segment table just after segment 0 itself: an
+        // opener that comes in between waits for them rather than calling the store corrupt.
+        for (;;) {
+            header_ = seg->m.template find<header_block>("mmry.header").first;
+            table_ = seg->m.template find<segment_table>("mmry.segments").first;
+            if (header_ && table_) break;
+            if (std::chrono::steady_clock::now() > deadline)
+                throw error(errc::corrupt,
+                            "store " + quote(name_) + ": segment 0 holds no mmry store header");
+            std::this_thread::sleep_for(1ms);
+        }
+        while (header_->ready.load() == 0) {
             if (std::chrono::steady_clock::now() > deadline)
                 throw error(errc::needs_recovery,
                             "store " + quote(name_) +
@@ -172,7 +179,7 @@ class segment_arena {
         for (std::uint32_t k = count; k-- > 0;) {
             auto& m = segments_[k].load()->m;
             // Segment 0 keeps a quarter of itself for the index and root objects.
-            if (k == 0 && count > 1 && m.get_free_memory() < n + m.get_size() / 4) continue;
+            if (k == 0 && m.get_free_memory() < n + m.get_size() / 4) continue;
             if (void* p = m.allocate(n, std::nothrow)) return to_handle(k, p);
         }
         const std::uint64_t reserved = table_->reserved.load();
@@ -246,8 +253,10 @@ class segment_arena {
         const std::string n(name);
         bool any = false;
         for (std::uint32_t k = 0; k < max_segments; ++k) {
-            if (!Backend::remove(Backend::segment_name(n, k)) && k > 0) break;
-            any = true;
+            if (Backend::remove(Backend::segment_name(n, k)))
+                any = true;
+            else if (k > 0)
+                break;
         }
         Backend::remove_store(n);
         return any;

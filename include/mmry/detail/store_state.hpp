@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include <crypto++/osrng.h>
-#include <crypto++/secblock.h>
+#include <cryptopp/osrng.h>
+#include <cryptopp/secblock.h>
 #include <boost/interprocess/creation_tags.hpp>
 
 #include <mmry/codec/frame_codec.hpp>

@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include <crypto++/misc.h>
-#include <crypto++/secblock.h>
+#include <cryptopp/misc.h>
+#include <cryptopp/secblock.h>
 
 #include <mmry/detail/crc32c.hpp>
 #include <mmry/detail/describe.hpp>
