@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -94,11 +95,16 @@ struct process_id {
     }
 };
 
-struct alignas(64) reader_slot {
+/// 64 bytes, so that two processes' counters seldom share a cache line. Padded rather than
+/// alignas(64): Boost.Interprocess places named objects at 16-byte alignment only, and an
+/// over-aligned type constructed there would be misaligned (undefined behaviour).
+struct reader_slot {
     std::atomic<std::uint32_t> pid{0};
     std::atomic<std::uint64_t> start{0};
     std::atomic<std::uint32_t> active{0};
+    std::byte padding[40]{};
 };
+static_assert(sizeof(reader_slot) == 64);
 
 /// Lives in segment 0 of a shared store.
 struct lock_block {
