@@ -138,4 +138,22 @@ inline error_matcher is_integrity_error(std::string text = {}) {
     return {{errc::corrupt, errc::authentication_failed, errc::wrong_key}, std::move(text)};
 }
 
+/// The store's counters (stats) against what its listing says, recounted entry by entry.
+template <class Store>
+void check_counters(const Store& s) {
+    std::uint64_t entries = 0, logical = 0, stored = 0, frames = 0;
+    for (const auto& e : s.list()) {
+        ++entries;
+        logical += e.meta.logical_size;
+        stored += e.meta.stored_size;
+        frames += e.meta.frames;
+    }
+    const auto st = s.stats();
+    CHECK(st.entries == s.size());
+    CHECK(st.entries == entries);
+    CHECK(st.logical_bytes == logical);
+    CHECK(st.stored_bytes == stored);
+    CHECK(st.frames == frames);
+}
+
 }  // namespace mmry_test

@@ -52,23 +52,6 @@ struct failures {
     }
 };
 
-template <class Store>
-void check_counters(const Store& s) {
-    std::uint64_t entries = 0, logical = 0, stored = 0, frames = 0;
-    for (const auto& e : s.list()) {
-        ++entries;
-        logical += e.meta.logical_size;
-        stored += e.meta.stored_size;
-        frames += e.meta.frames;
-    }
-    const auto st = s.stats();
-    CHECK(st.entries == s.size());
-    CHECK(st.entries == entries);
-    CHECK(st.logical_bytes == logical);
-    CHECK(st.stored_bytes == stored);
-    CHECK(st.frames == frames);
-}
-
 }  // namespace
 
 TEMPLATE_LIST_TEST_CASE("concurrency: readers see whole values while writers write",
@@ -127,7 +110,7 @@ TEMPLATE_LIST_TEST_CASE("concurrency: readers see whole values while writers wri
         for (int k = 0; k < keys_per_writer; ++k)
             CHECK(s.get(key_of(w, k)) == value_of(key_of(w, k), rounds - 1));
     CHECK(s.stats().puts == writers * keys_per_writer * rounds);
-    check_counters(s);
+    mmry_test::check_counters(s);
 }
 
 TEMPLATE_LIST_TEST_CASE("concurrency: 100 threads read exact values at once", "[concurrency]",
@@ -220,7 +203,7 @@ TEMPLATE_LIST_TEST_CASE("concurrency: puts and erases of the same keys keep the 
         REQUIRE(v);
         CHECK(check_value(e.key, *v) == "");
     }
-    check_counters(s);
+    mmry_test::check_counters(s);
     const auto st = s.stats();
     CHECK(st.puts + st.erases <= threads_n * ops);
     // Every erase of a present key and every put are counted once; blocks match entries.

@@ -413,24 +413,6 @@ std::size_t count_listed(const Store& s) {
     return n;
 }
 
-/// The store's counters against what its listing says.
-template <class Store>
-void check_counters(const Store& s) {
-    std::uint64_t entries = 0, logical = 0, stored = 0, frames = 0;
-    for (const auto& e : s.list()) {
-        ++entries;
-        logical += e.meta.logical_size;
-        stored += e.meta.stored_size;
-        frames += e.meta.frames;
-    }
-    const auto st = s.stats();
-    CHECK(st.entries == s.size());
-    CHECK(st.entries == entries);
-    CHECK(st.logical_bytes == logical);
-    CHECK(st.stored_bytes == stored);
-    CHECK(st.frames == frames);
-}
-
 /// The store id in a header (bytes 32..48), as hex.
 std::string id_of(std::span<const std::byte> header) {
     std::string out;
@@ -522,7 +504,7 @@ TEMPLATE_LIST_TEST_CASE("processes: four readers read byte-exact values while a 
 
     CHECK(s.size() == keys + 1);
     for (int i = 0; i < keys; ++i) CHECK(s.get(key_of(i)) == value_of(key_of(i), versions));
-    check_counters(s);
+    mmry_test::check_counters(s);
 }
 
 TEMPLATE_TEST_CASE("concurrency: 100 threads read byte-exact values from one shared store",
@@ -588,7 +570,7 @@ TEMPLATE_TEST_CASE("concurrency: 100 threads read byte-exact values from one sha
         REQUIRE(v);
         CHECK(version_of(key_of(i), *v));
     }
-    check_counters(s);
+    mmry_test::check_counters(s);
 }
 
 TEMPLATE_TEST_CASE("processes: 50 writers at once, afterwards every key is there and exact",
@@ -633,7 +615,7 @@ TEMPLATE_TEST_CASE("processes: 50 writers at once, afterwards every key is there
     CHECK(st.entries == static_cast<std::uint64_t>(writers * keys));
     CHECK(st.puts == static_cast<std::uint64_t>(2 * writers * keys));
     CHECK(st.logical_bytes == logical);
-    check_counters(s);
+    mmry_test::check_counters(s);
 }
 
 // ---- growth and reopening -----------------------------------------------------------------------
@@ -700,7 +682,7 @@ TEMPLATE_TEST_CASE("processes: a store grows past its capacity and other process
         CHECK(s.size() == values + 1);
         for (int i = 0; i < values; ++i) CHECK(s.get(numbered("small/", i)) == value(i));
         CHECK(s.stats().arena.segments > 1);
-        check_counters(s);
+        mmry_test::check_counters(s);
     }
 }
 
@@ -742,7 +724,7 @@ TEMPLATE_TEST_CASE(
     CHECK_FALSE(s.contains(key_of(stored)));
     for (int i = 0; i < stored; ++i)
         CHECK(s.template get<std::string>(key_of(i)) == std::to_string(i));
-    check_counters(s);
+    mmry_test::check_counters(s);
 
     family kids;
     const pid_t child = kids.spawn([&] {
@@ -759,7 +741,7 @@ TEMPLATE_TEST_CASE(
     s.put(key_of(stored), "fits now");
     CHECK(s.template get<std::string>(key_of(stored)) == "fits now");
     CHECK(s.size() == static_cast<std::size_t>(stored - 9));
-    check_counters(s);
+    mmry_test::check_counters(s);
 }
 
 TEMPLATE_TEST_CASE("processes: a store outlives its creator, and a clean close and reopen keeps it",
@@ -787,7 +769,7 @@ TEMPLATE_TEST_CASE("processes: a store outlives its creator, and a clean close a
         CHECK(s.size() == keys + 1);
         for (int i = 0; i < keys; ++i) CHECK(s.get(key_of(i)) == value_of(key_of(i), 1));
         CHECK(s.get("big") == random_bytes(3 << 20, 5));
-        check_counters(s);
+        mmry_test::check_counters(s);
         s.put(key_of(0), value_of(key_of(0), 2));
         s.erase(key_of(1));
         s.put("new", "written after the reopen");
@@ -810,7 +792,7 @@ TEMPLATE_TEST_CASE("processes: a store outlives its creator, and a clean close a
         CHECK(st.logical_bytes == logical);
         CHECK(st.stored_bytes == stored);
         CHECK(st.arena.segments == segments);
-        check_counters(s);
+        mmry_test::check_counters(s);
     }
 
     // A process killed -9 outside any lock loses nothing it had written.
@@ -916,7 +898,7 @@ TEMPLATE_TEST_CASE("processes: a writer killed -9 holding the lock before changi
     CHECK(steady::now() - t0 < 5s);
     CHECK(s.size() == keys + 1);
     CHECK(s.stats().puts == before.puts + 2);
-    check_counters(s);
+    mmry_test::check_counters(s);
 }
 
 TEMPLATE_TEST_CASE("processes: a writer killed -9 in the middle of an update stops the store",
@@ -1217,7 +1199,7 @@ TEMPLATE_TEST_CASE("processes: at max_size a put fails with limit_exceeded and c
     CHECK(s.get(key_of(stored)) == value(stored));
     CHECK(s.size() == static_cast<std::size_t>(stored));
     CHECK(alerts.size() == 3);
-    check_counters(s);
+    mmry_test::check_counters(s);
 }
 
 // ---- permissions --------------------------------------------------------------------------------

@@ -181,8 +181,8 @@ TEMPLATE_LIST_TEST_CASE("store: overwrite keeps the created time and updates the
     CHECK(s.metadata("user/42")->created == clock());
 }
 
-TEMPLATE_LIST_TEST_CASE("store: erase returns what it removed; absent keys are nullopt", "[store]",
-                        matrix) {
+TEMPLATE_LIST_TEST_CASE("store: erase returns what it removed, and nullopt for an absent key",
+                        "[store]", matrix) {
     auto s = mmry_test::make_store<TestType>({.frame_size = small_frame});
     const auto value = redundant_bytes(2 * small_frame + 3);
     s.put("a", value);
