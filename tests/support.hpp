@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <mutex>
 #include <random>
 #include <string>
 #include <string_view>
@@ -155,5 +156,15 @@ void check_counters(const Store& s) {
     CHECK(st.stored_bytes == stored);
     CHECK(st.frames == frames);
 }
+
+/// Failures reported by threads, checked by the test thread once they are joined.
+struct failures {
+    std::mutex mutex;
+    std::vector<std::string> list;
+    void add(std::string what) {
+        std::lock_guard lock(mutex);
+        if (list.size() < 20) list.push_back(std::move(what));
+    }
+};
 
 }  // namespace mmry_test

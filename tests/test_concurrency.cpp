@@ -42,16 +42,6 @@ std::string check_value(const std::string& key, const mmry::bytes& got) {
     return {};
 }
 
-/// Failures reported by threads, checked by the test thread once they are joined.
-struct failures {
-    std::mutex mutex;
-    std::vector<std::string> list;
-    void add(std::string what) {
-        std::lock_guard lock(mutex);
-        if (list.size() < 20) list.push_back(std::move(what));
-    }
-};
-
 }  // namespace
 
 TEMPLATE_LIST_TEST_CASE("concurrency: readers see whole values while writers write",
@@ -62,7 +52,7 @@ TEMPLATE_LIST_TEST_CASE("concurrency: readers see whole values while writers wri
         return "w" + std::to_string(w) + "/" + std::to_string(k);
     };
 
-    failures failed;
+    mmry_test::failures failed;
     std::atomic<int> writers_left{writers};
     std::atomic<long> reads{0}, found{0};
     std::latch start(writers + readers);
@@ -120,7 +110,7 @@ TEMPLATE_LIST_TEST_CASE("concurrency: 100 threads read exact values at once", "[
         const auto key = "k" + std::to_string(k);
         s.put(key, value_of(key, 1));
     }
-    failures failed;
+    mmry_test::failures failed;
     std::latch start(100);
     std::vector<std::thread> threads;
     for (int t = 0; t < 100; ++t)
@@ -147,7 +137,7 @@ TEMPLATE_LIST_TEST_CASE("concurrency: puts and erases of the same keys keep the 
                         "[concurrency]", compositions) {
     auto s = mmry_test::make_store<TestType>({.frame_size = 128});
     constexpr int threads_n = 8, ops = 150, keys = 10;
-    failures failed;
+    mmry_test::failures failed;
     std::atomic<std::uint64_t> next_version{0};
     std::atomic<bool> done{false};
     std::latch start(threads_n + 1);

@@ -393,16 +393,6 @@ std::optional<std::uint64_t> version_of(const std::string& key, const mmry::byte
     return version;
 }
 
-/// Failures reported by threads, checked by the test thread once they are joined.
-struct failures {
-    std::mutex mutex;
-    std::vector<std::string> list;
-    void add(std::string what) {
-        std::lock_guard lock(mutex);
-        if (list.size() < 20) list.push_back(std::move(what));
-    }
-};
-
 template <class Store>
 std::size_t count_listed(const Store& s) {
     std::size_t n = 0;
@@ -517,7 +507,7 @@ TEMPLATE_TEST_CASE("concurrency: 100 threads read byte-exact values from one sha
     const auto key_of = [](int i) { return numbered("k/", i); };
     for (int i = 0; i < keys; ++i) s.put(key_of(i), value_of(key_of(i), 1));
 
-    failures failed;
+    mmry_test::failures failed;
     std::atomic<int> readers_left{threads_n};
     std::atomic<long> reads{0};
     std::latch start(threads_n + 1);
