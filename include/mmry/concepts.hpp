@@ -12,10 +12,12 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include <mmry/arena/stats.hpp>
 #include <mmry/handle.hpp>
+#include <mmry/path/input.hpp>
 
 namespace mmry {
 inline namespace v1 {
@@ -76,8 +78,16 @@ concept arena_policy = identified_policy<A> &&
     { ca.stats() } -> std::same_as<arena_stats>;
 };
 
+/// Maps a write (path::input) to the stored key of each of its `layouts`; `history` is false only
+/// when every put replaces the key's one record (path::latest).
 template <class P>
-concept path_policy = identified_policy<P>;
+concept path_policy = identified_policy<P> && requires(std::size_t layout, const path::input& in,
+                                                       std::string& out) {
+    { P::history } -> std::convertible_to<bool>;
+    { P::layouts } -> std::convertible_to<std::size_t>;
+    { P::existence } -> std::convertible_to<path::exists>;
+    P::stored_key(layout, in, out);
+} && (P::layouts >= 1 && P::layouts <= 8);
 
 template <class F>
 concept fold_policy = identified_policy<F>;

@@ -1,5 +1,6 @@
 #pragma once
-// entry_range: what basic_store::list() returns, a lazy input range of mmry::entry.
+// entry_range: what basic_store::list(), range(), with_tag(), where() and stored() return, a lazy
+// input range of mmry::entry.
 //
 // Entries are fetched in batches under the store's read lock and copied out, so the loop body may
 // read and write the store freely. With index::ordered the range resumes after the last key it
@@ -11,6 +12,7 @@
 // Thread-safety: a range and its iterators belong to one thread; the store must outlive them.
 
 #include <cstddef>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <ranges>
@@ -27,13 +29,23 @@
 namespace mmry {
 inline namespace v1 {
 
-/// Source: anything with `bool fetch(std::string_view prefix, std::string_view after,
-/// std::vector<entry>& out) const` that appends the next entries and returns false at the end.
+/// What a listing asks for: keys starting with prefix, not less than from, less than to (when not
+/// empty), whose entry passes the filter (when set); logical keys, or stored keys when `stored`.
+struct query {
+    std::string prefix;
+    std::string from, to;
+    std::function<bool(const entry&)> filter;
+    bool stored = false;
+};
+
+/// Source: anything with `bool fetch(const query& q, std::string_view after,
+/// std::vector<entry>& out) const` that appends the next entries after `after` (empty: from the
+/// start) and returns false at the end.
 template <class Source>
 class entry_range {
     struct cursor {
         const Source* source;
-        std::string prefix;
+        std::shared_ptr<const query> q;
         std::vector<entry> batch;
         std::size_t at = 0;
         bool more = true;
@@ -46,7 +58,7 @@ class entry_range {
             std::string after = batch.empty() ? std::string() : batch.back().key;
             batch.clear();
             at = 0;
-            while (more && batch.empty()) more = source->fetch(prefix, after, batch);
+            while (more && batch.empty()) more = source->fetch(*q, after, batch);
             return !batch.empty();
         }
     };
@@ -79,12 +91,12 @@ class entry_range {
         std::shared_ptr<cursor> c_;  // shared by copies, as an input iterator's state is
     };
 
-    entry_range(const Source* source, std::string prefix)
-        : source_(source), prefix_(std::move(prefix)) {}
+    entry_range(const Source* source, query q)
+        : source_(source), q_(std::make_shared<const query>(std::move(q))) {}
 
     /// Starts a new pass; each call fetches from the store as it is now.
     iterator begin() const {
-        auto c = std::make_shared<cursor>(cursor{source_, prefix_, {}, 0, true});
+        auto c = std::make_shared<cursor>(cursor{source_, q_, {}, 0, true});
         if (!c->refill()) return {};
         return iterator(std::move(c));
     }
@@ -92,7 +104,7 @@ class entry_range {
 
   private:
     const Source* source_;
-    std::string prefix_;
+    std::shared_ptr<const query> q_;
 };
 
 }  // namespace v1

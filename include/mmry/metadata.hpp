@@ -2,9 +2,15 @@
 // What the store tells about one entry (metadata) and about itself (store_stats), read from record
 // heads and counters: nothing here decompresses or decrypts a value.
 
+#include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <mmry/arena/stats.hpp>
@@ -12,6 +18,13 @@
 
 namespace mmry {
 inline namespace v1 {
+
+/// How a record's content hash was computed.
+enum class hash_kind : std::uint8_t {
+    none = 0,         ///< not hashed (options.content_hash was false)
+    sha256 = 1,       ///< SHA-256 of the value: a store without a cipher
+    hmac_sha256 = 2,  ///< HMAC-SHA256 under a key derived from the store's key: encrypted stores
+};
 
 struct metadata {
     std::uint64_t logical_size = 0;  ///< bytes of the value
@@ -24,9 +37,29 @@ struct metadata {
     std::uint64_t seq = 0;         ///< the store's write sequence number of this record
     std::chrono::system_clock::time_point created;   ///< when the key was first put
     std::chrono::system_clock::time_point modified;  ///< when this value was put
+    std::uint64_t version = 0;           ///< 1 for the key's first put, then one more per put
+    std::uint64_t previous_version = 0;  ///< the version this one followed (0: the first)
+    mmry::hash_kind hash_kind = mmry::hash_kind::none;
+    std::array<std::byte, 32> content_hash{};  ///< of the value (see hash_kind)
+    /// hash(previous version's chain hash, content hash, version, previous version, key): equal
+    /// chain hashes mean equal histories up to this version.
+    std::array<std::byte, 32> chain_hash{};
+    std::string content_type;
+    std::vector<std::string> tags;
+    std::vector<std::pair<std::string, std::string>> attributes;
+
+    bool has_tag(std::string_view tag) const {
+        return std::find(tags.begin(), tags.end(), tag) != tags.end();
+    }
+    /// The value of attribute `name`, or nullopt.
+    std::optional<std::string_view> attribute(std::string_view name) const {
+        for (const auto& [k, v] : attributes)
+            if (k == name) return std::string_view(v);
+        return std::nullopt;
+    }
 };
 
-/// An entry as a listing yields it.
+/// An entry as a listing yields it: the logical key (or, from stored(), the stored key).
 struct entry {
     std::string key;
     mmry::metadata meta;
@@ -44,7 +77,8 @@ using cache_stats = detail::cache_stats;
 
 /// Store-wide counters, kept exactly on every put and erase (not sampled or estimated).
 struct store_stats {
-    std::uint64_t entries = 0;
+    std::uint64_t entries = 0;  ///< keys (logical keys)
+    std::uint64_t records = 0;  ///< records kept: one per kept version (however many stored keys)
     std::uint64_t logical_bytes = 0;  ///< bytes of all values
     std::uint64_t stored_bytes = 0;   ///< bytes of all records
     std::uint64_t frames = 0;

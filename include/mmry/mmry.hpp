@@ -25,8 +25,16 @@
 #include <mmry/listing.hpp>
 #include <mmry/metadata.hpp>
 #include <mmry/options.hpp>
+#include <mmry/path/custom.hpp>
+#include <mmry/path/input.hpp>
 #include <mmry/path/latest.hpp>
+#include <mmry/path/multi.hpp>
+#include <mmry/path/sharded.hpp>
+#include <mmry/path/temporal.hpp>
+#include <mmry/path/versioned.hpp>
+#include <mmry/put_options.hpp>
 #include <mmry/store.hpp>
 #include <mmry/traits.hpp>
 #include <mmry/version.hpp>
+#include <mmry/versions.hpp>
 #include <mmry/view.hpp>

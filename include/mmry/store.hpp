@@ -22,6 +22,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,7 +50,10 @@
 #include <mmry/listing.hpp>
 #include <mmry/metadata.hpp>
 #include <mmry/options.hpp>
+#include <mmry/path/input.hpp>
+#include <mmry/put_options.hpp>
 #include <mmry/traits.hpp>
+#include <mmry/versions.hpp>
 #include <mmry/view.hpp>
 
 namespace mmry {
@@ -134,10 +139,13 @@ class basic_store {
 
     // ---- writing ----------------------------------------------------------------------------
 
-    /// Stores `value` under `key`, replacing any value it had (its created time is kept).
-    /// Throws errc::invalid_argument for an empty key or one over 64 KiB, errc::limit_exceeded
-    /// when the store's max_size would be passed. Strong guarantee.
-    void put(std::string_view key, byte_view value) {
+    /// Stores `value` under `key` as the key's next version, with the content type, tags and
+    /// attributes of `o`; returns the version number it got (1 for a new key). With path::latest
+    /// it replaces the value the key had (keeping its created time); with a path policy that keeps
+    /// history the earlier versions stay (see mmry/path/). Throws errc::invalid_argument for an
+    /// empty key or one over 64 KiB, or bad put_options; errc::limit_exceeded when the store's
+    /// max_size would be passed. Strong guarantee.
+    std::uint64_t put(std::string_view key, byte_view value, const put_options& o = {}) {
         check_key(key);
         if (value.size() > format::max_logical_size)
             throw error(errc::invalid_argument, "value of " + std::to_string(value.size()) +
@@ -148,68 +156,505 @@ class basic_store {
                         "value of " + std::to_string(value.size()) + " bytes for key " +
                             detail::quote(key) + " would need more than 2^32 frames of " +
                             std::to_string(s_->header.frame_size) + " bytes");
+        format::check_put_options(o, key, sealed);
         thread_local bytes record;
         const std::uint64_t seq = s_->root->seq.fetch_add(1, std::memory_order_relaxed) + 1;
-        s_->codec.encode(key, value, seq, now_ns(), record);
-        commit(key, record, /*keep_created=*/true);
+        s_->codec.encode(key, value, seq, now_ns(), o, s_->opts.content_hash, record);
+        return commit(key, record, origin::put);
     }
     /// Stores text as its bytes (no terminating NUL).
-    void put(std::string_view key, std::string_view value) { put(key, as_bytes(value)); }
+    std::uint64_t put(std::string_view key, std::string_view value, const put_options& o = {}) {
+        return put(key, as_bytes(value), o);
+    }
     /// Stores any contiguous run of bytes or chars as it is.
     template <byte_range R>
-    void put(std::string_view key, const R& value) {
-        put(key, as_byte_view(value));
+    std::uint64_t put(std::string_view key, const R& value, const put_options& o = {}) {
+        return put(key, as_byte_view(value), o);
     }
     /// Stores a value through its mmry::codec<T>.
     template <value_codec T>
-    requires(!byte_range<T> &&
-             !std::is_convertible_v<const T&, std::string_view>) void put(std::string_view key,
-                                                                          const T& value) {
+    requires(!byte_range<T> && !std::is_convertible_v<const T&, std::string_view>)
+        std::uint64_t put(std::string_view key, const T& value, const put_options& o = {}) {
         const bytes encoded = codec<T>::encode(value);
-        put(key, byte_view(encoded));
+        return put(key, byte_view(encoded), o);
     }
 
-    /// Removes `key`; returns the metadata of what it removed, or nullopt when it was not there.
-    std::optional<mmry::metadata> erase(std::string_view key) {
-        std::unique_lock lock(s_->lock);
-        const record_ref* ref = s_->root->index.find(key);
-        if (!ref) return std::nullopt;
-        const record_ref old = *ref;
+    /// Removes `key` with every version it has; returns the metadata of the version that was
+    /// current, or nullopt when the key was not there (not an error).
+    std::optional<mmry::metadata> erase(std::string_view key) { return erase_key(key, 0); }
+
+    /// Removes version `v` of `key` (the others stay); returns its metadata, or nullopt when the
+    /// store does not keep that version. With path::latest only the current version is kept.
+    std::optional<mmry::metadata> erase(std::string_view key, version v) {
+        if (v.number == 0) return std::nullopt;
+        return erase_key(key, v.number);
+    }
+
+    /// Removes one stored key (one layout's entry for one version), as a file is removed from one
+    /// directory of several; the record goes when no stored key refers to it any more. Returns the
+    /// metadata of the record it referred to, or nullopt when there was no such stored key.
+    std::optional<mmry::metadata> erase_stored(std::string_view stored_key) {
         std::optional<mmry::metadata> removed;
-        try {
-            removed = describe(open_record(key, old));
-        } catch (const error&) {
-            // A damaged record can still be erased; it is then reported by its size alone.
-            removed = mmry::metadata{};
-            removed->stored_size = old.size;
-        }
+        std::string owner;
         {
+            std::unique_lock lock(s_->lock);
+            const record_ref* found = s_->root->index.find(stored_key);
+            if (!found) return std::nullopt;
+            const record_ref ref = *found;
+            owner = owner_of(ref).value_or(std::string(stored_key));
+            removed = describe_or_size(owner, ref);
             update_scope update(s_->lock);
-            s_->root->index.erase(key);
-            account(old, -1);
-            s_->arena->deallocate(old.where, old.size);
+            s_->root->index.erase(stored_key);
+            if constexpr (!keeps_history) {
+                free_record(ref);
+            } else {
+                release(ref, layout_of(stored_key, owner, ref));
+            }
             ++s_->root->erases;
         }
-        lock.unlock();
-        s_->cache.erase(key);
+        s_->cache.erase(owner);
         return removed;
+    }
+
+    /// Makes the next put of `key` version n, so that version numbers can follow an outside
+    /// numbering. Throws errc::invalid_argument when `key` has no version yet or n is not above
+    /// its latest version.
+    void set_version(std::string_view key, version n) requires keeps_history {
+        std::unique_lock lock(s_->lock);
+        auto* head = s_->root->heads.find(key);
+        if (!head || head->versions.empty())
+            throw error(errc::invalid_argument,
+                        "set_version: key " + detail::quote(key) + " has no version yet");
+        if (n.number <= head->versions.back().version)
+            throw error(errc::invalid_argument,
+                        "set_version: version " + std::to_string(n.number) + " of key " +
+                            detail::quote(key) + " is not above its latest version " +
+                            std::to_string(head->versions.back().version));
+        update_scope update(s_->lock);
+        head->next_version = n.number;
+    }
+
+    /// Writes the content, content type, tags and attributes of version `v` of `key` as a new
+    /// version; returns the new version number, or nullopt when version v is not kept.
+    std::optional<std::uint64_t> rollback(std::string_view key, version v) requires keeps_history {
+        auto value = get(key, v);
+        auto meta = metadata(key, v);
+        if (!value || !meta) return std::nullopt;
+        return put(key, byte_view(*value),
+                   put_options{meta->content_type, meta->tags, meta->attributes});
+    }
+
+    /// Erases the versions of `key` that `r` does not keep (the latest version is always kept);
+    /// returns how many it erased.
+    std::size_t prune(std::string_view key, const retention& r) requires keeps_history {
+        std::size_t erased = 0;
+        {
+            std::unique_lock lock(s_->lock);
+            auto* head = s_->root->heads.find(key);
+            if (!head) return 0;
+            update_scope update(s_->lock);
+            erased = prune_head(key, *head, r);
+            s_->root->erases += erased;
+        }
+        if (erased) s_->cache.erase(key);
+        return erased;
+    }
+    /// prune(key, r) for every key; returns how many versions it erased. O(keys + versions).
+    std::size_t prune(const retention& r) requires keeps_history {
+        std::vector<std::string> keys;
+        {
+            std::shared_lock lock(s_->lock);
+            s_->root->heads.scan("", "", [&](std::string_view k, const head_type&) {
+                keys.emplace_back(k);
+                return true;
+            });
+        }
+        std::size_t erased = 0;
+        for (const auto& k : keys) erased += prune(k, r);
+        return erased;
     }
 
     // ---- reading ----------------------------------------------------------------------------
 
-    /// The value of `key` as T (bytes, std::string, or any type with an mmry::codec), or nullopt.
-    /// Throws errc::corrupt / authentication_failed / wrong_key when the record fails its checks.
+    /// The current value of `key` as T (bytes, std::string, or any type with an mmry::codec), or
+    /// nullopt. Throws errc::corrupt / authentication_failed / wrong_key when the record fails
+    /// its checks.
     template <class T = bytes>
     std::optional<T> get(std::string_view key) const {
         std::shared_lock lock(s_->lock);
-        const record_ref* ref = s_->root->index.find(key);
-        if (!ref) return std::nullopt;
-        const auto v = open_record(key, *ref);
+        const auto at = locate(key);
+        if (!at) return std::nullopt;
+        return decode_as<T>(lock, key, open_record(key, *at), /*cache=*/true);
+    }
+    /// Version `v` of `key`, or nullopt when the store does not keep it.
+    template <class T = bytes>
+    std::optional<T> get(std::string_view key, version v) const {
+        std::shared_lock lock(s_->lock);
+        const auto rec = open_version(key, v.number);
+        if (!rec) return std::nullopt;
+        return decode_as<T>(lock, key, *rec, /*cache=*/false);
+    }
+    /// The value `key` had at time t: the newest kept version written at or before t, or nullopt.
+    /// O(versions newer than t).
+    template <class T = bytes>
+    std::optional<T> get_as_of(std::string_view key, std::chrono::system_clock::time_point t) const {
+        std::shared_lock lock(s_->lock);
+        const auto rec = open_as_of(key, t);
+        if (!rec) return std::nullopt;
+        return decode_as<T>(lock, key, *rec, /*cache=*/false);
+    }
+
+    /// The value of `key` in place, without a copy, or nullopt: for stores whose values are kept
+    /// raw (compress::none, cipher::none). The view holds a read lock (see mmry/view.hpp); every
+    /// frame's checksum is verified before it is returned (errc::corrupt otherwise).
+    std::optional<value_view<lock_type>> view(std::string_view key) const
+        requires(compressor_type::id == 0 && cipher_type::tag_size == 0) {
+        std::shared_lock lock(s_->lock);
+        const auto at = locate(key);
+        if (!at) return std::nullopt;
+        const auto bytes = s_->codec.contiguous(open_record(key, *at));
+        return value_view<lock_type>(std::move(lock), bytes);
+    }
+
+    /// Bytes [offset, offset + length) of the current value of `key`, or nullopt when the key is
+    /// absent. Decodes only the frames the range touches. Throws errc::out_of_range when the range
+    /// passes the end of the value.
+    std::optional<bytes> read(std::string_view key, std::uint64_t offset,
+                              std::uint64_t length) const {
+        std::shared_lock lock(s_->lock);
+        const auto at = locate(key);
+        if (!at) return std::nullopt;
+        return read_range(key, open_record(key, *at), offset, length);
+    }
+    /// The same, of version `v`.
+    std::optional<bytes> read(std::string_view key, std::uint64_t offset, std::uint64_t length,
+                              version v) const {
+        std::shared_lock lock(s_->lock);
+        const auto rec = open_version(key, v.number);
+        if (!rec) return std::nullopt;
+        return read_range(key, *rec, offset, length);
+    }
+
+    /// True when `key` has a value (for path::multi: by its existence strategy).
+    bool contains(std::string_view key) const {
+        std::shared_lock lock(s_->lock);
+        return locate(key).has_value();
+    }
+
+    /// Number of keys (logical keys; with history, keys with at least one version kept).
+    std::size_t size() const {
+        std::shared_lock lock(s_->lock);
+        return key_count();
+    }
+
+    /// What the store knows of `key`'s current value, without decoding it, or nullopt.
+    std::optional<mmry::metadata> metadata(std::string_view key) const {
+        std::shared_lock lock(s_->lock);
+        const auto at = locate(key);
+        if (!at) return std::nullopt;
+        return describe(open_record(key, *at));
+    }
+    /// What the store knows of version `v` of `key`, or nullopt.
+    std::optional<mmry::metadata> metadata(std::string_view key, version v) const {
+        std::shared_lock lock(s_->lock);
+        const auto rec = open_version(key, v.number);
+        if (!rec) return std::nullopt;
+        return describe(*rec);
+    }
+
+    /// The kept versions of `key`, oldest first, each with its metadata (no value is decoded).
+    /// With path::latest, the one current version.
+    std::vector<entry> history(std::string_view key) const {
+        return history(key, std::chrono::system_clock::time_point::min(),
+                       std::chrono::system_clock::time_point::max());
+    }
+    /// The kept versions of `key` written in [from, to], oldest first.
+    std::vector<entry> history(std::string_view key, std::chrono::system_clock::time_point from,
+                               std::chrono::system_clock::time_point to) const {
+        std::shared_lock lock(s_->lock);
+        std::vector<entry> out;
+        auto add = [&](const format::record_view& v) {
+            auto m = describe(v);
+            if (m.modified >= from && m.modified <= to) out.push_back({std::string(key), m});
+        };
+        if constexpr (!keeps_history) {
+            if (const record_ref* ref = s_->root->index.find(key)) add(open_record(key, *ref));
+        } else if (const auto* head = s_->root->heads.find(key)) {
+            for (const auto& slot : head->versions)
+                if (visible(slot)) add(open_slot(key, slot));
+        }
+        return out;
+    }
+
+    /// The keys that start with `prefix`, each with its current metadata (see mmry/listing.hpp
+    /// for order and cost).
+    range_type list(std::string_view prefix = {}) const {
+        return range_type(this, query{std::string(prefix), {}, {}, {}, false});
+    }
+    /// The keys in [from, to) (to empty: no upper bound), in key order. O(log n + k) with
+    /// index::ordered; a scan of every key with index::hashed.
+    range_type range(std::string_view from, std::string_view to) const {
+        return range_type(this, query{{}, std::string(from), std::string(to), {}, false});
+    }
+    /// The keys under `prefix` whose current version carries `tag` (read from metadata, no value
+    /// decoded; every key under the prefix is looked at).
+    range_type with_tag(std::string_view tag, std::string_view prefix = {}) const {
+        return where([t = std::string(tag)](const entry& e) { return e.meta.has_tag(t); },
+                     prefix);
+    }
+    /// The keys under `prefix` whose entry passes `keep` (called under the store's read lock: it
+    /// must not call the store).
+    range_type where(std::function<bool(const entry&)> keep, std::string_view prefix = {}) const {
+        return range_type(this, query{std::string(prefix), {}, {}, std::move(keep), false});
+    }
+    /// The stored keys that start with `prefix` (the layout the path policy made, e.g. "v3/" or
+    /// "2026/11/21/"), each with the metadata of the record it refers to.
+    range_type stored(std::string_view prefix = {}) const {
+        return range_type(this, query{std::string(prefix), {}, {}, {}, true});
+    }
+    typename range_type::iterator begin() const { return list().begin(); }
+    typename range_type::iterator end() const { return {}; }
+
+    /// Exact counters (entries, logical and stored bytes, frames, records by size class), the
+    /// arena's segments, and this process's cache.
+    store_stats stats() const {
+        std::shared_lock lock(s_->lock);
+        const auto& r = *s_->root;
+        store_stats st;
+        st.entries = key_count();
+        st.records = r.records;
+        st.logical_bytes = r.logical_bytes;
+        st.stored_bytes = r.stored_bytes;
+        st.frames = r.frames;
+        st.compressed_frames = r.compressed_frames;
+        st.puts = r.puts;
+        st.erases = r.erases;
+        for (std::size_t k = 0; k < detail::size_classes; ++k)
+            if (r.class_blocks[k] != 0)
+                st.size_classes.push_back({k == 0 ? 0 : std::uint64_t{1} << (k - 1),
+                                           (std::uint64_t{1} << k) - 1, r.class_blocks[k],
+                                           r.class_bytes[k]});
+        st.arena = s_->arena->stats();
+        st.cache = s_->cache.stats();
+        return st;
+    }
+
+    /// The stored form of `key`'s current record (still compressed and encrypted), or nullopt:
+    /// what a backup copies and import_record takes back.
+    std::optional<bytes> export_record(std::string_view key) const {
+        std::shared_lock lock(s_->lock);
+        const auto at = locate(key);
+        if (!at) return std::nullopt;
+        const auto span = s_->arena->bytes(at->where, at->size);
+        return bytes(span.begin(), span.end());
+    }
+
+    /// Puts back a record exported from this store, after checking every field and decoding every
+    /// frame. A record from another store, under another key, or altered in any byte is refused
+    /// with the error that says why, and the store is unchanged. The record keeps its version;
+    /// a kept version with that number is replaced.
+    void import_record(byte_view record) {
+        const auto probe = format::record_view::parse(record, {}, cipher_type::tag_size);
+        const std::string key(probe.key());
+        const auto v = s_->codec.open(record, key);
+        s_->codec.check_meta(v);
+        bytes scratch(static_cast<std::size_t>(
+            std::min<std::uint64_t>(v.header().logical_size, v.header().frame_size)));
+        for (std::uint64_t at = 0; at < v.header().logical_size; at += scratch.size()) {
+            const auto n = static_cast<std::size_t>(
+                std::min<std::uint64_t>(scratch.size(), v.header().logical_size - at));
+            s_->codec.decode(v, at, std::span(scratch).first(n));
+        }
+        // Sequence numbers stay unique: later puts number after the imported record.
+        std::uint64_t seen = s_->root->seq.load();
+        while (seen < v.header().seq &&
+               !s_->root->seq.compare_exchange_weak(seen, v.header().seq)) {
+        }
+        bytes copy(record.begin(), record.end());
+        commit(key, copy, origin::import);
+    }
+
+    /// The listing source behind list(), range(), with_tag(), where() and stored(): appends the
+    /// next batch of entries after `after`.
+    bool fetch(const query& q, std::string_view after, std::vector<entry>& out) const {
+        std::shared_lock lock(s_->lock);
+        std::string start = q.from;
+        if (!after.empty() && std::string_view(after) >= std::string_view(start))
+            start = std::string(after) + '\0';  // the least key after `after`
+        bool more = false;
+        auto emit = [&](std::string_view k, auto&& open) {
+            if (k < std::string_view(q.from)) return true;
+            if (!q.to.empty() && k >= std::string_view(q.to)) return !index_type::sorted;
+            entry e{std::string(k), describe(open())};
+            if (q.filter && !q.filter(e)) return true;
+            if (index_type::sorted && out.size() == batch_size) return !(more = true);
+            out.push_back(std::move(e));
+            return true;
+        };
+        if (!index_type::sorted && !after.empty()) return false;  // the first batch took all
+        if (q.stored || !keeps_history) {
+            s_->root->index.scan(q.prefix, start, [&](std::string_view k, const record_ref& ref) {
+                return emit(k, [&] { return q.stored ? open_stored(k, ref) : open_record(k, ref); });
+            });
+        } else {
+            s_->root->heads.scan(q.prefix, start, [&](std::string_view k, const head_type& h) {
+                const auto* slot = latest_slot(h);
+                return !slot || emit(k, [&] { return open_slot(k, *slot); });
+            });
+        }
+        if constexpr (!index_type::sorted)
+            std::sort(out.begin(), out.end(),
+                      [](const entry& a, const entry& b) { return a.key < b.key; });
+        return more;
+    }
+
+  private:
+    friend struct detail::store_access;
+    static constexpr std::size_t batch_size = 256;
+    static constexpr bool sealed = cipher_type::tag_size > 0;
+    static constexpr bool keeps_history = path_type::history;
+    static constexpr std::size_t layouts = path_type::layouts;
+    static constexpr std::uint32_t all_layouts = (std::uint32_t{1} << layouts) - 1;
+    using state = detail::store_state<Traits>;
+    using head_type = typename state::head_type;
+    using slot_iterator = typename head_type::slots::iterator;
+    enum class origin { put, import };
+
+    // Brackets a change of shared structures: a writer that dies inside leaves the store marked
+    // as needing recovery; one that throws has undone its change and leaves it clean.
+    struct update_scope {
+        lock_type& lock;
+        explicit update_scope(lock_type& l) : lock(l) { lock.begin_update(); }
+        ~update_scope() { lock.end_update(); }
+    };
+
+    // What a put continues from: the version it follows, that version's chain hash, and the
+    // key's created time.
+    struct predecessor {
+        std::uint64_t version = 0;
+        format::hash_bytes chain{};
+        std::int64_t created_ns = 0;
+        bool found = false;
+    };
+
+    explicit basic_store(std::unique_ptr<state> s) : s_(std::move(s)) {}
+
+    // ---- resolving keys (callers hold the lock) -------------------------------------------
+
+    // Whether a version counts as present under the path's existence strategy.
+    static bool visible(const detail::version_slot& s) noexcept {
+        switch (path_type::existence) {
+            case path::exists::all: return (s.layouts & all_layouts) == all_layouts;
+            case path::exists::first: return (s.layouts & 1u) != 0;
+            default: return s.layouts != 0;
+        }
+    }
+    static const detail::version_slot* latest_slot(const head_type& h) noexcept {
+        for (auto it = h.versions.rbegin(); it != h.versions.rend(); ++it)
+            if (visible(*it)) return &*it;
+        return nullptr;
+    }
+
+    std::size_t key_count() const {
+        if constexpr (keeps_history)
+            return s_->root->heads.size();
+        else
+            return s_->root->index.size();
+    }
+
+    // The record of key's current version.
+    std::optional<record_ref> locate(std::string_view key) const {
+        if constexpr (!keeps_history) {
+            const record_ref* ref = s_->root->index.find(key);
+            return ref ? std::optional(*ref) : std::nullopt;
+        } else {
+            const auto* head = s_->root->heads.find(key);
+            const auto* slot = head ? latest_slot(*head) : nullptr;
+            return slot ? std::optional(slot->ref) : std::nullopt;
+        }
+    }
+
+    std::optional<format::record_view> open_version(std::string_view key, std::uint64_t n) const {
+        if constexpr (!keeps_history) {
+            const record_ref* ref = s_->root->index.find(key);
+            if (!ref) return std::nullopt;
+            auto v = open_record(key, *ref);
+            if (v.meta().version() != n) return std::nullopt;
+            return v;
+        } else {
+            const auto* head = s_->root->heads.find(key);
+            const auto* slot = head ? head->find(n) : nullptr;
+            if (!slot || !visible(*slot)) return std::nullopt;
+            return open_slot(key, *slot);
+        }
+    }
+
+    std::optional<format::record_view> open_as_of(std::string_view key,
+                                                  std::chrono::system_clock::time_point t) const {
+        const std::int64_t ns = to_ns(t);
+        if constexpr (!keeps_history) {
+            const record_ref* ref = s_->root->index.find(key);
+            if (!ref) return std::nullopt;
+            auto v = open_record(key, *ref);
+            if (v.header().modified_ns > ns) return std::nullopt;
+            return v;
+        } else {
+            const auto* head = s_->root->heads.find(key);
+            if (!head) return std::nullopt;
+            for (auto it = head->versions.rbegin(); it != head->versions.rend(); ++it)
+                if (visible(*it) && it->time_ns <= ns) return open_slot(key, *it);
+            return std::nullopt;
+        }
+    }
+
+    format::record_view open_record(std::string_view key, const record_ref& ref) const {
+        return s_->codec.open(s_->arena->bytes(ref.where, ref.size), key);
+    }
+
+    // A kept version's record, checked to be the version the head files it as.
+    format::record_view open_slot(std::string_view key, const detail::version_slot& slot) const {
+        auto v = open_record(key, slot.ref);
+        if (v.meta().version() != slot.version)
+            throw error(errc::corrupt, "record kept as version " + std::to_string(slot.version) +
+                                           " of key " + detail::quote(key) + " holds version " +
+                                           std::to_string(v.meta().version()));
+        return v;
+    }
+
+    // The record under a stored key, checked to be a write that the path policy files there.
+    format::record_view open_stored(std::string_view stored_key, const record_ref& ref) const {
+        const auto bytes = s_->arena->bytes(ref.where, ref.size);
+        const auto probe = format::record_view::parse(bytes, stored_key, cipher_type::tag_size);
+        auto v = s_->codec.open(bytes, probe.key());
+        std::string expected;
+        for (std::size_t i = 0; i < layouts; ++i)
+            if (path_type::stored_key(i, input_of(v), expected), expected == stored_key) return v;
+        throw error(errc::corrupt, "stored key " + detail::quote(stored_key) +
+                                       " refers to version " +
+                                       std::to_string(v.meta().version()) + " of key " +
+                                       detail::quote(v.key()) + ", which the path files elsewhere");
+    }
+
+    static path::input input_of(const format::record_view& v) {
+        thread_local format::hash_bytes hash;
+        hash = v.meta().content_hash();
+        return {v.key(), v.meta().version(), v.header().modified_ns, &hash};
+    }
+
+    std::uint64_t version_of(std::string_view key, const record_ref& ref) const {
+        return open_record(key, ref).meta().version();
+    }
+
+    // ---- reading values -------------------------------------------------------------------
+
+    template <class T>
+    std::optional<T> decode_as(std::shared_lock<lock_type>& lock, std::string_view key,
+                               const format::record_view& v, bool use_cache) const {
         const auto n = static_cast<std::size_t>(v.header().logical_size);
         // The write sequence number names the record's content: a cached copy with the same one is
         // the current value, whichever process wrote it.
         const std::uint64_t stamp = v.header().seq;
-        auto cached = s_->cache.find(key, stamp);
+        auto cached = use_cache ? s_->cache.find(key, stamp) : nullptr;
         if constexpr (std::is_same_v<T, bytes> || std::is_same_v<T, std::string>) {
             T out(n, typename T::value_type{});
             auto dst = std::as_writable_bytes(std::span(out));
@@ -217,7 +662,7 @@ class basic_store {
                 std::copy_n(cached->data(), n, dst.data());
             } else {
                 s_->codec.decode(v, 0, dst);
-                remember(key, stamp, dst);
+                if (use_cache) remember(key, stamp, dst);
             }
             return out;
         } else {
@@ -225,7 +670,7 @@ class basic_store {
             if (!cached) {
                 auto raw = std::make_shared<bytes>(n);
                 s_->codec.decode(v, 0, *raw);
-                s_->cache.insert(key, stamp, raw);
+                if (use_cache) s_->cache.insert(key, stamp, raw);
                 cached = std::move(raw);
             }
             lock.unlock();
@@ -248,27 +693,8 @@ class basic_store {
         }
     }
 
-    /// The value of `key` in place, without a copy, or nullopt: for stores whose values are kept
-    /// raw (compress::none, cipher::none). The view holds a read lock (see mmry/view.hpp); every
-    /// frame's checksum is verified before it is returned (errc::corrupt otherwise).
-    std::optional<value_view<lock_type>> view(std::string_view key) const
-        requires(compressor_type::id == 0 && cipher_type::tag_size == 0) {
-        std::shared_lock lock(s_->lock);
-        const record_ref* ref = s_->root->index.find(key);
-        if (!ref) return std::nullopt;
-        const auto bytes = s_->codec.contiguous(open_record(key, *ref));
-        return value_view<lock_type>(std::move(lock), bytes);
-    }
-
-    /// Bytes [offset, offset + length) of the value of `key`, or nullopt when the key is absent.
-    /// Decodes only the frames the range touches. Throws errc::out_of_range when the range passes
-    /// the end of the value.
-    std::optional<bytes> read(std::string_view key, std::uint64_t offset,
-                              std::uint64_t length) const {
-        std::shared_lock lock(s_->lock);
-        const record_ref* ref = s_->root->index.find(key);
-        if (!ref) return std::nullopt;
-        const auto v = open_record(key, *ref);
+    bytes read_range(std::string_view key, const format::record_view& v, std::uint64_t offset,
+                     std::uint64_t length) const {
         const std::uint64_t size = v.header().logical_size;
         if (offset > size || length > size - offset)
             throw error(errc::out_of_range,
@@ -279,126 +705,6 @@ class basic_store {
         s_->codec.decode(v, offset, out);
         return out;
     }
-
-    bool contains(std::string_view key) const {
-        std::shared_lock lock(s_->lock);
-        return s_->root->index.find(key) != nullptr;
-    }
-
-    /// Number of keys.
-    std::size_t size() const {
-        std::shared_lock lock(s_->lock);
-        return s_->root->index.size();
-    }
-
-    /// What the store knows of `key` without decoding its value, or nullopt.
-    std::optional<mmry::metadata> metadata(std::string_view key) const {
-        std::shared_lock lock(s_->lock);
-        const record_ref* ref = s_->root->index.find(key);
-        if (!ref) return std::nullopt;
-        return describe(open_record(key, *ref));
-    }
-
-    /// The entries whose key starts with `prefix` (see mmry/listing.hpp for order and cost).
-    range_type list(std::string_view prefix = {}) const {
-        return range_type(this, std::string(prefix));
-    }
-    typename range_type::iterator begin() const { return list().begin(); }
-    typename range_type::iterator end() const { return {}; }
-
-    /// Exact counters (entries, logical and stored bytes, frames, records by size class), the
-    /// arena's segments, and this process's cache.
-    store_stats stats() const {
-        std::shared_lock lock(s_->lock);
-        const auto& r = *s_->root;
-        store_stats st;
-        st.entries = r.index.size();
-        st.logical_bytes = r.logical_bytes;
-        st.stored_bytes = r.stored_bytes;
-        st.frames = r.frames;
-        st.compressed_frames = r.compressed_frames;
-        st.puts = r.puts;
-        st.erases = r.erases;
-        for (std::size_t k = 0; k < detail::size_classes; ++k)
-            if (r.class_blocks[k] != 0)
-                st.size_classes.push_back({k == 0 ? 0 : std::uint64_t{1} << (k - 1),
-                                           (std::uint64_t{1} << k) - 1, r.class_blocks[k],
-                                           r.class_bytes[k]});
-        st.arena = s_->arena->stats();
-        st.cache = s_->cache.stats();
-        return st;
-    }
-
-    /// The stored form of `key`'s record (still compressed and encrypted), or nullopt: what a
-    /// backup copies and import_record takes back.
-    std::optional<bytes> export_record(std::string_view key) const {
-        std::shared_lock lock(s_->lock);
-        const record_ref* ref = s_->root->index.find(key);
-        if (!ref) return std::nullopt;
-        const auto span = s_->arena->bytes(ref->where, ref->size);
-        return bytes(span.begin(), span.end());
-    }
-
-    /// Puts back a record exported from this store, after checking every field and decoding every
-    /// frame. A record from another store, under another key, or altered in any byte is refused
-    /// with the error that says why, and the store is unchanged.
-    void import_record(byte_view record) {
-        const auto probe = format::record_view::parse(record, {}, cipher_type::tag_size);
-        const std::string key(probe.key());
-        const auto v = s_->codec.open(record, key);
-        bytes scratch(static_cast<std::size_t>(
-            std::min<std::uint64_t>(v.header().logical_size, v.header().frame_size)));
-        for (std::uint64_t at = 0; at < v.header().logical_size; at += scratch.size()) {
-            const auto n = static_cast<std::size_t>(
-                std::min<std::uint64_t>(scratch.size(), v.header().logical_size - at));
-            s_->codec.decode(v, at, std::span(scratch).first(n));
-        }
-        // Sequence numbers stay unique: later puts number after the imported record.
-        std::uint64_t seen = s_->root->seq.load();
-        while (seen < v.header().seq &&
-               !s_->root->seq.compare_exchange_weak(seen, v.header().seq)) {
-        }
-        bytes copy(record.begin(), record.end());
-        commit(key, copy, /*keep_created=*/false);
-    }
-
-    /// The listing source behind list(): appends the next batch of entries after `after`.
-    bool fetch(std::string_view prefix, std::string_view after, std::vector<entry>& out) const {
-        std::shared_lock lock(s_->lock);
-        if constexpr (index_type::sorted) {
-            bool more = false;
-            s_->root->index.scan(prefix, after, [&](std::string_view k, const record_ref& ref) {
-                if (out.size() == batch_size) return !(more = true);
-                out.push_back(entry{std::string(k), describe(open_record(k, ref))});
-                return true;
-            });
-            return more;
-        } else {
-            if (!after.empty()) return false;  // the first batch took everything
-            s_->root->index.scan(prefix, after, [&](std::string_view k, const record_ref& ref) {
-                out.push_back(entry{std::string(k), describe(open_record(k, ref))});
-                return true;
-            });
-            std::sort(out.begin(), out.end(),
-                      [](const entry& a, const entry& b) { return a.key < b.key; });
-            return false;
-        }
-    }
-
-  private:
-    friend struct detail::store_access;
-    static constexpr std::size_t batch_size = 256;
-    using state = detail::store_state<Traits>;
-
-    // Brackets a change of shared structures: a writer that dies inside leaves the store marked
-    // as needing recovery; one that throws has undone its change and leaves it clean.
-    struct update_scope {
-        lock_type& lock;
-        explicit update_scope(lock_type& l) : lock(l) { lock.begin_update(); }
-        ~update_scope() { lock.end_update(); }
-    };
-
-    explicit basic_store(std::unique_ptr<state> s) : s_(std::move(s)) {}
 
     void remember(std::string_view key, std::uint64_t stamp, byte_view value) const {
         if (value.size() + key.size() + detail::value_cache::entry_overhead > s_->opts.cache_bytes)
@@ -414,16 +720,23 @@ class basic_store {
                             " bytes, over the limit of " + std::to_string(format::max_key_size));
     }
 
+    static std::int64_t to_ns(std::chrono::system_clock::time_point t) {
+        using namespace std::chrono;
+        if (t <= system_clock::time_point(
+                     duration_cast<system_clock::duration>(nanoseconds::min() / 2)))
+            return std::numeric_limits<std::int64_t>::min();
+        if (t >= system_clock::time_point(
+                     duration_cast<system_clock::duration>(nanoseconds::max() / 2)))
+            return std::numeric_limits<std::int64_t>::max();
+        return duration_cast<nanoseconds>(t.time_since_epoch()).count();
+    }
     std::int64_t now_ns() const {
-        const auto t = s_->opts.clock ? s_->opts.clock() : std::chrono::system_clock::now();
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+        return to_ns(s_->opts.clock ? s_->opts.clock() : std::chrono::system_clock::now());
     }
 
-    format::record_view open_record(std::string_view key, const record_ref& ref) const {
-        return s_->codec.open(s_->arena->bytes(ref.where, ref.size), key);
-    }
-
-    static mmry::metadata describe(const format::record_view& v) {
+    // Metadata from the head and meta section; the meta section's MAC is checked first.
+    mmry::metadata describe(const format::record_view& v) const {
+        s_->codec.check_meta(v);
         const auto& h = v.header();
         mmry::metadata m;
         m.logical_size = h.logical_size;
@@ -440,8 +753,33 @@ class basic_store {
             std::chrono::nanoseconds(h.created_ns)));
         m.modified = system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
             std::chrono::nanoseconds(h.modified_ns)));
+        const auto& meta = v.meta();
+        m.version = meta.version();
+        m.previous_version = meta.previous();
+        m.hash_kind = static_cast<mmry::hash_kind>(meta.hash_kind());
+        m.content_hash = meta.content_hash();
+        m.chain_hash = meta.chain_hash();
+        m.content_type = meta.content_type();
+        meta.for_each_tag([&](std::string_view t) { m.tags.emplace_back(t); });
+        meta.for_each_attribute([&](std::string_view k, std::string_view val) {
+            m.attributes.emplace_back(std::string(k), std::string(val));
+        });
         return m;
     }
+    // For erase: a damaged record can still be erased; it is then reported by its size alone.
+    std::optional<mmry::metadata> describe_or_size(std::string_view key,
+                                                   const record_ref& ref) const {
+        try {
+            return describe(open_record(key, ref));
+        } catch (const error&) {
+            mmry::metadata m;
+            m.stored_size = ref.size;
+            m.logical_size = ref.logical_size;
+            return m;
+        }
+    }
+
+    // ---- writing (callers hold the write lock) -------------------------------------------
 
     // Adds (sign +1) or removes (-1) a record from the counters, by what its ref recorded when it
     // was committed: the record itself may have been damaged since.
@@ -457,67 +795,320 @@ class basic_store {
         add(r.logical_bytes, ref.logical_size);
         add(r.frames, ref.frames);
         add(r.compressed_frames, ref.compressed_frames);
+        add(r.records, 1);
         const auto k = std::min<std::size_t>(std::bit_width(ref.size), detail::size_classes - 1);
         add(r.class_blocks[k], 1);
         add(r.class_bytes[k], ref.size);
     }
+    void free_record(const record_ref& ref) {
+        account(ref, -1);
+        s_->arena->deallocate(ref.where, ref.size);
+    }
+
+    // The version, chain hash and created time of the record at ref, for the put that follows
+    // it; a damaged record (or one whose meta MAC fails) starts a new chain.
+    predecessor predecessor_of(const record_ref& ref) const {
+        try {
+            const auto v = format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
+                                                      cipher_type::tag_size);
+            s_->codec.check_meta(v);
+            return {v.meta().version(), v.meta().chain_hash(), v.header().created_ns, true};
+        } catch (const error&) {
+            return {};
+        }
+    }
+
+    [[noreturn]] void index_full(std::string_view key) const {
+        throw error(errc::limit_exceeded,
+                    "store " + detail::quote(s_->name) +
+                        ": segment 0 has no room left for the index entry of key " +
+                        detail::quote(key) + " (the index of " +
+                        std::to_string(s_->root->index.size()) +
+                        " stored keys lives in segment 0, which has the capacity the store was "
+                        "created with): erase keys, or create the store with a larger capacity");
+    }
+
+    // Copies an encoded record into a new block of the arena.
+    record_ref place(const bytes& record, const format::record_view& parsed) {
+        const handle where = s_->arena->allocate(record.size());
+        detail::fault_point("commit.allocated");
+        std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(), record.size());
+        record_ref ref{where, record.size(), parsed.header().logical_size,
+                       parsed.header().frame_count, 0};
+        for (std::uint32_t i = 0; i < parsed.header().frame_count; ++i)
+            if (parsed.entry(i).codec != 0) ++ref.compressed_frames;
+        return ref;
+    }
 
     // The one write path: every mutation that adds a record goes through here, with the record
-    // fully encoded beforehand, so it could be journaled as it is.
-    void commit(std::string_view key, bytes& record, bool keep_created) {
+    // fully encoded beforehand (only version, chain hash and created time are stamped under the
+    // lock), so it could be journaled as it is. Returns the version the record holds.
+    std::uint64_t commit(std::string_view key, bytes& record, origin from) {
         const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
-        const auto payload_offset = parsed.header().payload_offset();
-        const auto counts = describe(parsed);
         std::optional<usage_alert> alert;
         {
             std::unique_lock lock(s_->lock);
             detail::fault_point("commit.locked");
-            const record_ref* found = s_->root->index.find(key);
-            const bool replacing = found != nullptr;
-            const record_ref old = replacing ? *found : record_ref{};
-            if (replacing && keep_created) {
-                try {
-                    const auto ov = format::record_view::parse(
-                        s_->arena->bytes(old.where, old.size), "", cipher_type::tag_size);
-                    format::set_created(record, payload_offset, ov.header().created_ns);
-                } catch (const error&) {
-                    // The old record is damaged: the new value starts a new history.
-                }
-            }
-            update_scope update(s_->lock);
-            const handle where = s_->arena->allocate(record.size());
-            detail::fault_point("commit.allocated");
-            std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(),
-                        record.size());
-            const record_ref ref{where, record.size(), counts.logical_size, counts.frames,
-                                 counts.compressed_frames};
-            try {
-                s_->root->index.upsert(key, ref);
-            } catch (const boost::interprocess::bad_alloc&) {
-                // The index lives in segment 0 and cannot follow the records to new segments.
-                s_->arena->deallocate(where, record.size());
-                throw error(errc::limit_exceeded,
-                            "store " + detail::quote(s_->name) +
-                                ": segment 0 has no room left for the index entry of key " +
-                                detail::quote(key) + " (the index of " +
-                                std::to_string(s_->root->index.size()) +
-                                " keys lives in segment 0, which has the capacity the store was "
-                                "created with): erase keys, or create the store with a larger "
-                                "capacity");
-            } catch (...) {
-                s_->arena->deallocate(where, record.size());
-                throw;
-            }
-            detail::fault_point("commit.indexed");
-            if (replacing) {
-                account(old, -1);
-                s_->arena->deallocate(old.where, old.size);
-            }
-            account(ref, +1);
+            if constexpr (!keeps_history)
+                commit_latest(key, record, parsed, from);
+            else
+                commit_history(key, record, parsed, from);
             ++s_->root->puts;
             alert = usage_crossing();
         }
         if (alert && s_->opts.on_usage) s_->opts.on_usage(*alert);
+        return parsed.meta().version();
+    }
+
+    void commit_latest(std::string_view key, bytes& record, const format::record_view& parsed,
+                       origin from) {
+        const record_ref* found = s_->root->index.find(key);
+        const std::optional<record_ref> old = found ? std::optional(*found) : std::nullopt;
+        if (from == origin::put) {
+            const predecessor p = old ? predecessor_of(*old) : predecessor{};
+            s_->codec.stamp(record, parsed, p.version + 1, p.version, p.chain,
+                            p.found ? p.created_ns : parsed.header().modified_ns);
+        }
+        update_scope update(s_->lock);
+        const record_ref ref = place(record, parsed);
+        try {
+            s_->root->index.upsert(key, ref);
+        } catch (const boost::interprocess::bad_alloc&) {
+            s_->arena->deallocate(ref.where, ref.size);
+            index_full(key);
+        } catch (...) {
+            s_->arena->deallocate(ref.where, ref.size);
+            throw;
+        }
+        detail::fault_point("commit.indexed");
+        if (old) free_record(*old);
+        account(ref, +1);
+    }
+
+    void commit_history(std::string_view key, bytes& record, const format::record_view& parsed,
+                        origin from) {
+        auto& root = *s_->root;
+        head_type* head = root.heads.find(key);
+        const bool new_head = head == nullptr;
+        const detail::version_slot* last =
+            head && !head->versions.empty() ? &head->versions.back() : nullptr;
+        if (from == origin::put) {
+            const predecessor p = last ? predecessor_of(last->ref) : predecessor{};
+            s_->codec.stamp(record, parsed, head ? head->next_version : 1,
+                            last ? last->version : 0, p.chain,
+                            last ? head->created_ns : parsed.header().modified_ns);
+        }
+        const std::uint64_t version = parsed.meta().version();
+        std::array<std::string, layouts> keys;
+        const path::input in = input_of(parsed);
+        for (std::size_t i = 0; i < layouts; ++i) path_type::stored_key(i, in, keys[i]);
+        for (const auto& k : keys) check_stored_key(key, k);
+
+        update_scope update(s_->lock);
+        auto undo_head = [&] {
+            if (new_head) root.heads.erase(key);
+        };
+        try {
+            head = &root.heads.emplace(key, s_->arena->root_allocator());
+            head->versions.reserve(head->versions.size() + 1);
+        } catch (const boost::interprocess::bad_alloc&) {
+            undo_head();
+            index_full(key);
+        }
+        record_ref ref;
+        try {
+            ref = place(record, parsed);
+        } catch (...) {
+            undo_head();
+            throw;
+        }
+        std::array<std::optional<record_ref>, layouts> replaced;
+        std::size_t filed = 0;
+        try {
+            for (; filed < layouts; ++filed) replaced[filed] = root.index.upsert(keys[filed], ref);
+        } catch (...) {
+            // Undoing never allocates: it rewrites or erases entries that exist.
+            for (std::size_t i = 0; i < filed; ++i)
+                if (replaced[i])
+                    root.index.upsert(keys[i], *replaced[i]);
+                else
+                    root.index.erase(keys[i]);
+            s_->arena->deallocate(ref.where, ref.size);
+            undo_head();
+            try {
+                throw;
+            } catch (const boost::interprocess::bad_alloc&) {
+                index_full(key);
+            }
+        }
+        detail::fault_point("commit.indexed");
+        // An imported record replaces the version of the same number, and the stored keys that
+        // referred to that version's record now refer to the new one.
+        handle gone{};
+        if (auto same = head->at(version); same != head->versions.end()) {
+            gone = same->ref.where;
+            remove_slot(key, *head, same);
+        }
+        auto pos = std::upper_bound(
+            head->versions.begin(), head->versions.end(), version,
+            [](std::uint64_t v, const detail::version_slot& s) { return v < s.version; });
+        if (head->versions.empty()) head->created_ns = parsed.header().created_ns;
+        head->versions.insert(pos, {version, parsed.header().modified_ns, ref, all_layouts});
+        head->next_version = std::max(head->next_version, version + 1);
+        account(ref, +1);
+        for (std::size_t i = 0; i < layouts; ++i)
+            if (replaced[i] && !(replaced[i]->where == gone && gone != handle{}))
+                release(*replaced[i], i);
+        if constexpr (requires { path_type::keep_last; }) {
+            if constexpr (path_type::keep_last > 0) {
+                retention r;
+                r.keep_last = path_type::keep_last;
+                root.erases += prune_head(key, *head, r);
+            }
+        }
+    }
+
+    // A stored key must be a key too; a path that makes an empty or oversized one is refused.
+    static void check_stored_key(std::string_view key, std::string_view stored_key) {
+        if (stored_key.empty() || stored_key.size() > format::max_key_size)
+            throw error(errc::invalid_argument,
+                        "the path policy made a stored key of " +
+                            std::to_string(stored_key.size()) + " bytes for key " +
+                            detail::quote(key) + " (1 to " +
+                            std::to_string(format::max_key_size) + " bytes allowed)");
+    }
+
+    // The logical key a record belongs to (nullopt when the record is damaged).
+    std::optional<std::string> owner_of(const record_ref& ref) const {
+        try {
+            return std::string(format::record_view::parse(s_->arena->bytes(ref.where, ref.size),
+                                                          "", cipher_type::tag_size)
+                                   .key());
+        } catch (const error&) {
+            return std::nullopt;
+        }
+    }
+
+    // Which layout files the record at ref under stored_key (0 when it cannot be told).
+    std::size_t layout_of(std::string_view stored_key, std::string_view owner,
+                          const record_ref& ref) const {
+        try {
+            const auto v = open_record(owner, ref);
+            std::string k;
+            for (std::size_t i = 0; i < layouts; ++i)
+                if (path_type::stored_key(i, input_of(v), k), k == stored_key) return i;
+        } catch (const error&) {
+        }
+        return 0;
+    }
+
+    // A stored key (layout i) no longer refers to the record at ref: clear its bit in the
+    // version that owns the record, and drop the version when no layout holds it.
+    void release(const record_ref& ref, std::size_t layout) {
+        auto& heads = s_->root->heads;
+        auto drop_from = [&](std::string_view owner, head_type& h) {
+            for (auto it = h.versions.begin(); it != h.versions.end(); ++it)
+                if (it->ref.where == ref.where) {
+                    it->layouts &= ~(std::uint32_t{1} << layout);
+                    if (it->layouts == 0) forget_slot(h, it);
+                    if (h.versions.empty()) heads.erase(owner);
+                    return true;
+                }
+            return false;
+        };
+        if (const auto owner = owner_of(ref))
+            if (auto* h = heads.find(*owner); h && drop_from(*owner, *h)) return;
+        // A damaged record: find its owner the slow way.
+        std::optional<std::string> owner;
+        heads.scan("", "", [&](std::string_view k, const head_type& h) {
+            for (const auto& s : h.versions)
+                if (s.ref.where == ref.where) return !(owner = std::string(k));
+            return true;
+        });
+        if (owner) drop_from(*owner, *heads.find(*owner));
+    }
+
+    // Removes a version: its stored keys (those that still refer to its record) and the record.
+    void remove_slot(std::string_view key, head_type& head, slot_iterator it) {
+        auto& index = s_->root->index;
+        const record_ref ref = it->ref;
+        std::vector<std::string> keys;
+        try {
+            const auto v = open_slot(key, *it);
+            std::string k;
+            for (std::size_t i = 0; i < layouts; ++i)
+                if (it->layouts & (std::uint32_t{1} << i))
+                    keys.push_back((path_type::stored_key(i, input_of(v), k), k));
+        } catch (const error&) {
+            // A damaged record: find the stored keys that refer to it the slow way.
+            index.scan("", "", [&](std::string_view k, const record_ref& r) {
+                if (r.where == ref.where) keys.emplace_back(k);
+                return true;
+            });
+        }
+        for (const auto& k : keys)
+            if (const record_ref* r = index.find(k); r && r->where == ref.where) index.erase(k);
+        forget_slot(head, it);
+    }
+
+    // Drops a version from its head and frees its record.
+    void forget_slot(head_type& head, slot_iterator it) {
+        free_record(it->ref);
+        head.versions.erase(it);
+    }
+
+    std::size_t prune_head(std::string_view key, head_type& head, const retention& r) {
+        if (head.versions.empty()) return 0;
+        const std::int64_t newer = r.newer_than ? to_ns(*r.newer_than) : 0;
+        const std::uint64_t newest = head.versions.back().version;
+        std::vector<std::uint64_t> doomed;
+        std::size_t rank = 0;  // 0 for the newest version
+        for (auto it = head.versions.rbegin(); it != head.versions.rend(); ++it, ++rank) {
+            const bool by_count = r.keep_last > 0 && rank < r.keep_last;
+            const bool by_time = r.newer_than && it->time_ns > newer;
+            const bool no_rule = r.keep_last == 0 && !r.newer_than;
+            if (it->version != newest && !by_count && !by_time && !no_rule)
+                doomed.push_back(it->version);
+        }
+        for (auto v : doomed) remove_slot(key, head, head.at(v));
+        return doomed.size();
+    }
+
+    std::optional<mmry::metadata> erase_key(std::string_view key, std::uint64_t want) {
+        std::optional<mmry::metadata> removed;
+        {
+            std::unique_lock lock(s_->lock);
+            if constexpr (!keeps_history) {
+                const record_ref* ref = s_->root->index.find(key);
+                if (!ref) return std::nullopt;
+                const record_ref old = *ref;
+                removed = describe_or_size(key, old);
+                if (want != 0 && removed->version != want) return std::nullopt;
+                update_scope update(s_->lock);
+                s_->root->index.erase(key);
+                free_record(old);
+            } else {
+                auto* head = s_->root->heads.find(key);
+                if (!head) return std::nullopt;
+                if (want != 0) {
+                    auto it = head->at(want);
+                    if (it == head->versions.end() || !visible(*it)) return std::nullopt;
+                    removed = describe_or_size(key, it->ref);
+                    update_scope update(s_->lock);
+                    remove_slot(key, *head, it);
+                } else {
+                    if (const auto* slot = latest_slot(*head))
+                        removed = describe_or_size(key, slot->ref);
+                    update_scope update(s_->lock);
+                    while (!head->versions.empty())
+                        remove_slot(key, *head, head->versions.end() - 1);
+                }
+                if (head->versions.empty()) s_->root->heads.erase(key);
+            }
+            ++s_->root->erases;
+        }
+        s_->cache.erase(key);
+        return removed;
     }
 
     // The threshold (75, 85, 95 % of max_size) this put took the store past, once per crossing.
@@ -547,7 +1138,7 @@ struct store_access {
     template <class Traits>
     static std::span<std::byte> record_bytes(basic_store<Traits>& s, std::string_view key) {
         std::shared_lock lock(s.s_->lock);
-        const record_ref* ref = s.s_->root->index.find(key);
+        const auto ref = s.locate(key);
         if (!ref) return {};
         return s.s_->arena->bytes(ref->where, ref->size);
     }

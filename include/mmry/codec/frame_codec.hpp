@@ -20,16 +20,20 @@
 #include <string_view>
 #include <vector>
 
+#include <cryptopp/hmac.h>
+#include <cryptopp/misc.h>
 #include <cryptopp/osrng.h>
 #include <cryptopp/secblock.h>
 
 #include <mmry/bytes.hpp>
+#include <mmry/detail/content_hash.hpp>
 #include <mmry/detail/crc32c.hpp>
 #include <mmry/detail/describe.hpp>
 #include <mmry/detail/key_schedule.hpp>
 #include <mmry/detail/le.hpp>
 #include <mmry/error.hpp>
 #include <mmry/format/record.hpp>
+#include <mmry/put_options.hpp>
 
 namespace mmry {
 inline namespace v1 {
@@ -45,6 +49,8 @@ class frame_codec {
     frame_codec(const store_id& sid, CryptoPP::SecByteBlock master, std::uint32_t frame_size)
         : sid_(sid), master_(std::move(master)), frame_size_(frame_size) {
         if constexpr (sealed) {
+            hasher_ = content_hasher(purpose_key(master_, "content-hash", sid_));
+            meta_key_ = purpose_key(master_, "meta-mac", sid_);
             key_id_ = detail::key_id(master_);
             CryptoPP::AutoSeededRandomPool rng;
             rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(session_salt_.data()),
@@ -55,10 +61,15 @@ class frame_codec {
     std::uint32_t frame_size() const noexcept { return frame_size_; }
     const std::array<std::byte, format::key_id_size>& key_id() const noexcept { return key_id_; }
 
-    /// Encodes `value` under `key` as a complete record into `out`.
+    const content_hasher& hasher() const noexcept { return hasher_; }
+
+    /// Encodes `value` under `key` as a complete record into `out`, with the meta section for
+    /// `o` (content hashed when `hash_content`). Version, chain hash and created time are left for
+    /// stamp() to fill in at commit.
     void encode(std::string_view key, byte_view value, std::uint64_t seq, std::int64_t now_ns,
-                bytes& out) const {
+                const put_options& o, bool hash_content, bytes& out) const {
         format::record_header h;
+        h.meta_size = static_cast<std::uint32_t>(format::meta_size(o, sealed));
         h.cipher_id = Cipher::id;
         h.compressor_id = Compressor::id;
         h.key_size = static_cast<std::uint32_t>(key.size());
@@ -74,6 +85,10 @@ class frame_codec {
         out.resize(h.payload_offset() + value.size() + std::size_t{h.frame_count} * overhead);
         format::write_head(out.data(), h);
         std::memcpy(out.data() + h.head_size(), key.data(), key.size());
+        format::write_meta(out.data() + h.meta_offset(), o, hash_content ? hasher_.kind() : 0,
+                           hash_content ? hasher_.hash(value) : format::hash_bytes{});
+        std::fill_n(out.data() + h.table_offset() - (sealed ? format::meta_mac_size : 0),
+                    sealed ? format::meta_mac_size : 0, std::byte{0});
 
         auto& ctx = context(h);
         auto& aad = scratch(aad_slot);
@@ -109,6 +124,47 @@ class frame_codec {
         }
         out.resize(at);
         format::seal_head(out, h.payload_offset());
+    }
+
+    /// Fills in what only the commit knows: the version, the version it replaces, the chain hash
+    /// that follows `previous_chain`, and the created time; then the meta MAC (sealed records) and
+    /// the head checksum. `record` was produced by encode() and parsed into `v`.
+    void stamp(std::span<std::byte> record, const format::record_view& v, std::uint64_t version,
+               std::uint64_t previous, const format::hash_bytes& previous_chain,
+               std::int64_t created_ns) const {
+        const auto& h = v.header();
+        std::byte* meta = record.data() + h.meta_offset();
+        store_le<std::uint64_t>(meta + format::meta_off::version, version);
+        store_le<std::uint64_t>(meta + format::meta_off::previous, previous);
+        const format::hash_bytes chain =
+            v.meta().hash_kind() == 0
+                ? format::hash_bytes{}
+                : hasher_.chain(previous_chain, v.meta().content_hash(), version, previous,
+                                v.key());
+        std::copy(chain.begin(), chain.end(), meta + format::meta_off::chain_hash);
+        store_le<std::int64_t>(record.data() + format::off::created, created_ns);
+        if constexpr (sealed) {
+            const auto mac = meta_mac(record, h);
+            std::copy(mac.begin(), mac.end(), meta + h.meta_size - format::meta_mac_size);
+        }
+        format::seal_head(record, h.payload_offset());
+    }
+
+    /// Checks the MAC of a sealed record's meta section (nothing to do for an unsealed one, whose
+    /// head checksum covers it). Throws errc::authentication_failed.
+    void check_meta(const format::record_view& v) const {
+        if constexpr (sealed) {
+            const auto& h = v.header();
+            const auto mac = meta_mac(v.bytes(), h);
+            const auto stored = v.meta_bytes().last(format::meta_mac_size);
+            if (!CryptoPP::VerifyBufsEqual(reinterpret_cast<const CryptoPP::byte*>(mac.data()),
+                                           reinterpret_cast<const CryptoPP::byte*>(stored.data()),
+                                           mac.size()))
+                throw error(errc::authentication_failed,
+                            "key " + quote(v.key()) +
+                                ": the meta section's MAC does not match: the record's head, key "
+                                "or metadata was altered");
+        }
     }
 
     /// Parses `record` and checks that it belongs to this store's composition and key, and holds
@@ -198,6 +254,26 @@ class frame_codec {
   private:
     enum slot { aad_slot, frame_slot, packed_slot, slot_count };
 
+    // HMAC-SHA256 (truncated) of store id, head without its checksum, key and meta section
+    // without the MAC.
+    std::array<std::byte, format::meta_mac_size> meta_mac(std::span<const std::byte> rec,
+                                                          const format::record_header& h) const {
+        CryptoPP::HMAC<CryptoPP::SHA256> mac(meta_key_.data(), meta_key_.size());
+        auto feed = [&](std::span<const std::byte> b) {
+            mac.Update(reinterpret_cast<const CryptoPP::byte*>(b.data()), b.size());
+        };
+        feed(sid_);
+        feed(rec.first(format::off::crc));
+        feed(rec.subspan(format::off::crc + format::crc_size,
+                         h.table_offset() - format::meta_mac_size - format::off::crc -
+                             format::crc_size));
+        CryptoPP::byte digest[CryptoPP::SHA256::DIGESTSIZE];
+        mac.Final(digest);
+        std::array<std::byte, format::meta_mac_size> out;
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::byte{digest[i]};
+        return out;
+    }
+
     static void check_crc(const format::record_view& v, std::uint32_t i, format::frame_entry entry,
                           byte_view frame_aad, byte_view data) {
         const std::uint32_t computed = crc32c({frame_aad, data});
@@ -252,7 +328,8 @@ class frame_codec {
         return n;
     }
 
-    // Associated data: store id, head (all but checksum and created time), crypto block, key;
+    // Associated data: store id, head (all but checksum and created time), crypto block, key
+    // (not the meta section, which is stamped at commit and has a MAC of its own);
     // then per frame: frame number and table entry.
     std::size_t build_aad_prefix(bytes& aad, std::span<const std::byte> rec,
                                  const format::record_header& h) const {
@@ -262,7 +339,7 @@ class frame_codec {
         aad.insert(aad.end(), rec.begin(), rec.begin() + format::off::crc);
         aad.insert(aad.end(), rec.begin() + format::off::crc + format::crc_size,
                    rec.begin() + format::off::created);
-        aad.insert(aad.end(), rec.begin() + format::fixed_head_size,
+        aad.insert(aad.end(), rec.begin() + format::off::meta_size,
                    rec.begin() + head + h.key_size);
         const std::size_t prefix = aad.size();
         aad.resize(prefix + 4 + format::bound_entry_size);
@@ -320,6 +397,8 @@ class frame_codec {
     }
     store_id sid_;
     CryptoPP::SecByteBlock master_;
+    content_hasher hasher_;
+    CryptoPP::SecByteBlock meta_key_;
     std::uint32_t frame_size_;
     std::array<std::byte, format::key_id_size> key_id_{};
     std::array<std::byte, format::salt_size> session_salt_{};

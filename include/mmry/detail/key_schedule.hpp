@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include <cryptopp/hkdf.h>
@@ -66,6 +67,20 @@ inline void session_subkey(const CryptoPP::SecByteBlock& master, std::uint8_t ci
         reinterpret_cast<CryptoPP::byte*>(out.data()), out.size(), master.data(), master.size(),
         reinterpret_cast<const CryptoPP::byte*>(salt.data()), salt.size(),
         reinterpret_cast<const CryptoPP::byte*>(info.data()), info.size());
+}
+
+/// A key of the store's for one purpose ("content-hash", "meta-mac"), bound to the store: HKDF
+/// of the master key. Content hashes under it cannot be confirmed by someone without the key.
+inline CryptoPP::SecByteBlock purpose_key(const CryptoPP::SecByteBlock& master,
+                                          std::string_view purpose, const store_id& sid) {
+    std::string info = "mmry/v1/";
+    info += purpose;
+    info.append(reinterpret_cast<const char*>(sid.data()), sid.size());
+    CryptoPP::SecByteBlock out(32);
+    CryptoPP::HKDF<CryptoPP::SHA256>().DeriveKey(
+        out.data(), out.size(), master.data(), master.size(), nullptr, 0,
+        reinterpret_cast<const CryptoPP::byte*>(info.data()), info.size());
+    return out;
 }
 
 }  // namespace detail

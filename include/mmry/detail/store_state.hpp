@@ -18,6 +18,7 @@
 #include <mmry/codec/frame_codec.hpp>
 #include <mmry/detail/arena_params.hpp>
 #include <mmry/detail/describe.hpp>
+#include <mmry/detail/history.hpp>
 #include <mmry/detail/key_schedule.hpp>
 #include <mmry/detail/value_cache.hpp>
 #include <mmry/error.hpp>
@@ -33,25 +34,29 @@ inline constexpr std::size_t size_classes = 48;  // blocks of < 2^k bytes, k = 0
 
 /// The store's shared state, in segment 0 of its arena: the index and exact counters. Changed
 /// only under the write lock; seq also by writers before they take it.
-template <class IndexMap>
+template <class IndexMap, class HeadMap>
 struct store_root {
     std::atomic<std::uint64_t> seq{0};
     std::uint64_t logical_bytes = 0, stored_bytes = 0, frames = 0, compressed_frames = 0;
     std::uint64_t puts = 0, erases = 0;
+    std::uint64_t records = 0;  ///< records kept (a record filed under several stored keys: one)
     std::array<std::uint64_t, size_classes> class_blocks{}, class_bytes{};
-    IndexMap index;
+    IndexMap index;  ///< stored key -> record
+    HeadMap heads;   ///< logical key -> its versions (path policies with history only)
 
     template <class Alloc>
-    explicit store_root(const Alloc& alloc) : index(alloc) {}
+    explicit store_root(const Alloc& alloc) : index(alloc), heads(alloc) {}
 };
 
 template <class Traits>
 struct store_state {
     using arena_type = typename Traits::arena;
     using cipher_type = typename Traits::cipher;
-    using index_map =
-        typename Traits::index::template map<typename arena_type::template allocator<char>>;
-    using root_type = store_root<index_map>;
+    using allocator_type = typename arena_type::template allocator<char>;
+    using index_map = typename Traits::index::template map<allocator_type>;
+    using head_type = key_head<allocator_type>;
+    using head_map = typename Traits::index::template map<allocator_type, head_type>;
+    using root_type = store_root<index_map, head_map>;
     using codec_type = frame_codec<typename Traits::compressor, cipher_type>;
     using lock_type = typename arena_type::lock_type;
     static constexpr bool encrypted = cipher_type::tag_size > 0;

@@ -1,8 +1,9 @@
 #pragma once
 // The bytes of one stored record (docs/FORMAT.md is the reference; keep the two in step).
 //
-//   head      56 bytes, + 24 bytes of crypto block when the record is encrypted
+//   head      64 bytes, + 24 bytes of crypto block when the record is encrypted
 //   key       key_size bytes
+//   meta      meta_size bytes: version, hashes, content type, tags, attributes (format/meta.hpp)
 //   table     frame_count entries of 12 bytes: u32 stored size, u8 codec, 3 zero bytes, u32 CRC32C
 //             of the frame (0 when the record is sealed)
 //   payloads  the frames, in order: data (not sealed), or ciphertext then tag (sealed). Raw frames
@@ -23,6 +24,7 @@
 #include <mmry/detail/describe.hpp>
 #include <mmry/detail/le.hpp>
 #include <mmry/error.hpp>
+#include <mmry/format/meta.hpp>
 #include <mmry/version.hpp>
 
 namespace mmry {
@@ -30,7 +32,7 @@ inline namespace v1 {
 namespace format {
 
 inline constexpr std::uint32_t record_magic = 0x4345524d;  // "MREC"
-inline constexpr std::size_t fixed_head_size = 56;
+inline constexpr std::size_t fixed_head_size = 64;
 inline constexpr std::size_t salt_size = 16;
 inline constexpr std::size_t key_id_size = 8;
 inline constexpr std::size_t crypto_block_size = salt_size + key_id_size;
@@ -47,8 +49,8 @@ inline constexpr std::uint64_t max_logical_size = std::uint64_t{1} << 48;
 namespace off {
 inline constexpr std::size_t magic = 0, version = 4, cipher = 5, compressor = 6, flags = 7,
                              key_size = 8, frame_size = 12, frame_count = 16, crc = 20,
-                             logical_size = 24, seq = 32, modified = 40, created = 48, salt = 56,
-                             key_id = 72;
+                             logical_size = 24, seq = 32, modified = 40, created = 48,
+                             meta_size = 56, reserved = 60, salt = 64, key_id = 80;
 }  // namespace off
 
 /// Frame codec byte: stored raw, or compressed by the record's compressor.
@@ -62,6 +64,7 @@ struct record_header {
     std::uint32_t key_size = 0;
     std::uint32_t frame_size = 0;
     std::uint32_t frame_count = 0;
+    std::uint32_t meta_size = 0;
     std::uint64_t logical_size = 0;
     std::uint64_t seq = 0;
     std::int64_t modified_ns = 0;
@@ -73,7 +76,8 @@ struct record_header {
     std::size_t head_size() const noexcept {
         return fixed_head_size + (encrypted() ? crypto_block_size : 0);
     }
-    std::size_t table_offset() const noexcept { return head_size() + key_size; }
+    std::size_t meta_offset() const noexcept { return head_size() + key_size; }
+    std::size_t table_offset() const noexcept { return meta_offset() + meta_size; }
     std::size_t payload_offset() const noexcept {
         return table_offset() + std::size_t{frame_count} * table_entry_size;
     }
@@ -101,6 +105,8 @@ inline void write_head(std::byte* p, const record_header& h) noexcept {
     store_le<std::uint64_t>(p + off::seq, h.seq);
     store_le<std::int64_t>(p + off::modified, h.modified_ns);
     store_le<std::int64_t>(p + off::created, h.created_ns);
+    store_le<std::uint32_t>(p + off::meta_size, h.meta_size);
+    store_le<std::uint32_t>(p + off::reserved, 0);
     if (h.encrypted()) {
         for (std::size_t i = 0; i < salt_size; ++i) p[off::salt + i] = h.salt[i];
         for (std::size_t i = 0; i < key_id_size; ++i) p[off::key_id + i] = h.key_id[i];
@@ -118,14 +124,6 @@ inline std::uint32_t head_checksum(std::span<const std::byte> record, std::size_
 inline void seal_head(std::span<std::byte> record, std::size_t payload_offset) {
     detail::store_le<std::uint32_t>(record.data() + off::crc,
                                     head_checksum(record, payload_offset));
-}
-
-/// Sets the created time of an encoded record. The created time is covered by the head checksum
-/// but not by the frames' associated data, so that a put can keep the created time of the value
-/// it replaces without re-encrypting.
-inline void set_created(std::span<std::byte> record, std::size_t payload_offset, std::int64_t ns) {
-    detail::store_le<std::int64_t>(record.data() + off::created, ns);
-    seal_head(record, payload_offset);
 }
 
 /// One entry of the frame table.
@@ -167,13 +165,14 @@ class record_view {
         h.seq = load_le<std::uint64_t>(p + off::seq);
         h.modified_ns = load_le<std::int64_t>(p + off::modified);
         h.created_ns = load_le<std::int64_t>(p + off::created);
+        h.meta_size = load_le<std::uint32_t>(p + off::meta_size);
         // Bounds first (in 64-bit arithmetic that cannot overflow), so the checksum below reads
         // only inside the record.
-        const std::uint64_t table_end = std::uint64_t{h.head_size()} + h.key_size +
+        const std::uint64_t table_end = std::uint64_t{h.head_size()} + h.key_size + h.meta_size +
                                         std::uint64_t{h.frame_count} * table_entry_size;
         if (table_end > record.size())
             return fail("head declares " + std::to_string(table_end) +
-                        " bytes of head, key and frame table, but the record has " +
+                        " bytes of head, key, meta section and frame table, but the record has " +
                         std::to_string(record.size()));
         const std::uint32_t stored_crc = load_le<std::uint32_t>(p + off::crc);
         const std::uint32_t crc = head_checksum(record, static_cast<std::size_t>(table_end));
@@ -186,8 +185,15 @@ class record_view {
                             ", this build reads version " + std::to_string(format_version));
         if (p[off::flags] != std::byte{0})
             return fail("unknown flags " + std::to_string(static_cast<int>(p[off::flags])));
+        if (load_le<std::uint32_t>(p + off::reserved) != 0)
+            return fail("nonzero reserved head field");
         if (h.key_size == 0 || h.key_size > max_key_size)
             return fail("key size " + std::to_string(h.key_size) + " out of range");
+        const std::size_t mac = h.encrypted() ? meta_mac_size : 0;
+        if (h.meta_size < meta_fixed_size + 6 + mac || h.meta_size > max_meta_size)
+            return fail("meta section size " + std::to_string(h.meta_size) + " out of range");
+        v.meta_ = meta_view::parse(record.subspan(h.meta_offset(), h.meta_size - mac),
+                                   key.empty() ? v.key() : key);
         if (h.frame_size < min_frame_size || h.frame_size > max_frame_size)
             return fail("frame size " + std::to_string(h.frame_size) + " out of range");
         if (h.logical_size > max_logical_size)
@@ -232,6 +238,12 @@ class record_view {
         return {reinterpret_cast<const char*>(bytes_.data() + header_.head_size()),
                 header_.key_size};
     }
+    /// The record's meta section, validated (without the MAC of a sealed record).
+    const meta_view& meta() const noexcept { return meta_; }
+    /// The meta section's bytes, MAC included.
+    std::span<const std::byte> meta_bytes() const noexcept {
+        return bytes_.subspan(header_.meta_offset(), header_.meta_size);
+    }
     frame_entry entry(std::uint32_t i) const noexcept {
         const std::byte* e =
             bytes_.data() + header_.table_offset() + std::size_t{i} * table_entry_size;
@@ -256,6 +268,7 @@ class record_view {
 
     std::span<const std::byte> bytes_;
     record_header header_;
+    meta_view meta_;
 };
 
 }  // namespace format
