@@ -863,9 +863,10 @@ class basic_store {
     void commit_latest(std::string_view key, bytes& record, const format::record_view& parsed,
                        origin from) {
         const record_ref* found = s_->root->index.find(key);
-        const std::optional<record_ref> old = found ? std::optional(*found) : std::nullopt;
+        const bool replacing = found != nullptr;
+        const record_ref old = replacing ? *found : record_ref{};
         if (from == origin::put) {
-            const predecessor p = old ? predecessor_of(*old) : predecessor{};
+            const predecessor p = replacing ? predecessor_of(old) : predecessor{};
             s_->codec.stamp(record, parsed, p.version + 1, p.version, p.chain,
                             p.found ? p.created_ns : parsed.header().modified_ns);
         }
@@ -881,7 +882,7 @@ class basic_store {
             throw;
         }
         detail::fault_point("commit.indexed");
-        if (old) free_record(*old);
+        if (replacing) free_record(old);
         account(ref, +1);
     }
 
