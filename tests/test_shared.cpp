@@ -1044,8 +1044,8 @@ TEMPLATE_TEST_CASE(
         const auto header = mmry::detail::store_access::header_bytes(s);
         std::copy(header.begin(), header.end(), original.begin());
         mmry::detail::store_le<std::uint32_t>(header.data() + 8, mmry::format_version + 1);
-        mmry::detail::store_le<std::uint32_t>(header.data() + 80,
-                                              mmry::detail::crc32c({header.first(80)}));
+        mmry::detail::store_le<std::uint32_t>(
+            header.data() + 80, mmry::detail::crc32c({header.first(80), header.subspan(84, 4)}));
     }
     const auto patched = snapshot(at);
     const std::string newer = "format version " + std::to_string(mmry::format_version + 1);

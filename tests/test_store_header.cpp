@@ -8,6 +8,8 @@
 #include <mmry/compress/none.hpp>
 #include <mmry/format/store_header.hpp>
 #include <mmry/index/ordered.hpp>
+#include <mmry/path/temporal.hpp>
+#include <mmry/path/versioned.hpp>
 #include <mmry/store.hpp>
 
 namespace {
@@ -20,6 +22,18 @@ struct sealed_ordered : sealed {
 };
 struct sealed_plain : sealed {
     using compressor = mmry::compress::none;
+};
+struct versions : mmry::default_traits {
+    using path = mmry::path::versioned;
+};
+struct other_versions : mmry::default_traits {
+    using path = mmry::path::versioned_with<"ver-", ":">;
+};
+struct daily : mmry::default_traits {
+    using path = mmry::path::temporal_with<mmry::path::granularity::day>;
+};
+struct hourly : mmry::default_traits {
+    using path = mmry::path::temporal;
 };
 
 using mmry::detail::store_access;
@@ -70,6 +84,20 @@ TEST_CASE("opening with other policies names the policy that differs") {
     CHECK_THAT(comp_msg, Catch::Contains("compressor") && Catch::Contains("'none'"));
     CHECK_THAT(message_of(open_as(fingerprint::of<mmry::default_traits>())),
                Catch::Contains("cipher"));
+}
+
+TEST_CASE("a path policy of the same kind with another layout is another policy") {
+    mmry::basic_store<versions> v;
+    const auto h = store_header::parse(store_access::header_bytes(v), "docs");
+    CHECK(h.policies.layout == fingerprint::of<versions>().layout);
+    CHECK_NOTHROW(h.check_policies(fingerprint::of<versions>(), "docs"));
+    // Same path id ("versioned"), other prefix and suffix: refused, and the message says so.
+    REQUIRE(fingerprint::of<other_versions>().ids == fingerprint::of<versions>().ids);
+    auto open_as = [&](const fingerprint& f) { return [&h, f] { h.check_policies(f, "docs"); }; };
+    CHECK(code_of(open_as(fingerprint::of<other_versions>())) == mmry::errc::policy_mismatch);
+    CHECK_THAT(message_of(open_as(fingerprint::of<other_versions>())),
+               Catch::Contains("layout of path 'versioned'"));
+    CHECK(fingerprint::of<daily>().layout != fingerprint::of<hourly>().layout);
 }
 
 TEST_CASE("the wrong key is refused by the key check value") {

@@ -81,13 +81,13 @@ concept arena_policy = identified_policy<A> &&
 /// Maps a write (path::input) to the stored key of each of its `layouts`; `history` is false only
 /// when every put replaces the key's one record (path::latest).
 template <class P>
-concept path_policy = identified_policy<P> && requires(std::size_t layout, const path::input& in,
-                                                       std::string& out) {
+concept path_policy = identified_policy<P> &&
+    requires(std::size_t layout, const path::input& in, std::string& out) {
     { P::history } -> std::convertible_to<bool>;
     { P::layouts } -> std::convertible_to<std::size_t>;
     { P::existence } -> std::convertible_to<path::exists>;
     P::stored_key(layout, in, out);
-} && (P::layouts >= 1 && P::layouts <= 8);
+} &&(P::layouts >= 1 && P::layouts <= 8);
 
 template <class F>
 concept fold_policy = identified_policy<F>;

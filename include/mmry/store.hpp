@@ -173,8 +173,8 @@ class basic_store {
     }
     /// Stores a value through its mmry::codec<T>.
     template <value_codec T>
-    requires(!byte_range<T> && !std::is_convertible_v<const T&, std::string_view>)
-        std::uint64_t put(std::string_view key, const T& value, const put_options& o = {}) {
+    requires(!byte_range<T> && !std::is_convertible_v<const T&, std::string_view>) std::uint64_t
+        put(std::string_view key, const T& value, const put_options& o = {}) {
         const bytes encoded = codec<T>::encode(value);
         return put(key, byte_view(encoded), o);
     }
@@ -226,10 +226,10 @@ class basic_store {
             throw error(errc::invalid_argument,
                         "set_version: key " + detail::quote(key) + " has no version yet");
         if (n.number <= head->versions.back().version)
-            throw error(errc::invalid_argument,
-                        "set_version: version " + std::to_string(n.number) + " of key " +
-                            detail::quote(key) + " is not above its latest version " +
-                            std::to_string(head->versions.back().version));
+            throw error(errc::invalid_argument, "set_version: version " + std::to_string(n.number) +
+                                                    " of key " + detail::quote(key) +
+                                                    " is not above its latest version " +
+                                                    std::to_string(head->versions.back().version));
         update_scope update(s_->lock);
         head->next_version = n.number;
     }
@@ -297,7 +297,8 @@ class basic_store {
     /// The value `key` had at time t: the newest kept version written at or before t, or nullopt.
     /// O(versions newer than t).
     template <class T = bytes>
-    std::optional<T> get_as_of(std::string_view key, std::chrono::system_clock::time_point t) const {
+    std::optional<T> get_as_of(std::string_view key,
+                               std::chrono::system_clock::time_point t) const {
         std::shared_lock lock(s_->lock);
         const auto rec = open_as_of(key, t);
         if (!rec) return std::nullopt;
@@ -399,8 +400,7 @@ class basic_store {
     /// The keys under `prefix` whose current version carries `tag` (read from metadata, no value
     /// decoded; every key under the prefix is looked at).
     range_type with_tag(std::string_view tag, std::string_view prefix = {}) const {
-        return where([t = std::string(tag)](const entry& e) { return e.meta.has_tag(t); },
-                     prefix);
+        return where([t = std::string(tag)](const entry& e) { return e.meta.has_tag(t); }, prefix);
     }
     /// The keys under `prefix` whose entry passes `keep` (called under the store's read lock: it
     /// must not call the store).
@@ -494,7 +494,8 @@ class basic_store {
         if (!index_type::sorted && !after.empty()) return false;  // the first batch took all
         if (q.stored || !keeps_history) {
             s_->root->index.scan(q.prefix, start, [&](std::string_view k, const record_ref& ref) {
-                return emit(k, [&] { return q.stored ? open_stored(k, ref) : open_record(k, ref); });
+                return emit(k,
+                            [&] { return q.stored ? open_stored(k, ref) : open_record(k, ref); });
             });
         } else {
             s_->root->heads.scan(q.prefix, start, [&](std::string_view k, const head_type& h) {
@@ -544,9 +545,12 @@ class basic_store {
     // Whether a version counts as present under the path's existence strategy.
     static bool visible(const detail::version_slot& s) noexcept {
         switch (path_type::existence) {
-            case path::exists::all: return (s.layouts & all_layouts) == all_layouts;
-            case path::exists::first: return (s.layouts & 1u) != 0;
-            default: return s.layouts != 0;
+            case path::exists::all:
+                return (s.layouts & all_layouts) == all_layouts;
+            case path::exists::first:
+                return (s.layouts & 1u) != 0;
+            default:
+                return s.layouts != 0;
         }
     }
     static const detail::version_slot* latest_slot(const head_type& h) noexcept {
@@ -630,9 +634,9 @@ class basic_store {
         for (std::size_t i = 0; i < layouts; ++i)
             if (path_type::stored_key(i, input_of(v), expected), expected == stored_key) return v;
         throw error(errc::corrupt, "stored key " + detail::quote(stored_key) +
-                                       " refers to version " +
-                                       std::to_string(v.meta().version()) + " of key " +
-                                       detail::quote(v.key()) + ", which the path files elsewhere");
+                                       " refers to version " + std::to_string(v.meta().version()) +
+                                       " of key " + detail::quote(v.key()) +
+                                       ", which the path files elsewhere");
     }
 
     static path::input input_of(const format::record_view& v) {
@@ -722,11 +726,11 @@ class basic_store {
 
     static std::int64_t to_ns(std::chrono::system_clock::time_point t) {
         using namespace std::chrono;
-        if (t <= system_clock::time_point(
-                     duration_cast<system_clock::duration>(nanoseconds::min() / 2)))
+        if (t <=
+            system_clock::time_point(duration_cast<system_clock::duration>(nanoseconds::min() / 2)))
             return std::numeric_limits<std::int64_t>::min();
-        if (t >= system_clock::time_point(
-                     duration_cast<system_clock::duration>(nanoseconds::max() / 2)))
+        if (t >=
+            system_clock::time_point(duration_cast<system_clock::duration>(nanoseconds::max() / 2)))
             return std::numeric_limits<std::int64_t>::max();
         return duration_cast<nanoseconds>(t.time_since_epoch()).count();
     }
@@ -895,9 +899,8 @@ class basic_store {
             head && !head->versions.empty() ? &head->versions.back() : nullptr;
         if (from == origin::put) {
             const predecessor p = last ? predecessor_of(last->ref) : predecessor{};
-            s_->codec.stamp(record, parsed, head ? head->next_version : 1,
-                            last ? last->version : 0, p.chain,
-                            last ? head->created_ns : parsed.header().modified_ns);
+            s_->codec.stamp(record, parsed, head ? head->next_version : 1, last ? last->version : 0,
+                            p.chain, last ? head->created_ns : parsed.header().modified_ns);
         }
         const std::uint64_t version = parsed.meta().version();
         std::array<std::string, layouts> keys;
@@ -975,15 +978,15 @@ class basic_store {
             throw error(errc::invalid_argument,
                         "the path policy made a stored key of " +
                             std::to_string(stored_key.size()) + " bytes for key " +
-                            detail::quote(key) + " (1 to " +
-                            std::to_string(format::max_key_size) + " bytes allowed)");
+                            detail::quote(key) + " (1 to " + std::to_string(format::max_key_size) +
+                            " bytes allowed)");
     }
 
     // The logical key a record belongs to (nullopt when the record is damaged).
     std::optional<std::string> owner_of(const record_ref& ref) const {
         try {
-            return std::string(format::record_view::parse(s_->arena->bytes(ref.where, ref.size),
-                                                          "", cipher_type::tag_size)
+            return std::string(format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
+                                                          cipher_type::tag_size)
                                    .key());
         } catch (const error&) {
             return std::nullopt;

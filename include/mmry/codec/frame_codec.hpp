@@ -137,10 +137,9 @@ class frame_codec {
         store_le<std::uint64_t>(meta + format::meta_off::version, version);
         store_le<std::uint64_t>(meta + format::meta_off::previous, previous);
         const format::hash_bytes chain =
-            v.meta().hash_kind() == 0
-                ? format::hash_bytes{}
-                : hasher_.chain(previous_chain, v.meta().content_hash(), version, previous,
-                                v.key());
+            v.meta().hash_kind() == 0 ? format::hash_bytes{}
+                                      : hasher_.chain(previous_chain, v.meta().content_hash(),
+                                                      version, previous, v.key());
         std::copy(chain.begin(), chain.end(), meta + format::meta_off::chain_hash);
         store_le<std::int64_t>(record.data() + format::off::created, created_ns);
         if constexpr (sealed) {
@@ -264,9 +263,9 @@ class frame_codec {
         };
         feed(sid_);
         feed(rec.first(format::off::crc));
-        feed(rec.subspan(format::off::crc + format::crc_size,
-                         h.table_offset() - format::meta_mac_size - format::off::crc -
-                             format::crc_size));
+        feed(rec.subspan(
+            format::off::crc + format::crc_size,
+            h.table_offset() - format::meta_mac_size - format::off::crc - format::crc_size));
         CryptoPP::byte digest[CryptoPP::SHA256::DIGESTSIZE];
         mac.Final(digest);
         std::array<std::byte, format::meta_mac_size> out;

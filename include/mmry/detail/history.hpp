@@ -34,9 +34,9 @@ struct key_head {
     explicit key_head(const Alloc& a) : versions(slot_alloc(a)) {}
 
     typename slots::iterator at(std::uint64_t version) {
-        auto it = std::lower_bound(
-            versions.begin(), versions.end(), version,
-            [](const version_slot& s, std::uint64_t v) { return s.version < v; });
+        auto it =
+            std::lower_bound(versions.begin(), versions.end(), version,
+                             [](const version_slot& s, std::uint64_t v) { return s.version < v; });
         return it != versions.end() && it->version == version ? it : versions.end();
     }
     const version_slot* find(std::uint64_t version) const {

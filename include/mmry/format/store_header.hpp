@@ -26,6 +26,7 @@
 #include <mmry/detail/le.hpp>
 #include <mmry/error.hpp>
 #include <mmry/key.hpp>
+#include <mmry/path/input.hpp>
 #include <mmry/version.hpp>
 
 namespace mmry {
@@ -41,13 +42,30 @@ struct fingerprint {
                                                          "cipher", "path",  "fold"};
     std::array<std::uint8_t, 6> ids{};
     std::array<std::string_view, 6> names{};  ///< known for the composition at hand only
+    /// CRC32C of the stored keys the path policy makes for a probe write: two path policies with
+    /// one id but another layout (a prefix, a granularity) differ here.
+    std::uint32_t layout = 0;
+
+    template <class Path>
+    static std::uint32_t layout_of() {
+        const std::array<std::byte, 32> hash{};
+        const path::input probe{"mmry-probe", 7, 1'700'000'000'123'456'789, &hash};
+        std::string all, one;
+        for (std::size_t i = 0; i < Path::layouts; ++i) {
+            Path::stored_key(i, probe, one);
+            all += one;
+            all += '\0';
+        }
+        return detail::crc32c({std::as_bytes(std::span(all))});
+    }
 
     template <class Traits>
     static fingerprint of() {
         return {{Traits::arena::id, Traits::index::id, Traits::compressor::id, Traits::cipher::id,
                  Traits::path::id, Traits::fold::id},
                 {Traits::arena::name, Traits::index::name, Traits::compressor::name,
-                 Traits::cipher::name, Traits::path::name, Traits::fold::name}};
+                 Traits::cipher::name, Traits::path::name, Traits::fold::name},
+                layout_of<typename Traits::path>()};
     }
 };
 
@@ -76,7 +94,8 @@ struct store_header {
         std::memcpy(p + 32, id.data(), id.size());
         std::memcpy(p + 48, salt.data(), salt.size());
         std::memcpy(p + 64, key_check.data(), key_check.size());
-        store_le<std::uint32_t>(p + 80, detail::crc32c({out.first(80)}));
+        store_le<std::uint32_t>(p + 84, policies.layout);
+        store_le<std::uint32_t>(p + 80, detail::crc32c({out.first(80), out.subspan(84, 4)}));
     }
 
     /// Reads a header; `store` names the store in errors. Throws errc::corrupt (not an mmry
@@ -87,8 +106,8 @@ struct store_header {
         if (in.size() < store_header_size || std::memcmp(in.data(), store_magic.data(), 8) != 0)
             throw error(errc::corrupt, who + ": no mmry store header (bad magic or too short)");
         const std::byte* p = in.data();
-        const std::uint32_t crc = detail::crc32c({in.first(80)});
-        if (load_le<std::uint32_t>(p + 80) != crc || load_le<std::uint32_t>(p + 84) != 0)
+        const std::uint32_t crc = detail::crc32c({in.first(80), in.subspan(84, 4)});
+        if (load_le<std::uint32_t>(p + 80) != crc)
             throw error(errc::corrupt, who + ": store header checksum mismatch (stored " +
                                            detail::hex(load_le<std::uint32_t>(p + 80)) +
                                            ", computed " + detail::hex(crc) + ")");
@@ -110,6 +129,7 @@ struct store_header {
         std::memcpy(h.id.data(), p + 32, h.id.size());
         std::memcpy(h.salt.data(), p + 48, h.salt.size());
         std::memcpy(h.key_check.data(), p + 64, h.key_check.size());
+        h.policies.layout = load_le<std::uint32_t>(p + 84);
         return h;
     }
 
@@ -123,6 +143,15 @@ struct store_header {
                                 ", but is opened with " + fingerprint::roles[i] + " '" +
                                 std::string(expected.names[i]) + "' (id " +
                                 std::to_string(expected.ids[i]) + ")");
+        if (policies.layout != expected.layout)
+            throw error(errc::policy_mismatch,
+                        "store " + detail::quote(store) +
+                            " was created with another layout of "
+                            "path '" +
+                            std::string(expected.names[4]) +
+                            "' (another prefix, suffix, granularity or function: layout check " +
+                            detail::hex(policies.layout) + ", opened with " +
+                            detail::hex(expected.layout) + ")");
     }
 
     /// Throws errc::wrong_key unless `master` is the key this header was made with.

@@ -34,8 +34,8 @@ struct hashed {
         using string = detail::key_string<Alloc>;
         using value_alloc = typename std::allocator_traits<Alloc>::template rebind_alloc<
             std::pair<const string, Value>>;
-        using table = boost::unordered_map<string, Value, detail::key_hash, detail::key_equal,
-                                           value_alloc>;
+        using table =
+            boost::unordered_map<string, Value, detail::key_hash, detail::key_equal, value_alloc>;
 
       public:
         explicit map(const Alloc& alloc = Alloc())

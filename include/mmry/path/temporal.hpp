@@ -37,9 +37,9 @@ struct temporal_with {
         const auto day = floor<days>(t);
         const year_month_day ymd(day);
         const hh_mm_ss hms(floor<seconds>(t - day));
-        const int fields[] = {int(ymd.year()),     int(unsigned(ymd.month())),
-                              int(unsigned(ymd.day())), int(hms.hours().count()),
-                              int(hms.minutes().count()), int(hms.seconds().count())};
+        const int fields[] = {
+            int(ymd.year()),          int(unsigned(ymd.month())), int(unsigned(ymd.day())),
+            int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count())};
         std::string out;
         char part[16];
         for (int i = 0; i <= static_cast<int>(G); ++i) {
