@@ -38,7 +38,7 @@ struct options {
     std::size_t cache_bytes = std::size_t{64} << 20;
     /// Whether puts record a content hash of each value (SHA-256, or HMAC-SHA256 in an encrypted
     /// store; see metadata::hash_kind) and chain it to the previous version's. Costs one pass of
-    /// SHA-256 over each value (about 1.5 GB/s with SHA extensions).
+    /// SHA-256 over each value (about 1.3 GB/s with SHA extensions).
     bool content_hash = true;
     /// Permissions of a shared store's segments (a mapped-file store's directory gets x bits too).
     unsigned mode = 0600;
