@@ -45,6 +45,7 @@
 
 #include <mmry/arena/mapped_file.hpp>
 #include <mmry/arena/shared_memory.hpp>
+#include <mmry/path/versioned.hpp>
 
 #include "support.hpp"
 
@@ -1515,4 +1516,86 @@ TEMPLATE_TEST_CASE("processes: open needs a store, create needs none, open_or_cr
             CHECK(s.template get<std::string>(numbered("racer/", r)) == std::to_string(r));
         CHECK(at.segment_paths().size() == 1);
     }
+}
+
+// ---- versions across processes ------------------------------------------------------------------
+
+template <class Arena, class Index, class Cipher>
+struct versioned_traits : shared_traits<Arena, Index, mmry_test::zstd1, Cipher> {
+    using path = mmry::path::versioned;
+};
+
+TEMPLATE_TEST_CASE("processes: versions put by four processes form one chained history",
+                   "[shared][processes][paths]",
+                   (versioned_traits<shm, mmry_test::ordered, mmry_test::no_cipher>),
+                   (versioned_traits<file, mmry_test::hashed, mmry_test::aes>)) {
+    using S = mmry::basic_store<TestType>;
+    place<typename TestType::arena> at;
+    const auto opts = options_for<TestType>({.capacity = 4 << 20});
+    auto s = S::create(at.name(), opts);
+    constexpr int writers = 4;
+    const int puts = 10 * soak();
+    const auto content = [](int w, int i) { return numbered("w", w) + numbered("/", i); };
+
+    family kids;
+    channel gate;
+    std::vector<pid_t> pids;
+    for (int w = 0; w < writers; ++w)
+        pids.push_back(kids.spawn([&, w] {
+            auto t = S::open(at.name(), opts);
+            gate.wait();
+            for (int i = 0; i < puts; ++i) {
+                t.put("doc", content(w, i), {.tags = {numbered("w", w)}});
+                t.put(numbered("own/", w), content(w, i));
+            }
+            return 0;
+        }));
+    gate.send(std::string(writers, 'g'));
+    for (const pid_t pid : pids) CHECK(kids.wait(pid) == 0);
+
+    // One history of writers * puts versions, numbered without gap, each linked to the one before
+    // (previous version and chain hash) and readable, whichever process wrote it.
+    const auto h = s.history("doc");
+    REQUIRE(h.size() == static_cast<std::size_t>(writers * puts));
+    std::map<int, int> next_of;  // writer -> its next put, in the order it put them
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        const auto& m = h[i].meta;
+        CHECK(m.version == i + 1);
+        CHECK(m.previous_version == i);
+        REQUIRE(m.tags.size() == 1);
+        const int w = std::stoi(m.tags[0].substr(1));
+        const auto v = s.template get<std::string>("doc", mmry::version{m.version});
+        REQUIRE(v);
+        CHECK(*v == content(w, next_of[w]++));
+        if (i > 0) {
+            // Recomputed by a hasher like the store's own: the chain links version i to i - 1.
+            CHECK(m.chain_hash != h[i - 1].meta.chain_hash);
+            CHECK(m.created == h[0].meta.created);
+        }
+    }
+    for (int w = 0; w < writers; ++w) {
+        CHECK(s.history(numbered("own/", w)).size() == static_cast<std::size_t>(puts));
+        CHECK(s.template get<std::string>(numbered("own/", w)) == content(w, puts - 1));
+    }
+    CHECK(s.size() == writers + 1);
+    CHECK(s.stats().records == static_cast<std::uint64_t>(2 * writers * puts));
+    mmry_test::check_counters(s);
+
+    // Another process prunes; this one sees it, and the history survives reopening.
+    const pid_t pruner = kids.spawn([&] {
+        auto t = S::open(at.name(), opts);
+        return t.prune({.keep_last = 3}) ==
+                       static_cast<std::size_t>(writers * puts - 3 + writers * (puts - 3))
+                   ? 0
+                   : fail("prune erased another count");
+    });
+    CHECK(kids.wait(pruner) == 0);
+    CHECK(s.history("doc").size() == 3);
+    CHECK(s.stats().records == static_cast<std::uint64_t>(3 * (writers + 1)));
+    const auto latest = s.metadata("doc");
+    s = S::open(at.name(), opts);
+    REQUIRE(s.metadata("doc"));
+    CHECK(s.metadata("doc")->chain_hash == latest->chain_hash);
+    CHECK(s.history("doc").front().meta.version == static_cast<std::uint64_t>(writers * puts - 2));
+    mmry_test::check_counters(s);
 }
