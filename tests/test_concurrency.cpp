@@ -2,6 +2,7 @@
 // puts and erases of the same keys keep the index, the arena and the counters consistent.
 // (Catch2 assertions are not thread-safe: threads collect failures, the test checks them after.)
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +12,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <mmry/path/latest.hpp>
+#include <mmry/path/multi.hpp>
+#include <mmry/path/temporal.hpp>
+#include <mmry/path/versioned.hpp>
 
 #include "support.hpp"
 
@@ -199,4 +205,69 @@ TEMPLATE_LIST_TEST_CASE("concurrency: puts and erases of the same keys keep the 
     // Every erase of a present key and every put are counted once; blocks match entries.
     auto empty = mmry_test::make_store<TestType>();
     CHECK(st.arena.blocks - empty.stats().arena.blocks == st.entries);
+}
+
+namespace {
+template <class Index, class Cipher, class Path>
+struct history_traits : mmry_test::traits<Index, mmry_test::zstd1, Cipher> {
+    using path = Path;
+};
+using temporal_minutes = mmry::path::temporal_with<mmry::path::granularity::minute>;
+using multi_path = mmry::path::multi<mmry::path::exists::any, mmry::path::latest,
+                                     mmry::path::versioned, temporal_minutes>;
+using history_compositions =
+    std::tuple<history_traits<mmry_test::hashed, mmry_test::no_cipher, mmry::path::versioned>,
+               history_traits<mmry_test::ordered, mmry_test::aes, multi_path>>;
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE(
+    "concurrency: threads putting one versioned key get every version once, readers see whole "
+    "histories",
+    "[concurrency][paths]", history_compositions) {
+    auto s = mmry_test::make_store<TestType>({.frame_size = 128});
+    constexpr int writers = 6, readers = 4, puts = 25;
+    mmry_test::failures failed;
+    std::atomic<int> writers_left{writers};
+    std::latch start(writers + readers);
+    std::vector<std::thread> threads;
+    std::vector<std::vector<std::uint64_t>> got(writers);
+    for (int w = 0; w < writers; ++w)
+        threads.emplace_back([&, w] {
+            start.arrive_and_wait();
+            for (int i = 0; i < puts; ++i)
+                got[w].push_back(s.put("doc", value_of("doc", w * 100 + i)));
+            --writers_left;
+        });
+    for (int r = 0; r < readers; ++r)
+        threads.emplace_back([&] {
+            start.arrive_and_wait();
+            while (writers_left > 0) {
+                const auto h = s.history("doc");
+                for (std::size_t i = 1; i < h.size(); ++i)
+                    if (h[i].meta.version <= h[i - 1].meta.version)
+                        failed.add("history out of order at " + std::to_string(i));
+                if (const auto v = s.get("doc")) {
+                    if (auto why = check_value("doc", *v); !why.empty()) failed.add(why);
+                }
+                if (!h.empty())
+                    if (const auto v = s.get("doc", mmry::version{h.front().meta.version}))
+                        if (auto why = check_value("doc", *v); !why.empty()) failed.add(why);
+            }
+        });
+    for (auto& t : threads) t.join();
+    CHECK(failed.list.empty());
+    for (const auto& f : failed.list) UNSCOPED_INFO(f);
+
+    // Every put got its own version, 1 .. writers * puts, and the history links them in order.
+    std::vector<std::uint64_t> all;
+    for (const auto& g : got) all.insert(all.end(), g.begin(), g.end());
+    std::sort(all.begin(), all.end());
+    for (std::size_t i = 0; i < all.size(); ++i) CHECK(all[i] == i + 1);
+    const auto h = s.history("doc");
+    REQUIRE(h.size() == static_cast<std::size_t>(writers * puts));
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        CHECK(h[i].meta.version == i + 1);
+        CHECK(h[i].meta.previous_version == i);
+    }
+    mmry_test::check_counters(s);
 }
