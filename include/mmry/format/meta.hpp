@@ -168,7 +168,8 @@ class meta_view {
     template <class F>
     void for_each_tag(F&& f) const {
         std::size_t at = tags_at_;
-        for (std::size_t n = u16(at); at += 2, n > 0; --n) {
+        std::size_t n = u16(at);
+        for (at += 2; n > 0; --n) {
             const auto s = string_at(at);
             f(s);
             at += 2 + s.size();
@@ -178,7 +179,8 @@ class meta_view {
     template <class F>
     void for_each_attribute(F&& f) const {
         std::size_t at = attributes_at_;
-        for (std::size_t n = u16(at); at += 2, n > 0; --n) {
+        std::size_t n = u16(at);
+        for (at += 2; n > 0; --n) {
             const auto k = string_at(at);
             at += 2 + k.size();
             const auto v = string_at(at);
