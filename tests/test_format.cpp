@@ -586,11 +586,11 @@ TEST_CASE("format: a plain record has the documented little-endian layout", "[fo
         .content_type = "text/plain", .tags = {"a", "bc"}, .attributes = {{"k", "v"}}};
     CHECK(s.put("abc", value, annotated) == 1);
     const auto r = *s.export_record("abc");
-    const auto meta = s.metadata("abc");
-    REQUIRE(meta);
-    CHECK(meta->tags == std::vector<std::string>{"a", "bc"});
-    CHECK(meta->attributes == annotated.attributes);
-    CHECK(meta->content_type == "text/plain");
+    const auto described = s.metadata("abc");
+    REQUIRE(described);
+    CHECK(described->tags == std::vector<std::string>{"a", "bc"});
+    CHECK(described->attributes == annotated.attributes);
+    CHECK(described->content_type == "text/plain");
 
     CHECK(std::string(reinterpret_cast<const char*>(r.data()), 4) == "MREC");
     CHECK(le(r, off::magic, 4) == format::record_magic);
