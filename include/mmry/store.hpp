@@ -342,7 +342,8 @@ class basic_store {
         return locate(key).has_value();
     }
 
-    /// Number of keys (logical keys; with history, keys with at least one version kept).
+    /// Number of keys (logical keys that have a version; O(1), except O(n) for path::multi with
+    /// exists::all or exists::first).
     std::size_t size() const {
         std::shared_lock lock(s_->lock);
         return key_count();
@@ -559,11 +560,21 @@ class basic_store {
         return nullptr;
     }
 
+    // Keys with a present version. Every kept version is present under exists::any (and with one
+    // layout); under all/first a version may be kept for another layout only, so count (O(n)).
     std::size_t key_count() const {
-        if constexpr (keeps_history)
-            return s_->root->heads.size();
-        else
+        if constexpr (!keeps_history) {
             return s_->root->index.size();
+        } else if constexpr (layouts == 1 || path_type::existence == path::exists::any) {
+            return s_->root->heads.size();
+        } else {
+            std::size_t n = 0;
+            s_->root->heads.scan("", "", [&](std::string_view, const head_type& h) {
+                n += latest_slot(h) != nullptr;
+                return true;
+            });
+            return n;
+        }
     }
 
     // The record of key's current version.
