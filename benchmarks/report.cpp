@@ -1,0 +1,229 @@
+#include "report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string_view>
+
+namespace mmry_bench {
+namespace {
+
+/// A number with about four significant digits, no exponent, no trailing zeros.
+std::string num(double v) {
+    if (!std::isfinite(v)) return "null";
+    const double a = std::fabs(v);
+    int decimals = a == 0 ? 0 : 3 - static_cast<int>(std::floor(std::log10(a)));
+    decimals = std::clamp(decimals, 0, 9);
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*f", decimals, v);
+    std::string s = b;
+    if (s.find('.') != std::string::npos) {
+        while (s.back() == '0') s.pop_back();
+        if (s.back() == '.') s.pop_back();
+    }
+    return s;
+}
+
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (const char ch : s) {
+        if (ch == '"' || ch == '\\') out += '\\';
+        if (static_cast<unsigned char>(ch) < 0x20) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\u%04x", ch);
+            out += b;
+        } else {
+            out += ch;
+        }
+    }
+    return out + "\"";
+}
+
+std::string cell(std::optional<double> v) { return v ? num(*v) : "–"; }
+
+std::string ratio(std::optional<double> a, std::optional<double> b) {
+    if (!a || !b || *b == 0) return "–";
+    return num(*a / *b) + "×";
+}
+
+const std::vector<std::string> mmry_small = {
+    "mmry/heap/hashed",          "mmry/heap/ordered",          "mmry/shared_memory/hashed",
+    "mmry/shared_memory/ordered", "mmry/mapped_file/hashed",   "mmry/mapped_file/ordered"};
+const std::vector<std::string> peers_small = {"std", "bip_unordered_map", "lmdb", "rocksdb"};
+
+void small_tables(const report& r, std::ostream& out) {
+    const auto& res = r.res;
+    out << "## Small values\n\n"
+        << r.cfg.n << " keys of 16 bytes (put in random key order), values of 100 bytes sliced "
+        << "from the corpus; gets in another random order, each touching every byte of the value. "
+        << "mmry: compress::none, cipher::none, per-process cache off (except `+cache`). "
+        << "`+view` rows read through view() (zero copy) instead of get().\n\n"
+        << "| system | put ns/op | get ns/op | bytes/entry |\n|---|--:|--:|--:|\n";
+    std::vector<std::string> rows;
+    for (const auto& m : mmry_small) {
+        rows.push_back(m);
+        rows.push_back(m + "+view");
+        if (m == "mmry/shared_memory/hashed") rows.push_back(m + "+cache");
+    }
+    for (const auto& p : peers_small) rows.push_back(p);
+    for (const auto& s : rows) {
+        const auto put = res.find("small_put", s), get = res.find("small_get", s),
+                   bpe = res.find("bytes_per_entry", s);
+        if (!put && !get && !bpe) continue;
+        out << "| " << s << " | " << cell(put) << " | " << cell(get) << " | " << cell(bpe)
+            << " |\n";
+    }
+    out << "\nRatios against each peer (mmry ÷ peer: below 1 means mmry is faster / smaller):\n\n"
+        << "| system | get÷std | get÷bip | get÷lmdb | get÷rocksdb | put÷std | put÷bip | "
+           "put÷lmdb | put÷rocksdb | bytes÷lmdb |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    for (const auto& s : rows) {
+        if (s.rfind("mmry/", 0) != 0) continue;
+        const auto get = res.find("small_get", s), put = res.find("small_put", s);
+        if (!get && !put) continue;
+        out << "| " << s;
+        for (const auto& p : peers_small) out << " | " << ratio(get, res.find("small_get", p));
+        for (const auto& p : peers_small) out << " | " << ratio(put, res.find("small_put", p));
+        out << " | " << ratio(res.find("bytes_per_entry", s), res.find("bytes_per_entry", "lmdb"))
+            << " |\n";
+    }
+    out << "\n";
+}
+
+void codec_tables(const report& r, std::ostream& out) {
+    const auto& res = r.res;
+    const std::string sealed = "mmry/heap/hashed/zstd3+aes256_gcm";
+    const std::string plain = "mmry/heap/hashed/none+none";
+    if (res.find("codec_put", sealed) || res.find("raw_put", "raw_pipeline")) {
+        out << "## Codec path (64 KiB values of the corpus)\n\n"
+            << "| system | put MB/s | get MB/s | ratio (logical/stored) | put÷ref | get÷ref | "
+               "ratio÷ref |\n|---|--:|--:|--:|--:|--:|--:|\n";
+        auto row = [&](const std::string& s, const char* put_m, const char* get_m,
+                       const std::string& ref) {
+            const auto put = res.find(put_m, s), get = res.find(get_m, s),
+                       rat = res.find("codec_ratio", s);
+            if (!put && !get) return;
+            out << "| " << s << " | " << cell(put) << " | " << cell(get) << " | " << cell(rat);
+            if (ref.empty()) {
+                out << " | | | |\n";
+                return;
+            }
+            out << " | " << ratio(put, res.find("raw_put", ref)) << " | "
+                << ratio(get, res.find("raw_get", ref)) << " | "
+                << ratio(rat, res.find("codec_ratio", ref)) << " |\n";
+        };
+        row(sealed, "codec_put", "codec_get", "raw_pipeline");
+        row("raw_pipeline", "raw_put", "raw_get", "");
+        row(plain, "codec_put", "codec_get", "memcpy");
+        row("memcpy", "raw_put", "raw_get", "");
+        out << "\n(ref: raw_pipeline for zstd3+aes256_gcm, memcpy for none+none.)\n\n";
+    }
+    const auto range = res.find("range_read", sealed), full = res.find("full_get", sealed);
+    if (range || full) {
+        out << "## Range read (one value holding the whole corpus, zstd 3 + AES-256-GCM)\n\n"
+            << "| what | µs/op |\n|---|--:|\n"
+            << "| range_read: 4 KiB at the middle | " << cell(range) << " |\n"
+            << "| full_get: the whole value | " << cell(full) << " |\n"
+            << "| range_read ÷ full_get | " << ratio(range, full) << " |\n\n";
+    }
+}
+
+void open_scaling_tables(const report& r, std::ostream& out) {
+    const auto& res = r.res;
+    const auto bip = res.find("open", "bip_managed_shared_memory");
+    if (bip || res.find("open", "mmry/mapped_file/hashed")) {
+        out << "## Open an existing store (" << (r.cfg.open_bytes >> 20) << " MiB)\n\n"
+            << "| system | µs | ÷ bip |\n|---|--:|--:|\n";
+        for (const char* s :
+             {"mmry/mapped_file/hashed", "mmry/shared_memory/hashed", "bip_managed_shared_memory"})
+            if (const auto v = res.find("open", s))
+                out << "| " << s << " | " << num(*v) << " | " << ratio(v, bip) << " |\n";
+        out << "\n";
+    }
+    if (const auto v = res.find("read_scaling", "mmry/shared_memory/hashed"))
+        out << "## Read scaling (shared memory, hashed)\n\n| 2 reader processes ÷ 1 (gets/s) "
+               "|\n|--:|\n| "
+            << num(*v) << "× |\n\n";
+}
+
+struct target {
+    std::string metric;
+    std::string text;
+    std::optional<double> measured;
+    double limit;
+    bool at_most;  // measured <= limit, else measured >= limit
+};
+
+std::optional<double> over(std::optional<double> a, std::optional<double> b) {
+    if (!a || !b || *b == 0) return std::nullopt;
+    return *a / *b;
+}
+
+void target_table(const report& r, std::ostream& out) {
+    const auto& res = r.res;
+    const std::string shm = "mmry/shared_memory/hashed";
+    const std::string sealed = "mmry/heap/hashed/zstd3+aes256_gcm";
+    const std::vector<target> targets = {
+        {"small_get", "shared_memory/hashed ÷ lmdb ≤ 0.25",
+         over(res.find("small_get", shm), res.find("small_get", "lmdb")), 0.25, true},
+        {"small_get", "shared_memory/hashed ÷ std ≤ 1.1",
+         over(res.find("small_get", shm), res.find("small_get", "std")), 1.1, true},
+        {"small_put", "shared_memory/hashed ÷ lmdb ≤ 0.35",
+         over(res.find("small_put", shm), res.find("small_put", "lmdb")), 0.35, true},
+        {"bytes_per_entry", "shared_memory/hashed ≤ 150 B", res.find("bytes_per_entry", shm),
+         150, true},
+        {"codec_put", "zstd3+aes ÷ raw_pipeline ≥ 0.95",
+         over(res.find("codec_put", sealed), res.find("raw_put", "raw_pipeline")), 0.95, false},
+        {"codec_get", "zstd3+aes ÷ raw_pipeline ≥ 0.95",
+         over(res.find("codec_get", sealed), res.find("raw_get", "raw_pipeline")), 0.95, false},
+        {"codec_ratio", "zstd3+aes ÷ raw_pipeline ≥ 0.99",
+         over(res.find("codec_ratio", sealed), res.find("codec_ratio", "raw_pipeline")), 0.99,
+         false},
+        {"range_read", "÷ full_get ≤ 0.01",
+         over(res.find("range_read", sealed), res.find("full_get", sealed)), 0.01, true},
+        {"open", "mapped_file ≤ 100 µs", res.find("open", "mmry/mapped_file/hashed"), 100, true},
+        {"read_scaling", "2 processes ÷ 1 ≥ 1.8", res.find("read_scaling", shm), 1.8, false},
+    };
+    out << "## Targets (issue 5)\n\n| metric | target | measured | met |\n|---|---|--:|:-:|\n";
+    for (const auto& t : targets) {
+        std::string met = "–";
+        if (t.measured) met = (t.at_most ? *t.measured <= t.limit : *t.measured >= t.limit)
+                                  ? "met"
+                                  : "**not met**";
+        out << "| " << t.metric << " | " << t.text << " | " << cell(t.measured) << " | " << met
+            << " |\n";
+    }
+    out << "\n";
+}
+
+}  // namespace
+
+void print_markdown(const report& r, std::ostream& out) {
+    out << "# mmry-bench\n\n`" << r.command << "`";
+    if (r.cfg.smoke) out << " (smoke run: sizes too small to mean anything)";
+    out << "\n\n| machine | |\n|---|---|\n";
+    for (const auto& [k, v] : r.machine) out << "| " << k << " | " << v << " |\n";
+    out << "\n| library | version |\n|---|---|\n";
+    for (const auto& [k, v] : r.versions) out << "| " << k << " | " << v << " |\n";
+    out << "\nData: " << r.corpus_origin << ". Every figure is the median of " << r.cfg.reps
+        << " repetitions (open: 21) timed with std::chrono::steady_clock. Whole run: "
+        << num(r.seconds) << " s.\n\n";
+    small_tables(r, out);
+    codec_tables(r, out);
+    open_scaling_tables(r, out);
+    target_table(r, out);
+    if (!r.nt.lines.empty()) {
+        out << "## How each figure was measured\n\n";
+        for (const auto& l : r.nt.lines) out << "- " << l << "\n";
+        out << "\n";
+    }
+}
+
+void write_json_lines(const results& res, std::ostream& out) {
+    for (const auto& m : res.all())
+        out << "{\"metric\": " << json_string(m.metric) << ", \"system\": "
+            << json_string(m.system) << ", \"value\": " << num(m.value)
+            << ", \"unit\": " << json_string(m.unit) << "}\n";
+}
+
+}  // namespace mmry_bench
