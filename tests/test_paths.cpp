@@ -628,7 +628,10 @@ void remove_one_layout(const std::string& removed, bool expected) {
     // erase(key) takes every stored key of every version, present or not.
     s.put("doc", "twice");
     REQUIRE(s.erase_stored(removed == "doc" ? "doc" : "v2/doc"));
-    s.erase("doc");
+    // It returns what it removed, even when no version is present under the strategy.
+    const auto all_gone = s.erase("doc");
+    REQUIRE(all_gone);
+    CHECK(all_gone->version == 2);
     CHECK(stored_keys(s).empty());
     CHECK(s.stats().records == 0);
     CHECK(s.stats().stored_bytes == 0);

@@ -1112,8 +1112,11 @@ class basic_store {
                     update_scope update(s_->lock);
                     remove_slot(key, *head, it);
                 } else {
-                    if (const auto* slot = latest_slot(*head))
-                        removed = describe_or_size(key, slot->ref);
+                    // What it removes: the current version, or the newest kept one when no
+                    // version is present under the existence strategy (then still removed).
+                    const auto* slot = latest_slot(*head);
+                    if (!slot && !head->versions.empty()) slot = &head->versions.back();
+                    if (slot) removed = describe_or_size(key, slot->ref);
                     update_scope update(s_->lock);
                     while (!head->versions.empty())
                         remove_slot(key, *head, head->versions.end() - 1);
