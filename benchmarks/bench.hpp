@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <span>
@@ -36,21 +37,53 @@ struct config {
     }
 };
 
-/// One figure, as it goes to the JSON Lines file.
+/// One figure, as it goes to the JSON Lines file (value), with the same figure computed from the
+/// CPU time the process got instead of wall-clock time (cpu_value, for the markdown report only:
+/// on a busy machine it is the steadier of the two).
 struct measurement {
     std::string metric;
     std::string system;
     double value = 0;
     std::string unit;
+    std::optional<double> cpu_value;
+};
+
+/// A timed section: wall-clock seconds (steady_clock) and CPU seconds of this process (all its
+/// threads, user + system).
+struct sample {
+    double wall = 0;
+    double cpu = 0;
+    sample operator/(double d) const { return {wall / d, cpu / d}; }
 };
 
 /// Everything measured in this run, in the order it was measured.
 class results {
   public:
-    void add(std::string metric, std::string system, double value, std::string unit) {
-        all_.push_back({std::move(metric), std::move(system), value, std::move(unit)});
-        std::fprintf(stderr, "  %-16s %-40s %12.4g %s\n", all_.back().metric.c_str(),
-                     all_.back().system.c_str(), value, all_.back().unit.c_str());
+    void add(std::string metric, std::string system, double value, std::string unit,
+             std::optional<double> cpu_value = std::nullopt) {
+        all_.push_back({std::move(metric), std::move(system), value, std::move(unit), cpu_value});
+        const auto& m = all_.back();
+        std::fprintf(stderr, "  %-16s %-40s %12.4g %s", m.metric.c_str(), m.system.c_str(), value,
+                     m.unit.c_str());
+        if (cpu_value) std::fprintf(stderr, "  (CPU time: %.4g)", *cpu_value);
+        std::fprintf(stderr, "\n");
+    }
+    /// value = seconds x scale / ops (e.g. ns/op with scale 1e9).
+    void add_per_op(std::string metric, std::string system, sample s, double ops, double scale,
+                    std::string unit) {
+        add(std::move(metric), std::move(system), s.wall * scale / ops, std::move(unit),
+            s.cpu * scale / ops);
+    }
+    /// value = amount / seconds (e.g. MB/s with amount in MB).
+    void add_rate(std::string metric, std::string system, sample s, double amount,
+                  std::string unit) {
+        add(std::move(metric), std::move(system), amount / s.wall, std::move(unit),
+            amount / s.cpu);
+    }
+    std::optional<double> find_cpu(std::string_view metric, std::string_view system) const {
+        for (const auto& m : all_)
+            if (m.metric == metric && m.system == system) return m.cpu_value;
+        return std::nullopt;
     }
     std::optional<double> find(std::string_view metric, std::string_view system) const {
         for (const auto& m : all_)
@@ -77,12 +110,21 @@ inline double seconds_since(clock::time_point t0) {
     return std::chrono::duration<double>(clock::now() - t0).count();
 }
 
-/// Seconds taken by f().
+/// CPU seconds used so far by this process (all threads, user + system).
+inline double cpu_seconds() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+/// Wall-clock and CPU seconds taken by f().
 template <class F>
-double time_once(F&& f) {
+sample time_once(F&& f) {
+    const double c0 = cpu_seconds();
     const auto t0 = clock::now();
     f();
-    return seconds_since(t0);
+    const double wall = seconds_since(t0);
+    return {wall, cpu_seconds() - c0};
 }
 
 inline double median(std::vector<double> v) {
@@ -92,13 +134,17 @@ inline double median(std::vector<double> v) {
     return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
-/// The median over `reps` runs of f(rep), which returns the seconds it measured itself (so that
-/// it can leave set-up and tear-down out of the timed part).
+/// The medians over `reps` runs of f(rep), which returns the sample it timed itself (so that it
+/// can leave set-up and tear-down out of the timed part). Wall and CPU medians are taken apart.
 template <class F>
-double median_of(int reps, F&& f) {
-    std::vector<double> t;
-    for (int r = 0; r < reps; ++r) t.push_back(f(r));
-    return median(std::move(t));
+sample median_of(int reps, F&& f) {
+    std::vector<double> wall, cpu;
+    for (int r = 0; r < reps; ++r) {
+        const sample s = f(r);
+        wall.push_back(s.wall);
+        cpu.push_back(s.cpu);
+    }
+    return {median(std::move(wall)), median(std::move(cpu))};
 }
 
 /// Reads every byte of [p, p + n) (the "touch" of a get): a value the optimizer cannot drop.

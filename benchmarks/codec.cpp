@@ -49,12 +49,10 @@ std::string block_key(std::size_t i) {
     return k;
 }
 
-double mb_per_s(std::size_t bytes, double seconds) { return double(bytes) / seconds / 1e6; }
-
 /// put MB/s, get MB/s and logical/stored ratio of one composition over the corpus's blocks.
 template <class Store>
 void codec_store(const config& cfg, const corpus& c, const std::string& system, results& res,
-                 mmry::key key) {
+                 mmry::key key, bool content_hash = true) {
     const std::size_t blocks = c.data.size() / block;
     const std::size_t bytes = blocks * block;
     std::vector<std::string> keys;
@@ -63,8 +61,9 @@ void codec_store(const config& cfg, const corpus& c, const std::string& system, 
     mmry::options opts;
     opts.capacity = c.data.size() + (std::size_t{32} << 20);
     opts.cache_bytes = 0;
+    opts.content_hash = content_hash;
     std::optional<Store> s;
-    const double put_s = median_of(cfg.reps, [&](int) {
+    const sample put_s = median_of(cfg.reps, [&](int) {
         s.reset();
         mmry::options o = opts;
         o.key = key;
@@ -74,11 +73,11 @@ void codec_store(const config& cfg, const corpus& c, const std::string& system, 
                 s->put(keys[i], std::span(c.data).subspan(i * block, block));
         });
     });
-    res.add("codec_put", system, mb_per_s(bytes, put_s), "MB/s");
+    res.add_rate("codec_put", system, put_s, double(bytes) / 1e6, "MB/s");
     const auto st = s->stats();
     res.add("codec_ratio", system, double(st.logical_bytes) / double(st.stored_bytes), "x");
     std::uint64_t acc = 0;
-    const double get_s = median_of(cfg.reps, [&](int) {
+    const sample get_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             for (std::size_t i = 0; i < blocks; ++i) {
                 const auto v = s->get(keys[i]);
@@ -86,7 +85,7 @@ void codec_store(const config& cfg, const corpus& c, const std::string& system, 
             }
         });
     });
-    res.add("codec_get", system, mb_per_s(bytes, get_s), "MB/s");
+    res.add_rate("codec_get", system, get_s, double(bytes) / 1e6, "MB/s");
     keep(acc);
 }
 
@@ -117,7 +116,7 @@ void raw_pipeline(const config& cfg, const corpus& c, results& res) {
     std::vector<CryptoPP::byte> packed(bound), plain(bound), out(block);
     const auto* src = reinterpret_cast<const CryptoPP::byte*>(c.data.data());
 
-    const double put_s = median_of(cfg.reps, [&](int) {
+    const sample put_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             for (std::size_t i = 0; i < blocks; ++i) {
                 const CryptoPP::byte* in = src + i * block;
@@ -133,13 +132,13 @@ void raw_pipeline(const config& cfg, const corpus& c, results& res) {
             }
         });
     });
-    res.add("raw_put", "raw_pipeline", mb_per_s(bytes, put_s), "MB/s");
+    res.add_rate("raw_put", "raw_pipeline", put_s, double(bytes) / 1e6, "MB/s");
     std::size_t total = 0;
     for (auto s : stored_size) total += s;
     res.add("codec_ratio", "raw_pipeline", double(bytes) / double(total), "x");
 
     std::uint64_t acc = 0;
-    const double get_s = median_of(cfg.reps, [&](int) {
+    const sample get_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             for (std::size_t i = 0; i < blocks; ++i) {
                 const std::size_t len = stored_size[i] - 16;
@@ -155,7 +154,7 @@ void raw_pipeline(const config& cfg, const corpus& c, results& res) {
             }
         });
     });
-    res.add("raw_get", "raw_pipeline", mb_per_s(bytes, get_s), "MB/s");
+    res.add_rate("raw_get", "raw_pipeline", get_s, double(bytes) / 1e6, "MB/s");
     keep(acc);
     ZSTD_freeCCtx(cctx);
     ZSTD_freeDCtx(dctx);
@@ -165,15 +164,15 @@ void raw_memcpy(const config& cfg, const corpus& c, results& res) {
     const std::size_t blocks = c.data.size() / block;
     const std::size_t bytes = blocks * block;
     std::vector<std::byte> dst(bytes, std::byte{1}), out(block, std::byte{1});
-    const double put_s = median_of(cfg.reps, [&](int) {
+    const sample put_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             for (std::size_t i = 0; i < blocks; ++i)
                 std::memcpy(dst.data() + i * block, c.data.data() + i * block, block);
         });
     });
-    res.add("raw_put", "memcpy", mb_per_s(bytes, put_s), "MB/s");
+    res.add_rate("raw_put", "memcpy", put_s, double(bytes) / 1e6, "MB/s");
     std::uint64_t acc = 0;
-    const double get_s = median_of(cfg.reps, [&](int) {
+    const sample get_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             for (std::size_t i = 0; i < blocks; ++i) {
                 std::memcpy(out.data(), dst.data() + i * block, block);
@@ -181,7 +180,7 @@ void raw_memcpy(const config& cfg, const corpus& c, results& res) {
             }
         });
     });
-    res.add("raw_get", "memcpy", mb_per_s(bytes, get_s), "MB/s");
+    res.add_rate("raw_get", "memcpy", get_s, double(bytes) / 1e6, "MB/s");
     keep(acc);
 }
 
@@ -190,6 +189,10 @@ void raw_memcpy(const config& cfg, const corpus& c, results& res) {
 void run_codec(const config& cfg, const corpus& c, results& res, notes& nt) {
     std::fprintf(stderr, "[codec] %zu blocks of 64 KiB\n", c.data.size() / block);
     codec_store<sealed_store>(cfg, c, sealed_system, res, mmry::key::generate());
+    // The same without the per-value content hash (options.content_hash, on by default): what
+    // that extra pass over each value costs.
+    codec_store<sealed_store>(cfg, c, sealed_system + "/no_content_hash", res,
+                              mmry::key::generate(), false);
     raw_pipeline(cfg, c, res);
     codec_store<plain_store>(cfg, c, plain_system, res, mmry::key());
     raw_memcpy(cfg, c, res);
@@ -199,7 +202,9 @@ void run_codec(const config& cfg, const corpus& c, results& res, notes& nt) {
            "record heads included; raw pipeline: zstd output (or the raw block when zstd does "
            "not shrink it) + 16-byte tag per block). Raw pipeline: one reused ZSTD_CCtx/DCtx, "
            "level 3, Crypto++ GCM<AES> with a 12-byte counter nonce, no associated data, output "
-           "into preallocated buffers");
+           "into preallocated buffers. mmry stores use the default options (content_hash on: "
+           "HMAC-SHA256 of each value when encrypted) except cache_bytes = 0; the "
+           "/no_content_hash row sets content_hash = false");
 }
 
 void run_range(const config& cfg, const corpus& c, results& res, notes& nt) {
@@ -214,7 +219,7 @@ void run_range(const config& cfg, const corpus& c, results& res, notes& nt) {
     const std::size_t length = 4096;
     constexpr int reads = 200;
     std::uint64_t acc = 0;
-    const double range_s = median_of(std::max(cfg.reps, 5), [&](int) {
+    const sample range_s = median_of(std::max(cfg.reps, 5), [&](int) {
         return time_once([&] {
             for (int k = 0; k < reads; ++k) {
                 const auto v = s.read("big", offset, length);
@@ -222,14 +227,14 @@ void run_range(const config& cfg, const corpus& c, results& res, notes& nt) {
             }
         }) / reads;
     });
-    res.add("range_read", sealed_system, range_s * 1e6, "us/op");
-    const double full_s = median_of(cfg.reps, [&](int) {
+    res.add_per_op("range_read", sealed_system, range_s, 1, 1e6, "us/op");
+    const sample full_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             const auto v = s.get("big");
             acc += v->size() + std::to_integer<unsigned>((*v)[offset]);
         });
     });
-    res.add("full_get", sealed_system, full_s * 1e6, "us/op");
+    res.add_per_op("full_get", sealed_system, full_s, 1, 1e6, "us/op");
     keep(acc);
     nt.add("range: the whole " + std::to_string(c.data.size() >> 20) +
            " MiB corpus as one value (zstd 3 + AES-256-GCM, 64 KiB frames, heap arena); "

@@ -304,13 +304,23 @@ int main(int argc, char** argv) {
         const small_data d = make_small_data(cfg.n, c);
         results res;
         notes nt;
-        if (cfg.runs("small")) run_small_mmry(cfg, d, res, nt);
+        std::string phases = "phases (wall-clock s):";
+        auto phase = [&](const char* name, auto&& run) {
+            if (!cfg.runs(name)) return;
+            const auto p0 = clock::now();
+            run();
+            char b[64];
+            std::snprintf(b, sizeof b, " %s %.1f;", name, seconds_since(p0));
+            phases += b;
+        };
+        phase("small", [&] { run_small_mmry(cfg, d, res, nt); });
         // Before the peers: RocksDB leaves background threads behind, and the readers fork.
-        if (cfg.runs("scaling")) run_read_scaling(cfg, d, res, nt);
-        if (cfg.runs("peers")) run_small_peers(cfg, d, res, nt);
-        if (cfg.runs("codec")) run_codec(cfg, c, res, nt);
-        if (cfg.runs("range")) run_range(cfg, c, res, nt);
-        if (cfg.runs("open")) run_open(cfg, c, res, nt);
+        phase("scaling", [&] { run_read_scaling(cfg, d, res, nt); });
+        phase("peers", [&] { run_small_peers(cfg, d, res, nt); });
+        phase("codec", [&] { run_codec(cfg, c, res, nt); });
+        phase("range", [&] { run_range(cfg, c, res, nt); });
+        phase("open", [&] { run_open(cfg, c, res, nt); });
+        nt.add(phases);
         const double total = seconds_since(t0);
         auto m = machine();
         m.emplace_back("load average (1, 5, 15 min) before / after the run",

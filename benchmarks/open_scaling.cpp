@@ -61,11 +61,11 @@ std::uint64_t make_open_store(const config& cfg, const corpus& c, const std::str
 }
 
 template <class Store>
-double open_median(const std::string& name) {
+sample open_median(const std::string& name) {
     std::uint64_t acc = 0;
-    const double t = median_of(open_reps, [&](int) {
+    const sample t = median_of(open_reps, [&](int) {
         std::optional<Store> s;
-        const double dt = time_once([&] { s.emplace(Store::open(name, mmry::options{})); });
+        const sample dt = time_once([&] { s.emplace(Store::open(name, mmry::options{})); });
         acc += s->size();
         return dt;
     });
@@ -82,7 +82,7 @@ void run_open(const config& cfg, const corpus& c, results& res, notes& nt) {
         const std::string dir = cfg.work_dir + "/open-mapped";
         at_exit([dir] { file_store::remove(dir); });
         const auto logical = make_open_store<file_store>(cfg, c, dir);
-        res.add("open", "mmry/mapped_file/hashed", open_median<file_store>(dir) * 1e6, "us");
+        res.add_per_op("open", "mmry/mapped_file/hashed", open_median<file_store>(dir), 1, 1e6, "us");
         file_store::remove(dir);
         nt.add("open: stores created with capacity " + std::to_string(cfg.open_bytes >> 20) +
                " MiB (segment 0), holding " + std::to_string(logical >> 20) +
@@ -96,7 +96,8 @@ void run_open(const config& cfg, const corpus& c, results& res, notes& nt) {
         shm_store::remove(name);
         at_exit([name] { shm_store::remove(name); });
         make_open_store<shm_store>(cfg, c, name);
-        res.add("open", "mmry/shared_memory/hashed", open_median<shm_store>(name) * 1e6, "us");
+        res.add_per_op("open", "mmry/shared_memory/hashed", open_median<shm_store>(name), 1, 1e6,
+                       "us");
         shm_store::remove(name);
     }
     // Boost.Interprocess managed_shared_memory, same size, same amount of data
@@ -116,14 +117,14 @@ void run_open(const config& cfg, const corpus& c, results& res, notes& nt) {
             }
         }
         std::uint64_t acc = 0;
-        const double t = median_of(open_reps, [&](int) {
+        const sample t = median_of(open_reps, [&](int) {
             return time_once([&] {
                 bip::managed_shared_memory seg(bip::open_only, name.c_str());
                 acc += *seg.find<std::uint64_t>("root").first;
             });
         });
         keep(acc);
-        res.add("open", "bip_managed_shared_memory", t * 1e6, "us");
+        res.add_per_op("open", "bip_managed_shared_memory", t, 1, 1e6, "us");
         bip::shared_memory_object::remove(name.c_str());
         nt.add("open, bip_managed_shared_memory: managed_shared_memory(open_only) + find of one "
                "named object, segment of the same size holding the same bytes (timed until the "
@@ -140,12 +141,6 @@ struct child_result {
     double seconds = 0;      ///< wall-clock
     double cpu_seconds = 0;  ///< CPU time the reader got (less than wall when the cores are busy)
 };
-
-double cpu_now() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
 
 struct readers_result {
     double ops_per_s = 0;      ///< all readers together, per wall-clock second
@@ -195,7 +190,7 @@ readers_result readers(const config& cfg, const small_data& d, const std::string
                     std::uint64_t acc = 0;
                     std::size_t j = static_cast<std::size_t>(p) * d.size() / 2, ops = 0;
                     const auto t0 = clock::now();
-                    const double cpu0 = cpu_now();
+                    const double cpu0 = cpu_seconds();
                     while (true) {
                         for (int k = 0; k < 256; ++k) {
                             const auto i = d.get_order[j];
@@ -207,7 +202,7 @@ readers_result readers(const config& cfg, const small_data& d, const std::string
                         if (seconds_since(t0) >= cfg.scaling_seconds) break;
                     }
                     r.seconds = seconds_since(t0);
-                    r.cpu_seconds = cpu_now() - cpu0;
+                    r.cpu_seconds = cpu_seconds() - cpu0;
                     r.ops = double(ops);
                     keep(acc);
                 }
@@ -272,7 +267,8 @@ void run_read_scaling(const config& cfg, const small_data& d, results& res, note
         ratios.push_back(b.ops_per_s / a.ops_per_s);
     }
     shm_store::remove(name);
-    res.add("read_scaling", "mmry/shared_memory/hashed", median(ratios), "x");
+    res.add("read_scaling", "mmry/shared_memory/hashed", median(ratios), "x",
+            2 * median(two_cpu) / median(one_cpu));
     char line[640];
     std::snprintf(line, sizeof line,
                   "read_scaling: %zu keys (compress::none, cipher::none, cache off), each reader "

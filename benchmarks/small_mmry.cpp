@@ -1,7 +1,7 @@
 // Small values through mmry: every arena x every index, compress::none and cipher::none, the
 // per-process value cache off (cache_bytes = 0), so that every get goes to the store as it does
-// for every peer. For mmry/shared_memory/hashed two more figures: gets through view() (zero copy)
-// and gets through a second store object with the default 64 MiB cache.
+// for every peer. For the hashed compositions, gets through view() (zero copy) too; for
+// mmry/shared_memory/hashed, gets through a second store object with the default 64 MiB cache.
 
 #include <filesystem>
 #include <optional>
@@ -62,7 +62,7 @@ void small_one(const config& cfg, const small_data& d, results& res, notes& nt) 
     std::optional<store> s;
     std::string name;
     std::uint64_t heap_delta = 0;
-    const double put_s = median_of(cfg.reps, [&](int rep) {
+    const sample put_s = median_of(cfg.reps, [&](int rep) {
         if (s) {
             s.reset();
             if constexpr (store::shared) store::remove(name);
@@ -74,13 +74,13 @@ void small_one(const config& cfg, const small_data& d, results& res, notes& nt) 
         }
         const std::uint64_t heap0 = heap_in_use();
         s.emplace(store::create(name, opts));
-        const double t = time_once([&] {
+        const sample t = time_once([&] {
             for (std::size_t i = 0; i < n; ++i) s->put(d.key(i), d.value(i));
         });
         heap_delta = heap_growth(heap0);
         return t;
     });
-    res.add("small_put", system, put_s * 1e9 / double(n), "ns/op");
+    res.add_per_op("small_put", system, put_s, double(n), 1e9, "ns/op");
 
     const auto st = s->stats();
     const std::uint64_t arena_used = st.arena.reserved_bytes - st.arena.free_bytes;
@@ -100,7 +100,7 @@ void small_one(const config& cfg, const small_data& d, results& res, notes& nt) 
     nt.add(line);
 
     std::uint64_t acc = 0;
-    const double get_s = median_of(cfg.reps, [&](int) {
+    const sample get_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             for (const auto i : d.get_order) {
                 const auto v = s->get(d.key(i));
@@ -108,23 +108,25 @@ void small_one(const config& cfg, const small_data& d, results& res, notes& nt) 
             }
         });
     });
-    res.add("small_get", system, get_s * 1e9 / double(n), "ns/op");
+    res.add_per_op("small_get", system, get_s, double(n), 1e9, "ns/op");
 
-    const double view_s = median_of(cfg.reps, [&](int) {
-        return time_once([&] {
-            for (const auto i : d.get_order) {
-                const auto v = s->view(d.key(i));
-                acc += touch(v->data(), v->size());
-            }
+    if constexpr (std::is_same_v<Index, mmry::index::hashed>) {
+        const sample view_s = median_of(cfg.reps, [&](int) {
+            return time_once([&] {
+                for (const auto i : d.get_order) {
+                    const auto v = s->view(d.key(i));
+                    acc += touch(v->data(), v->size());
+                }
+            });
         });
-    });
-    res.add("small_get", system + "+view", view_s * 1e9 / double(n), "ns/op");
+        res.add_per_op("small_get", system + "+view", view_s, double(n), 1e9, "ns/op");
+    }
 
     if constexpr (std::is_same_v<Arena, mmry::arena::shared_memory> &&
                   std::is_same_v<Index, mmry::index::hashed>) {
         // A second store object on the same store, with the default cache (64 MiB per process).
         auto cached = store::open(name, mmry::options{});
-        const double cached_s = median_of(cfg.reps, [&](int) {
+        const sample cached_s = median_of(cfg.reps, [&](int) {
             return time_once([&] {
                 for (const auto i : d.get_order) {
                     const auto v = cached.get(d.key(i));
@@ -132,7 +134,7 @@ void small_one(const config& cfg, const small_data& d, results& res, notes& nt) 
                 }
             });
         });
-        res.add("small_get", system + "+cache", cached_s * 1e9 / double(n), "ns/op");
+        res.add_per_op("small_get", system + "+cache", cached_s, double(n), 1e9, "ns/op");
         const auto cs = cached.stats().cache;
         nt.add(system + "+cache: the default 64 MiB cache; over all its gets " +
                std::to_string(cs.hits) + " hits, " + std::to_string(cs.misses) + " misses");

@@ -48,21 +48,21 @@ void small_std(const config& cfg, const small_data& d, results& res, notes& nt) 
     const std::size_t n = d.size();
     std::optional<map> m;
     std::uint64_t heap_delta = 0;
-    const double put_s = median_of(cfg.reps, [&](int) {
+    const sample put_s = median_of(cfg.reps, [&](int) {
         m.reset();
         const std::uint64_t heap0 = heap_in_use();
         m.emplace();
-        const double t = time_once([&] {
+        const sample t = time_once([&] {
             for (std::size_t i = 0; i < n; ++i)
                 m->emplace(std::string(d.key(i)), std::string(d.value_chars(i)));
         });
         heap_delta = heap_growth(heap0);
         return t;
     });
-    res.add("small_put", "std", put_s * 1e9 / double(n), "ns/op");
+    res.add_per_op("small_put", "std", put_s, double(n), 1e9, "ns/op");
     res.add("bytes_per_entry", "std", double(heap_delta) / double(n), "B");
     std::uint64_t acc = 0;
-    const double get_s = median_of(cfg.reps, [&](int) {
+    const sample get_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             for (const auto i : d.get_order) {
                 const auto it = m->find(d.key(i));
@@ -70,7 +70,7 @@ void small_std(const config& cfg, const small_data& d, results& res, notes& nt) 
             }
         });
     });
-    res.add("small_get", "std", get_s * 1e9 / double(n), "ns/op");
+    res.add_per_op("small_get", "std", get_s, double(n), 1e9, "ns/op");
     keep(acc);
     nt.add("std: bytes_per_entry is the growth of glibc's heap in use (mallinfo2 uordblks + "
            "hblkhd) over the puts");
@@ -109,7 +109,7 @@ void small_bip(const config& cfg, const small_data& d, results& res, notes& nt) 
     std::optional<bip::managed_shared_memory> seg;
     map* m = nullptr;
     std::string name;
-    const double put_s = median_of(cfg.reps, [&](int rep) {
+    const sample put_s = median_of(cfg.reps, [&](int rep) {
         if (seg) {
             seg.reset();
             bip::shared_memory_object::remove(name.c_str());
@@ -129,11 +129,11 @@ void small_bip(const config& cfg, const small_data& d, results& res, notes& nt) 
             }
         });
     });
-    res.add("small_put", "bip_unordered_map", put_s * 1e9 / double(n), "ns/op");
+    res.add_per_op("small_put", "bip_unordered_map", put_s, double(n), 1e9, "ns/op");
     res.add("bytes_per_entry", "bip_unordered_map",
             double(seg->get_size() - seg->get_free_memory()) / double(n), "B");
     std::uint64_t acc = 0;
-    const double get_s = median_of(cfg.reps, [&](int) {
+    const sample get_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             for (const auto i : d.get_order) {
                 const auto it = m->find(d.key(i), hash(), equal());
@@ -141,7 +141,7 @@ void small_bip(const config& cfg, const small_data& d, results& res, notes& nt) 
             }
         });
     });
-    res.add("small_get", "bip_unordered_map", get_s * 1e9 / double(n), "ns/op");
+    res.add_per_op("small_get", "bip_unordered_map", get_s, double(n), 1e9, "ns/op");
     keep(acc);
     seg.reset();
     bip::shared_memory_object::remove(name.c_str());
@@ -171,7 +171,7 @@ void small_lmdb(const config& cfg, const small_data& d, results& res, notes& nt)
         if (!path.empty()) std::filesystem::remove_all(path, ec);
     };
     const unsigned flags = MDB_NOSYNC | MDB_WRITEMAP | MDB_NOSUBDIR;
-    const double put_s = median_of(cfg.reps, [&](int rep) {
+    const sample put_s = median_of(cfg.reps, [&](int rep) {
         close();
         path = cfg.work_dir + "/lmdb-" + std::to_string(rep) + ".mdb";
         lmdb_check(mdb_env_create(&env), "mdb_env_create");
@@ -192,7 +192,7 @@ void small_lmdb(const config& cfg, const small_data& d, results& res, notes& nt)
             lmdb_check(mdb_txn_commit(txn), "mdb_txn_commit");
         });
     });
-    res.add("small_put", "lmdb", put_s * 1e9 / double(n), "ns/op");
+    res.add_per_op("small_put", "lmdb", put_s, double(n), 1e9, "ns/op");
 
     MDB_txn* rtxn = nullptr;
     lmdb_check(mdb_txn_begin(env, nullptr, MDB_RDONLY, &rtxn), "mdb_txn_begin (read)");
@@ -201,7 +201,7 @@ void small_lmdb(const config& cfg, const small_data& d, results& res, notes& nt)
     const double pages = double(ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages);
     res.add("bytes_per_entry", "lmdb", pages * ms.ms_psize / double(n), "B");
     std::uint64_t acc = 0;
-    const double get_s = median_of(cfg.reps, [&](int) {
+    const sample get_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             for (const auto i : d.get_order) {
                 const auto k = d.key(i);
@@ -213,7 +213,7 @@ void small_lmdb(const config& cfg, const small_data& d, results& res, notes& nt)
         });
     });
     mdb_txn_abort(rtxn);
-    res.add("small_get", "lmdb", get_s * 1e9 / double(n), "ns/op");
+    res.add_per_op("small_get", "lmdb", get_s, double(n), 1e9, "ns/op");
     keep(acc);
     close();
     nt.add("lmdb: MDB_NOSYNC | MDB_WRITEMAP, one write transaction for all N puts (commit "
@@ -245,7 +245,7 @@ void small_rocksdb(const config& cfg, const small_data& d, results& res, notes& 
     rocksdb::WriteOptions wo;
     wo.sync = false;
     wo.disableWAL = false;
-    const double put_s = median_of(cfg.reps, [&](int rep) {
+    const sample put_s = median_of(cfg.reps, [&](int rep) {
         close();
         path = cfg.work_dir + "/rocksdb-" + std::to_string(rep);
         rocksdb::DB* raw = nullptr;
@@ -258,7 +258,7 @@ void small_rocksdb(const config& cfg, const small_data& d, results& res, notes& 
                             "Put");
         });
     });
-    res.add("small_put", "rocksdb", put_s * 1e9 / double(n), "ns/op");
+    res.add_per_op("small_put", "rocksdb", put_s, double(n), 1e9, "ns/op");
     // Gets run on a compacted database (flush + full compaction, not timed).
     rocks_check(db->Flush(rocksdb::FlushOptions()), "Flush");
     rocks_check(db->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr), "CompactRange");
@@ -269,7 +269,7 @@ void small_rocksdb(const config& cfg, const small_data& d, results& res, notes& 
     std::uint64_t acc = 0;
     const rocksdb::ReadOptions ro;
     rocksdb::PinnableSlice value;
-    const double get_s = median_of(cfg.reps, [&](int) {
+    const sample get_s = median_of(cfg.reps, [&](int) {
         return time_once([&] {
             for (const auto i : d.get_order) {
                 value.Reset();
@@ -280,7 +280,7 @@ void small_rocksdb(const config& cfg, const small_data& d, results& res, notes& 
             }
         });
     });
-    res.add("small_get", "rocksdb", get_s * 1e9 / double(n), "ns/op");
+    res.add_per_op("small_get", "rocksdb", get_s, double(n), 1e9, "ns/op");
     keep(acc);
     close();
     const char* compression = options.compression == rocksdb::kSnappyCompression ? "Snappy"
