@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <initializer_list>
 #include <mutex>
 #include <random>
@@ -164,6 +165,22 @@ void check_counters(const Store& s) {
     CHECK(st.logical_bytes == logical);
     CHECK(st.stored_bytes == stored);
     CHECK(st.frames == frames);
+}
+
+/// The keys of a listing, in the order it yields them.
+template <class Range>
+std::vector<std::string> keys_of(Range&& r) {
+    std::vector<std::string> out;
+    for (const auto& e : r) out.push_back(e.key);
+    return out;
+}
+
+/// prefix followed by i in 4 digits, so that key order is number order: padded("user/", 7) is
+/// "user/0007".
+inline std::string padded(std::string_view prefix, int i) {
+    char digits[16];
+    std::snprintf(digits, sizeof digits, "%04d", i);
+    return std::string(prefix) + digits;
 }
 
 /// Failures reported by threads, checked by the test thread once they are joined.

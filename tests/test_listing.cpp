@@ -15,28 +15,17 @@
 
 using mmry_test::indexes;
 
+using mmry_test::keys_of;
+using mmry_test::padded;
+
 namespace {
-
-/// prefix followed by i in 4 digits, so that key order is number order.
-std::string numbered(std::string_view prefix, int i) {
-    char digits[16];
-    std::snprintf(digits, sizeof digits, "%04d", i);
-    return std::string(prefix) + digits;
-}
-
-template <class Range>
-std::vector<std::string> keys_of(Range&& r) {
-    std::vector<std::string> out;
-    for (const auto& e : r) out.push_back(e.key);
-    return out;
-}
 
 /// A store with user/0000..user/0999 (value: the key), plus keys around the "user/" prefix.
 template <class Traits>
 mmry::basic_store<Traits> populated() {
     auto s = mmry_test::make_store<Traits>();
     for (int i = 999; i >= 0; --i) {
-        const auto k = numbered("user/", i);
+        const auto k = padded("user/", i);
         s.put(k, k);
     }
     for (const char* k : {"user", "user.", "usex/1", "admin/1", "user0", "users/1", "a", "zzz"})
@@ -56,7 +45,7 @@ TEMPLATE_LIST_TEST_CASE("listing: list(prefix) yields each matching key once, in
     CHECK(listed.front() == "user/0000");
     CHECK(listed.back() == "user/0999");
     for (int i = 0; i < 1000; i += 111)
-        CHECK(listed[static_cast<std::size_t>(i)] == numbered("user/", i));
+        CHECK(listed[static_cast<std::size_t>(i)] == padded("user/", i));
 
     // Entries carry the metadata of their record.
     for (const auto& e : s.list("user/00")) {
@@ -88,7 +77,7 @@ TEMPLATE_LIST_TEST_CASE("listing: a store iterates over all its entries", "[list
     // Exactly 256 and 257 entries: batch boundaries.
     for (int n : {255, 256, 257, 512, 513}) {
         auto t = mmry_test::make_store<TestType>();
-        for (int i = 0; i < n; ++i) t.put(numbered("k", i), "v");
+        for (int i = 0; i < n; ++i) t.put(padded("k", i), "v");
         INFO(n << " entries");
         const auto listed = keys_of(t);
         CHECK(listed.size() == static_cast<std::size_t>(n));

@@ -32,6 +32,8 @@ using mmry_test::is_integrity_error;
 using mmry_test::to_bytes;
 namespace path = mmry::path;
 
+using mmry_test::keys_of;
+
 namespace {
 
 using hash = std::array<std::byte, 32>;
@@ -105,13 +107,6 @@ hash chain_of(const hash& previous_chain, const hash& content, std::uint64_t v,
 std::string shard_of(const hash& digest, std::string_view key) {
     return hex(std::span(digest).first(1)) + "/" + hex(std::span(digest).subspan(1, 1)) + "/" +
            std::string(key);
-}
-
-template <class Range>
-std::vector<std::string> keys_of(Range&& r) {
-    std::vector<std::string> out;
-    for (const auto& e : r) out.push_back(e.key);
-    return out;
 }
 
 /// The stored keys under `prefix`, in key order.

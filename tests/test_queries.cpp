@@ -24,6 +24,9 @@
 using mmry::version;
 namespace path = mmry::path;
 
+using mmry_test::keys_of;
+using mmry_test::padded;
+
 namespace {
 
 template <class Index, class Path>
@@ -50,20 +53,6 @@ std::chrono::system_clock::time_point utc(int y, unsigned mo, unsigned d, int h 
     return sys_days{year{y} / month{mo} / day{d}} + hours{h} + minutes{mi};
 }
 
-/// prefix followed by i in 4 digits, so that key order is number order.
-std::string numbered(std::string_view prefix, int i) {
-    char digits[16];
-    std::snprintf(digits, sizeof digits, "%04d", i);
-    return std::string(prefix) + digits;
-}
-
-template <class Range>
-std::vector<std::string> keys_of(Range&& r) {
-    std::vector<std::string> out;
-    for (const auto& e : r) out.push_back(e.key);
-    return out;
-}
-
 using strings = std::vector<std::string>;
 
 bool sorted_unique(const strings& v) {
@@ -76,7 +65,7 @@ bool sorted_unique(const strings& v) {
 template <class Store>
 void fill(Store& s) {
     for (int i = 29; i >= 0; --i)
-        s.put(numbered("k", i), std::string(static_cast<std::size_t>(i) + 1, 'x'),
+        s.put(padded("k", i), std::string(static_cast<std::size_t>(i) + 1, 'x'),
               {.tags = {"numbered", i % 2 ? "odd" : "even"},
                .attributes = {{"index", std::to_string(i)}, {"owner", i % 3 ? "bob" : "ann"}}});
     for (const char* k : {"a", "j", "k", "k00", "l", "kz"}) s.put(k, k);
@@ -189,7 +178,7 @@ TEMPLATE_TEST_CASE("queries: with_tag composes with take and filter", "[queries]
                    mmry::index::hashed, mmry::index::ordered) {
     auto s = make<TestType, path::versioned>();
     for (int i = 0; i < 20; ++i)
-        s.put(numbered("user/", i), std::string(static_cast<std::size_t>(i) * 10, 'x'),
+        s.put(padded("user/", i), std::string(static_cast<std::size_t>(i) * 10, 'x'),
               {.tags = {"user", i % 2 == 0 ? "draft" : "final"}});
     s.put("admin/1", "a", {.tags = {"draft"}});
     s.put("user-x", "a", {.tags = {"draft"}});
@@ -279,11 +268,11 @@ TEMPLATE_TEST_CASE("queries: stored(v2/) lists exactly the keys that have a vers
                    "[queries][stored]", mmry::index::hashed, mmry::index::ordered) {
     auto s = make<TestType, path::versioned>();
     for (int i = 0; i < 10; ++i)
-        for (int n = 0; n <= i % 4; ++n) s.put(numbered("doc/", i), "v" + std::to_string(n));
+        for (int n = 0; n <= i % 4; ++n) s.put(padded("doc/", i), "v" + std::to_string(n));
     // Versions: doc/i has i % 4 + 1 versions.
     strings expected;
     for (int i = 0; i < 10; ++i)
-        if (i % 4 >= 1) expected.push_back("v2/" + numbered("doc/", i));
+        if (i % 4 >= 1) expected.push_back("v2/" + padded("doc/", i));
     const auto v2 = ranges::to<std::vector>(s.stored("v2/"));
     CHECK(keys_of(v2) == expected);
     for (const auto& e : v2) {
@@ -312,7 +301,7 @@ TEMPLATE_TEST_CASE("queries: a listing of more than one batch comes back complet
     auto s = make<TestType, path::versioned>();
     auto l = make<TestType, path::latest>();
     for (int i = n - 1; i >= 0; --i) {
-        const auto k = numbered("key/", i);
+        const auto k = padded("key/", i);
         s.put(k, k, {.tags = {i % 5 == 0 ? "five" : "other"}});
         s.put(k, k + "!", {.tags = {i % 5 == 0 ? "five" : "other"}});
         l.put(k, k);
@@ -323,7 +312,7 @@ TEMPLATE_TEST_CASE("queries: a listing of more than one batch comes back complet
         REQUIRE(listed.size() == n);
         CHECK(sorted_unique(listed));
         for (int i = 0; i < n; i += 37)
-            CHECK(listed[static_cast<std::size_t>(i)] == numbered("key/", i));
+            CHECK(listed[static_cast<std::size_t>(i)] == padded("key/", i));
     }
     std::size_t latest = 0;
     for (const auto& e : s.list("key/")) latest += e.meta.version == 2;
