@@ -851,6 +851,8 @@ TEMPLATE_TEST_CASE("paths: an encrypted store hashes content with HMAC-SHA256 un
     const auto ma = *a.metadata("doc");
     const auto mb = *b.metadata("doc");
     CHECK(ma.encrypted);
+    CHECK(ma.cipher == "aes256_gcm");
+    CHECK(ma.compressor == "zstd");
     CHECK(ma.logical_size == 3);
     CHECK(ma.hash_kind == mmry::hash_kind::hmac_sha256);
     CHECK(mb.hash_kind == mmry::hash_kind::hmac_sha256);

@@ -31,6 +31,8 @@ struct metadata {
     std::uint64_t stored_size = 0;   ///< bytes of its record: head, key, frame table, frames
     bool compressed = false;         ///< at least one frame is stored compressed
     bool encrypted = false;          ///< frames are sealed by the store's cipher
+    std::string_view compressor;     ///< the codec of compressed frames, e.g. "zstd" (static text)
+    std::string_view cipher;         ///< the cipher that sealed the frames, e.g. "aes256_gcm"
     std::uint32_t frames = 0;        ///< frames the value is cut into
     std::uint32_t compressed_frames = 0;
     std::uint32_t frame_size = 0;  ///< logical bytes per frame (the last may hold fewer)

@@ -757,6 +757,8 @@ class basic_store {
         m.logical_size = h.logical_size;
         m.stored_size = v.bytes().size();
         m.encrypted = h.encrypted();
+        m.compressor = compressor_type::name;  // open() checked the record's ids are the store's
+        m.cipher = cipher_type::name;
         m.frames = h.frame_count;
         for (std::uint32_t i = 0; i < h.frame_count; ++i)
             if (v.entry(i).codec != 0) ++m.compressed_frames;
