@@ -118,7 +118,7 @@ TEMPLATE_TEST_CASE("queries: list of a versioned store yields each key once with
 // ---- range
 // ---------------------------------------------------------------------------------------
 
-TEMPLATE_TEST_CASE("queries: range(from, to) yields the keys in [from, to) in key order",
+TEMPLATE_TEST_CASE("queries: range(from, to) yields the keys from from up to to in key order",
                    "[queries][range]", mmry::index::hashed, mmry::index::ordered) {
     auto s = make<TestType, path::latest>();
     fill(s);
