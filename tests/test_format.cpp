@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include <cryptopp/crc.h>
 #include <cryptopp/hkdf.h>
 #include <cryptopp/hmac.h>
 #include <cryptopp/sha.h>
@@ -801,4 +802,23 @@ TEST_CASE("format: a sealed record has the documented crypto block and meta MAC"
     CHECK(r.size() == table + 24 + first + second);
     CHECK(le(r, off::crc, 4) == crc32c({range(r, 0, 20), range(r, 24, table + 24)}));
     CHECK(s.get("abc") == value);
+}
+
+TEST_CASE("format: CRC32C gives the standard value, split or whole, with or without SSE4.2",
+          "[format][crc]") {
+    const std::string_view check = "123456789";
+    CHECK(mmry::detail::crc32c({std::as_bytes(std::span(check))}) == 0xe3069283u);
+    CHECK(mmry::detail::crc32c({}) == 0u);
+    // Every length from 0 to 300 (every tail length of the 8-byte loop) and every split point
+    // agree with Crypto++'s portable implementation.
+    const auto data = mmry_test::random_bytes(300, 7);
+    for (std::size_t n = 0; n <= data.size(); ++n) {
+        CryptoPP::CRC32C reference;
+        reference.Update(reinterpret_cast<const CryptoPP::byte*>(data.data()), n);
+        std::uint32_t expected = 0;
+        reference.Final(reinterpret_cast<CryptoPP::byte*>(&expected));
+        const auto whole = std::span<const std::byte>(data).first(n);
+        CHECK(mmry::detail::crc32c({whole}) == expected);
+        CHECK(mmry::detail::crc32c({whole.first(n / 3), whole.subspan(n / 3)}) == expected);
+    }
 }

@@ -450,3 +450,29 @@ TEMPLATE_LIST_TEST_CASE("store: a passphrase key encrypts and decrypts", "[store
     CHECK_THROWS_MATCHES(t.import_record(*s.export_record("user/42/profile")), mmry::error,
                          is_error(errc::wrong_key, "'user/42/profile'"));
 }
+
+TEST_CASE("store: the cache keeps only values that cost a decode", "[store][cache]") {
+    // Raw and unsealed: a get is a checked copy, cheaper than the cache, which is not used.
+    auto raw = mmry_test::make_store<
+        mmry_test::traits<mmry_test::hashed, mmry_test::no_compression, mmry_test::no_cipher>>();
+    raw.put("k", mmry_test::redundant_bytes(1000));
+    for (int i = 0; i < 3; ++i) CHECK(raw.get("k") == mmry_test::redundant_bytes(1000));
+    CHECK(raw.stats().cache.hits == 0);
+    CHECK(raw.stats().cache.misses == 0);
+    CHECK(raw.stats().cache.entries == 0);
+    // Compressed, or sealed: the first get decodes and caches, the next ones hit.
+    auto packed = mmry_test::make_store<
+        mmry_test::traits<mmry_test::hashed, mmry_test::zstd3, mmry_test::no_cipher>>();
+    auto sealed = mmry_test::make_store<
+        mmry_test::traits<mmry_test::hashed, mmry_test::no_compression, mmry_test::aes>>();
+    packed.put("k", mmry_test::redundant_bytes(1000));
+    sealed.put("k", mmry_test::random_bytes(1000));
+    for (int i = 0; i < 3; ++i) {
+        CHECK(packed.get("k") == mmry_test::redundant_bytes(1000));
+        CHECK(sealed.get("k") == mmry_test::random_bytes(1000));
+    }
+    CHECK(packed.stats().cache.misses == 1);
+    CHECK(packed.stats().cache.hits == 2);
+    CHECK(sealed.stats().cache.misses == 1);
+    CHECK(sealed.stats().cache.hits == 2);
+}

@@ -669,6 +669,8 @@ class basic_store {
         // The write sequence number names the record's content: a cached copy with the same one is
         // the current value, whichever process wrote it.
         const std::uint64_t stamp = v.header().seq;
+        // A raw, unsealed value decodes as a checked copy, cheaper than a cache lookup and insert.
+        use_cache = use_cache && s_->opts.cache_bytes != 0 && worth_caching(v);
         auto cached = use_cache ? s_->cache.find(key, stamp) : nullptr;
         if constexpr (std::is_same_v<T, bytes> || std::is_same_v<T, std::string>) {
             T out(n, typename T::value_type{});
@@ -706,6 +708,13 @@ class basic_store {
                                                         e.what());
             }
         }
+    }
+
+    static bool worth_caching(const format::record_view& v) noexcept {
+        if (v.header().encrypted()) return true;
+        for (std::uint32_t i = 0; i < v.header().frame_count; ++i)
+            if (v.entry(i).codec != 0) return true;
+        return false;
     }
 
     bytes read_range(std::string_view key, const format::record_view& v, std::uint64_t offset,

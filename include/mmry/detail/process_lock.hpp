@@ -16,10 +16,12 @@
 //   slot's process (pid and start time, so a reused pid does not count) and clears it when dead.
 // docs/LOCKING.md has the argument in full.
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -58,14 +60,25 @@ struct process_id {
         rest >> ticks;
         return ticks;
     }
+    // getpid() is a system call (glibc no longer caches it) and every write asks: keep the
+    // answer, and look again in a forked child (pthread_atfork marks it stale there).
     static process_id self() {
-        static const process_id me{static_cast<std::uint32_t>(::getpid()),
-                                   start_time(static_cast<std::uint32_t>(::getpid()))};
-        // A forked child has a new pid: look again.
-        if (me.pid != static_cast<std::uint32_t>(::getpid()))
-            return {static_cast<std::uint32_t>(::getpid()),
-                    start_time(static_cast<std::uint32_t>(::getpid()))};
-        return me;
+        static std::atomic<bool> stale{true};
+        static std::atomic<std::uint32_t> pid{0};
+        static std::atomic<std::uint64_t> start{0};
+        static const int registered = ::pthread_atfork(
+            nullptr, nullptr, [] { stale.store(true, std::memory_order_relaxed); });
+        (void)registered;
+        if (stale.load(std::memory_order_acquire)) {
+            // Threads that race here compute the same values.
+            const auto p = static_cast<std::uint32_t>(::getpid());
+            const auto t = start_time(p);
+            pid.store(p, std::memory_order_relaxed);
+            start.store(t, std::memory_order_relaxed);
+            stale.store(false, std::memory_order_release);
+            return {p, t};
+        }
+        return {pid.load(std::memory_order_relaxed), start.load(std::memory_order_relaxed)};
     }
     /// True when the process has ended and only waits for its parent to reap it (a zombie runs
     /// no code and holds nothing, but kill(pid, 0) still succeeds). A process whose main thread
@@ -116,6 +129,8 @@ struct lock_block {
     std::atomic<std::uint32_t> in_update{0};
     std::atomic<std::uint32_t> needs_recovery{0};
     std::atomic<std::uint32_t> dead_writer_pid{0};
+    /// One more than the highest slot index ever claimed: writers wait on slots below it only.
+    std::atomic<std::uint32_t> high_water{0};
     reader_slot slots[max_readers];
 
     /// Resets every lock after a reboot (no process of an earlier boot can be alive).
@@ -123,6 +138,7 @@ struct lock_block {
         writer.init();
         writer_active = 0;
         writer_pid = 0;
+        high_water = 0;
         for (auto& s : slots) {
             s.pid = 0;
             s.start = 0;
@@ -149,6 +165,11 @@ class process_lock {
             if (b.slots[i].pid.compare_exchange_strong(expected, me.pid)) {
                 b.slots[i].start = me.start;
                 slot_ = &b.slots[i];
+                // Raised before this slot is ever active (seq_cst, like the handshake), so a
+                // writer that reads it after setting writer_active scans this slot.
+                std::uint32_t seen = b.high_water.load();
+                while (seen < i + 1 && !b.high_water.compare_exchange_weak(seen, i + 1)) {
+                }
                 break;
             }
         }
@@ -229,8 +250,10 @@ class process_lock {
         auto next_check = clock::now() + std::chrono::milliseconds(20);
         for (int spins = 0;; ++spins) {
             bool idle = true;
-            for (auto& s : b_->slots)
-                if (s.active.load(std::memory_order_seq_cst) != 0) idle = false;
+            const std::uint32_t used =
+                std::min(b_->high_water.load(std::memory_order_seq_cst), lock_block::max_readers);
+            for (std::uint32_t i = 0; i < used; ++i)
+                if (b_->slots[i].active.load(std::memory_order_seq_cst) != 0) idle = false;
             if (idle) return;
             if (spins < 64) continue;
             std::this_thread::yield();
