@@ -202,7 +202,7 @@ class frame_codec {
         const auto& h = v.header();
         auto& ctx = context(h);
         auto& aad = scratch(aad_slot);
-        const std::size_t aad_prefix = build_aad_prefix(aad, v.bytes(), h);
+        const std::size_t aad_prefix = sealed ? build_aad_prefix(aad, v.bytes(), h) : 0;
         auto& whole = scratch(frame_slot);
         auto& packed = scratch(packed_slot);
 
@@ -234,8 +234,6 @@ class frame_codec {
     /// errc::invalid_argument when a frame is compressed.
     byte_view contiguous(const format::record_view& v) const requires(!sealed) {
         const auto& h = v.header();
-        auto& aad = scratch(aad_slot);
-        const std::size_t aad_prefix = build_aad_prefix(aad, v.bytes(), h);
         std::size_t at = h.payload_offset();
         for (std::uint32_t i = 0; i < h.frame_count; ++i) {
             const auto entry = v.entry(i);
@@ -243,8 +241,7 @@ class frame_codec {
                 throw error(errc::invalid_argument,
                             where(v, i) + " is compressed: only raw values can be viewed in place");
             const auto data = v.bytes().subspan(at, entry.stored_size);
-            const byte_view frame_aad = finish_aad(aad, aad_prefix, i, v.entry_bytes(i).data());
-            check_crc(v, i, entry, frame_aad, data);
+            check_crc(v, i, entry, data);
             at += entry.stored_size;
         }
         return v.bytes().subspan(h.payload_offset(), static_cast<std::size_t>(h.logical_size));
@@ -273,9 +270,21 @@ class frame_codec {
         return out;
     }
 
-    static void check_crc(const format::record_view& v, std::uint32_t i, format::frame_entry entry,
-                          byte_view frame_aad, byte_view data) {
-        const std::uint32_t computed = crc32c({frame_aad, data});
+    // The CRC of an unsealed frame: over the same bytes as a sealed frame's associated data, then
+    // the data, fed to CRC32C piece by piece from the record (no copy into a binding buffer).
+    void check_crc(const format::record_view& v, std::uint32_t i, format::frame_entry entry,
+                   byte_view data) const {
+        const auto rec = v.bytes();
+        const auto& h = v.header();
+        std::array<std::byte, 4> frame;
+        store_le<std::uint32_t>(frame.data(), i);
+        const std::uint32_t computed =
+            crc32c({sid_, rec.first(format::off::crc),
+                    rec.subspan(format::off::crc + format::crc_size,
+                                format::off::created - format::off::crc - format::crc_size),
+                    rec.subspan(format::off::meta_size,
+                                h.head_size() + h.key_size - format::off::meta_size),
+                    frame, v.entry_bytes(i), data});
         if (entry.crc != computed)
             throw error(errc::corrupt, where(v, i) + ": checksum mismatch (stored " +
                                            hex(entry.crc) + ", computed " + hex(computed) +
@@ -355,7 +364,6 @@ class frame_codec {
     void decode_frame(const format::record_view& v, Ctx& ctx, bytes& aad, std::size_t aad_prefix,
                       std::uint32_t i, format::frame_entry entry, byte_view payload,
                       std::span<std::byte> dst, bytes& packed) const {
-        const byte_view frame_aad = finish_aad(aad, aad_prefix, i, v.entry_bytes(i).data());
         const bool compressed = entry.codec != 0;
         const std::size_t plain_size = payload.size() - overhead;
         std::span<std::byte> plain = dst;
@@ -364,14 +372,17 @@ class frame_codec {
             plain = packed;
         }
         if constexpr (sealed) {
+            const byte_view frame_aad = finish_aad(aad, aad_prefix, i, v.entry_bytes(i).data());
             if (!ctx.open(nonce(v.header().seq, i), frame_aad, payload, plain.first(plain_size)))
                 throw error(errc::authentication_failed,
                             where(v, i) +
                                 ": authentication tag mismatch: the frame was altered, "
                                 "or moved from another record or position");
         } else {
+            (void)aad;
+            (void)aad_prefix;
             const auto data = payload.first(plain_size);
-            check_crc(v, i, entry, frame_aad, data);
+            check_crc(v, i, entry, data);
             if (!compressed)
                 std::memcpy(dst.data(), data.data(), data.size());
             else
