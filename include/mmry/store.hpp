@@ -809,336 +809,53 @@ class basic_store {
 
     // Adds (sign +1) or removes (-1) a record from the counters, by what its ref recorded when it
     // was committed: the record itself may have been damaged since.
-    void account(const record_ref& ref, int sign) {
-        auto& r = *s_->root;
-        auto add = [sign](std::uint64_t& field, std::uint64_t n) {
-            if (sign > 0)
-                field += n;
-            else
-                field -= n;
-        };
-        add(r.stored_bytes, ref.size);
-        add(r.logical_bytes, ref.logical_size);
-        add(r.frames, ref.frames);
-        add(r.compressed_frames, ref.compressed_frames);
-        add(r.records, 1);
-        const auto k = std::min<std::size_t>(std::bit_width(ref.size), detail::size_classes - 1);
-        add(r.class_blocks[k], 1);
-        add(r.class_bytes[k], ref.size);
-    }
-    void free_record(const record_ref& ref) {
-        account(ref, -1);
-        s_->arena->deallocate(ref.where, ref.size);
-    }
+    void account(const record_ref& ref, int sign);
+
+    void free_record(const record_ref& ref);
 
     // The version, chain hash and created time of the record at ref, for the put that follows
     // it; a damaged record (or one whose meta MAC fails) starts a new chain.
-    predecessor predecessor_of(const record_ref& ref) const {
-        try {
-            const auto v = format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
-                                                      cipher_type::tag_size);
-            s_->codec.check_meta(v);
-            return {v.meta().version(), v.meta().chain_hash(), v.header().created_ns, true};
-        } catch (const error&) {
-            return {};
-        }
-    }
+    predecessor predecessor_of(const record_ref& ref) const;
 
-    [[noreturn]] void index_full(std::string_view key) const {
-        throw error(errc::limit_exceeded,
-                    "store " + detail::quote(s_->name) +
-                        ": segment 0 has no room left for the index entry of key " +
-                        detail::quote(key) + " (the index of " +
-                        std::to_string(s_->root->index.size()) +
-                        " stored keys lives in segment 0, which has the capacity the store was "
-                        "created with): erase keys, or create the store with a larger capacity");
-    }
+    [[noreturn]] void index_full(std::string_view key) const;
 
     // Copies an encoded record into a new block of the arena.
-    record_ref place(const bytes& record, const format::record_view& parsed) {
-        const handle where = s_->arena->allocate(record.size());
-        detail::fault_point("commit.allocated");
-        std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(), record.size());
-        record_ref ref{where, record.size(), parsed.header().logical_size,
-                       parsed.header().frame_count, 0};
-        for (std::uint32_t i = 0; i < parsed.header().frame_count; ++i)
-            if (parsed.entry(i).codec != 0) ++ref.compressed_frames;
-        return ref;
-    }
+    record_ref place(const bytes& record, const format::record_view& parsed);
 
     // The one write path: every mutation that adds a record goes through here, with the record
     // fully encoded beforehand (only version, chain hash and created time are stamped under the
     // lock), so it could be journaled as it is. Returns the version the record holds.
-    std::uint64_t commit(std::string_view key, bytes& record, origin from) {
-        const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
-        std::optional<usage_alert> alert;
-        {
-            std::unique_lock lock(s_->lock);
-            detail::fault_point("commit.locked");
-            if constexpr (!keeps_history)
-                commit_latest(key, record, parsed, from);
-            else
-                commit_history(key, record, parsed, from);
-            ++s_->root->puts;
-            alert = usage_crossing();
-        }
-        if (alert && s_->opts.on_usage) s_->opts.on_usage(*alert);
-        return parsed.meta().version();
-    }
+    std::uint64_t commit(std::string_view key, bytes& record, origin from);
 
     void commit_latest(std::string_view key, bytes& record, const format::record_view& parsed,
-                       origin from) {
-        const record_ref* found = s_->root->index.find(key);
-        const bool replacing = found != nullptr;
-        const record_ref old = replacing ? *found : record_ref{};
-        if (from == origin::put) {
-            const predecessor p = replacing ? predecessor_of(old) : predecessor{};
-            s_->codec.stamp(record, parsed, p.version + 1, p.version, p.chain,
-                            p.found ? p.created_ns : parsed.header().modified_ns);
-        }
-        update_scope update(s_->lock);
-        const record_ref ref = place(record, parsed);
-        try {
-            s_->root->index.upsert(key, ref);
-        } catch (const boost::interprocess::bad_alloc&) {
-            s_->arena->deallocate(ref.where, ref.size);
-            index_full(key);
-        } catch (...) {
-            s_->arena->deallocate(ref.where, ref.size);
-            throw;
-        }
-        detail::fault_point("commit.indexed");
-        if (replacing) free_record(old);
-        account(ref, +1);
-    }
+                       origin from);
 
     void commit_history(std::string_view key, bytes& record, const format::record_view& parsed,
-                        origin from) {
-        auto& root = *s_->root;
-        head_type* head = root.heads.find(key);
-        const bool new_head = head == nullptr;
-        const detail::version_slot* last =
-            head && !head->versions.empty() ? &head->versions.back() : nullptr;
-        if (from == origin::put) {
-            const predecessor p = last ? predecessor_of(last->ref) : predecessor{};
-            s_->codec.stamp(record, parsed, head ? head->next_version : 1, last ? last->version : 0,
-                            p.chain, last ? head->created_ns : parsed.header().modified_ns);
-        }
-        const std::uint64_t version = parsed.meta().version();
-        std::array<std::string, layouts> keys;
-        const path::input in = input_of(parsed);
-        for (std::size_t i = 0; i < layouts; ++i) path_type::stored_key(i, in, keys[i]);
-        for (const auto& k : keys) check_stored_key(key, k);
-
-        update_scope update(s_->lock);
-        auto undo_head = [&] {
-            if (new_head) root.heads.erase(key);
-        };
-        try {
-            head = &root.heads.emplace(key, s_->arena->root_allocator());
-            head->versions.reserve(head->versions.size() + 1);
-        } catch (const boost::interprocess::bad_alloc&) {
-            undo_head();
-            index_full(key);
-        }
-        record_ref ref;
-        try {
-            ref = place(record, parsed);
-        } catch (...) {
-            undo_head();
-            throw;
-        }
-        std::array<std::optional<record_ref>, layouts> replaced;
-        std::size_t filed = 0;
-        try {
-            for (; filed < layouts; ++filed) replaced[filed] = root.index.upsert(keys[filed], ref);
-        } catch (...) {
-            // Undoing never allocates: it rewrites or erases entries that exist.
-            for (std::size_t i = 0; i < filed; ++i)
-                if (replaced[i])
-                    root.index.upsert(keys[i], *replaced[i]);
-                else
-                    root.index.erase(keys[i]);
-            s_->arena->deallocate(ref.where, ref.size);
-            undo_head();
-            try {
-                throw;
-            } catch (const boost::interprocess::bad_alloc&) {
-                index_full(key);
-            }
-        }
-        detail::fault_point("commit.indexed");
-        // An imported record replaces the version of the same number, and the stored keys that
-        // referred to that version's record now refer to the new one.
-        handle gone{};
-        if (auto same = head->at(version); same != head->versions.end()) {
-            gone = same->ref.where;
-            remove_slot(key, *head, same);
-        }
-        auto pos = std::upper_bound(
-            head->versions.begin(), head->versions.end(), version,
-            [](std::uint64_t v, const detail::version_slot& s) { return v < s.version; });
-        if (head->versions.empty()) head->created_ns = parsed.header().created_ns;
-        head->versions.insert(pos, {version, parsed.header().modified_ns, ref, all_layouts});
-        head->next_version = std::max(head->next_version, version + 1);
-        account(ref, +1);
-        for (std::size_t i = 0; i < layouts; ++i)
-            if (replaced[i] && !(replaced[i]->where == gone && gone != handle{}))
-                release(*replaced[i], i);
-        if constexpr (requires { path_type::keep_last; }) {
-            if constexpr (path_type::keep_last > 0) {
-                retention r;
-                r.keep_last = path_type::keep_last;
-                root.erases += prune_head(key, *head, r);
-            }
-        }
-    }
+                        origin from);
 
     // A stored key must be a key too; a path that makes an empty or oversized one is refused.
-    static void check_stored_key(std::string_view key, std::string_view stored_key) {
-        if (stored_key.empty() || stored_key.size() > format::max_key_size)
-            throw error(errc::invalid_argument,
-                        "the path policy made a stored key of " +
-                            std::to_string(stored_key.size()) + " bytes for key " +
-                            detail::quote(key) + " (1 to " + std::to_string(format::max_key_size) +
-                            " bytes allowed)");
-    }
+    static void check_stored_key(std::string_view key, std::string_view stored_key);
 
     // The logical key a record belongs to (nullopt when the record is damaged).
-    std::optional<std::string> owner_of(const record_ref& ref) const {
-        try {
-            return std::string(format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
-                                                          cipher_type::tag_size)
-                                   .key());
-        } catch (const error&) {
-            return std::nullopt;
-        }
-    }
+    std::optional<std::string> owner_of(const record_ref& ref) const;
 
     // Which layout files the record at ref under stored_key (0 when it cannot be told).
     std::size_t layout_of(std::string_view stored_key, std::string_view owner,
-                          const record_ref& ref) const {
-        try {
-            const auto v = open_record(owner, ref);
-            std::string k;
-            for (std::size_t i = 0; i < layouts; ++i)
-                if (path_type::stored_key(i, input_of(v), k), k == stored_key) return i;
-        } catch (const error&) {
-        }
-        return 0;
-    }
+                          const record_ref& ref) const;
 
     // A stored key (layout i) no longer refers to the record at ref: clear its bit in the
     // version that owns the record, and drop the version when no layout holds it.
-    void release(const record_ref& ref, std::size_t layout) {
-        auto& heads = s_->root->heads;
-        auto drop_from = [&](std::string_view owner, head_type& h) {
-            for (auto it = h.versions.begin(); it != h.versions.end(); ++it)
-                if (it->ref.where == ref.where) {
-                    it->layouts &= ~(std::uint32_t{1} << layout);
-                    if (it->layouts == 0) forget_slot(h, it);
-                    if (h.versions.empty()) heads.erase(owner);
-                    return true;
-                }
-            return false;
-        };
-        if (const auto owner = owner_of(ref))
-            if (auto* h = heads.find(*owner); h && drop_from(*owner, *h)) return;
-        // A damaged record: find its owner the slow way.
-        std::optional<std::string> owner;
-        heads.scan("", "", [&](std::string_view k, const head_type& h) {
-            for (const auto& s : h.versions)
-                if (s.ref.where == ref.where) return !(owner = std::string(k));
-            return true;
-        });
-        if (owner) drop_from(*owner, *heads.find(*owner));
-    }
+    void release(const record_ref& ref, std::size_t layout);
 
     // Removes a version: its stored keys (those that still refer to its record) and the record.
-    void remove_slot(std::string_view key, head_type& head, slot_iterator it) {
-        auto& index = s_->root->index;
-        const record_ref ref = it->ref;
-        std::vector<std::string> keys;
-        try {
-            const auto v = open_slot(key, *it);
-            std::string k;
-            for (std::size_t i = 0; i < layouts; ++i)
-                if (it->layouts & (std::uint32_t{1} << i))
-                    keys.push_back((path_type::stored_key(i, input_of(v), k), k));
-        } catch (const error&) {
-            // A damaged record: find the stored keys that refer to it the slow way.
-            index.scan("", "", [&](std::string_view k, const record_ref& r) {
-                if (r.where == ref.where) keys.emplace_back(k);
-                return true;
-            });
-        }
-        for (const auto& k : keys)
-            if (const record_ref* r = index.find(k); r && r->where == ref.where) index.erase(k);
-        forget_slot(head, it);
-    }
+    void remove_slot(std::string_view key, head_type& head, slot_iterator it);
 
     // Drops a version from its head and frees its record.
-    void forget_slot(head_type& head, slot_iterator it) {
-        free_record(it->ref);
-        head.versions.erase(it);
-    }
+    void forget_slot(head_type& head, slot_iterator it);
 
-    std::size_t prune_head(std::string_view key, head_type& head, const retention& r) {
-        if (head.versions.empty()) return 0;
-        const std::int64_t newer = r.newer_than ? to_ns(*r.newer_than) : 0;
-        const std::uint64_t newest = head.versions.back().version;
-        std::vector<std::uint64_t> doomed;
-        std::size_t rank = 0;  // 0 for the newest version
-        for (auto it = head.versions.rbegin(); it != head.versions.rend(); ++it, ++rank) {
-            const bool by_count = r.keep_last > 0 && rank < r.keep_last;
-            const bool by_time = r.newer_than && it->time_ns > newer;
-            const bool no_rule = r.keep_last == 0 && !r.newer_than;
-            if (it->version != newest && !by_count && !by_time && !no_rule)
-                doomed.push_back(it->version);
-        }
-        for (auto v : doomed) remove_slot(key, head, head.at(v));
-        return doomed.size();
-    }
+    std::size_t prune_head(std::string_view key, head_type& head, const retention& r);
 
-    std::optional<mmry::metadata> erase_key(std::string_view key, std::uint64_t want) {
-        std::optional<mmry::metadata> removed;
-        {
-            std::unique_lock lock(s_->lock);
-            if constexpr (!keeps_history) {
-                const record_ref* ref = s_->root->index.find(key);
-                if (!ref) return std::nullopt;
-                const record_ref old = *ref;
-                removed = describe_or_size(key, old);
-                if (want != 0 && removed->version != want) return std::nullopt;
-                update_scope update(s_->lock);
-                s_->root->index.erase(key);
-                free_record(old);
-            } else {
-                auto* head = s_->root->heads.find(key);
-                if (!head) return std::nullopt;
-                if (want != 0) {
-                    auto it = head->at(want);
-                    if (it == head->versions.end() || !visible(*it)) return std::nullopt;
-                    removed = describe_or_size(key, it->ref);
-                    update_scope update(s_->lock);
-                    remove_slot(key, *head, it);
-                } else {
-                    // What it removes: the current version, or the newest kept one when no
-                    // version is present under the existence strategy (then still removed).
-                    const auto* slot = latest_slot(*head);
-                    if (!slot && !head->versions.empty()) slot = &head->versions.back();
-                    if (slot) removed = describe_or_size(key, slot->ref);
-                    update_scope update(s_->lock);
-                    while (!head->versions.empty())
-                        remove_slot(key, *head, head->versions.end() - 1);
-                }
-                if (head->versions.empty()) s_->root->heads.erase(key);
-            }
-            ++s_->root->erases;
-        }
-        s_->cache.erase(key);
-        return removed;
-    }
+    std::optional<mmry::metadata> erase_key(std::string_view key, std::uint64_t want);
 
     // The threshold (75, 85, 95 % of max_size) this put took the store past, once per crossing.
     std::optional<usage_alert> usage_crossing() {
@@ -1157,6 +874,14 @@ class basic_store {
 
     std::unique_ptr<state> s_;
 };
+
+}  // namespace v1
+}  // namespace mmry
+
+#include <mmry/detail/store_write.hpp>
+
+namespace mmry {
+inline namespace v1 {
 
 /// The store with every default policy: heap arena, hashed index, zstd level 3, no cipher.
 using store = basic_store<>;
