@@ -564,6 +564,25 @@ TEMPLATE_TEST_CASE("concurrency: 100 threads read byte-exact values from one sha
     mmry_test::check_counters(s);
 }
 
+namespace {
+/// Runs body(store, i) in n child processes at once (i = 0..n-1), each on its own opening of the
+/// store `name`, released together by a gate once all have opened it; checks each exits with 0.
+template <class S, class Body>
+void in_processes_at_once(const std::string& name, const mmry::options& opts, int n, Body body) {
+    family kids;
+    channel gate;
+    std::vector<pid_t> pids;
+    for (int i = 0; i < n; ++i)
+        pids.push_back(kids.spawn([&, i] {
+            auto t = S::open(name, opts);
+            gate.wait();
+            return body(t, i);
+        }));
+    gate.send(std::string(static_cast<std::size_t>(n), 'g'));
+    for (const pid_t pid : pids) CHECK(kids.wait(pid) == 0);
+}
+}  // namespace
+
 TEMPLATE_TEST_CASE("processes: 50 writers at once, afterwards every key is there and exact",
                    "[shared][processes]", sealed_traits<shm>, raw_traits<file>) {
     using S = mmry::basic_store<TestType>;
@@ -574,23 +593,15 @@ TEMPLATE_TEST_CASE("processes: 50 writers at once, afterwards every key is there
     const int keys = 4 * soak();
     const auto key_of = [](int w, int k) { return numbered("w", w) + numbered("/", k); };
 
-    family kids;
-    channel gate;
-    std::vector<pid_t> pids;
-    for (int w = 0; w < writers; ++w)
-        pids.push_back(kids.spawn([&, w] {
-            auto t = S::open(at.name(), opts);
-            gate.wait();
-            // Each key is written twice: the second put replaces the first.
-            for (std::uint64_t version = 1; version <= 2; ++version)
-                for (int k = 0; k < keys; ++k) t.put(key_of(w, k), value_of(key_of(w, k), version));
-            for (int k = 0; k < keys; ++k)
-                if (t.get(key_of(w, k)) != value_of(key_of(w, k), 2))
-                    return fail(key_of(w, k) + ": not read back");
-            return 0;
-        }));
-    gate.send(std::string(writers, 'g'));
-    for (const pid_t pid : pids) CHECK(kids.wait(pid) == 0);
+    in_processes_at_once<S>(at.name(), opts, writers, [&](S& t, int w) {
+        // Each key is written twice: the second put replaces the first.
+        for (std::uint64_t version = 1; version <= 2; ++version)
+            for (int k = 0; k < keys; ++k) t.put(key_of(w, k), value_of(key_of(w, k), version));
+        for (int k = 0; k < keys; ++k)
+            if (t.get(key_of(w, k)) != value_of(key_of(w, k), 2))
+                return fail(key_of(w, k) + ": not read back");
+        return 0;
+    });
 
     CHECK(s.size() == static_cast<std::size_t>(writers * keys));
     CHECK(count_listed(s) == static_cast<std::size_t>(writers * keys));
@@ -1537,21 +1548,13 @@ TEMPLATE_TEST_CASE("processes: versions put by four processes form one chained h
     const int puts = 10 * soak();
     const auto content = [](int w, int i) { return numbered("w", w) + numbered("/", i); };
 
-    family kids;
-    channel gate;
-    std::vector<pid_t> pids;
-    for (int w = 0; w < writers; ++w)
-        pids.push_back(kids.spawn([&, w] {
-            auto t = S::open(at.name(), opts);
-            gate.wait();
-            for (int i = 0; i < puts; ++i) {
-                t.put("doc", content(w, i), {.tags = {numbered("w", w)}});
-                t.put(numbered("own/", w), content(w, i));
-            }
-            return 0;
-        }));
-    gate.send(std::string(writers, 'g'));
-    for (const pid_t pid : pids) CHECK(kids.wait(pid) == 0);
+    in_processes_at_once<S>(at.name(), opts, writers, [&](S& t, int w) {
+        for (int i = 0; i < puts; ++i) {
+            t.put("doc", content(w, i), {.tags = {numbered("w", w)}});
+            t.put(numbered("own/", w), content(w, i));
+        }
+        return 0;
+    });
 
     // One history of writers * puts versions, numbered without gap, each linked to the one before
     // (previous version and chain hash) and readable, whichever process wrote it.
@@ -1582,6 +1585,7 @@ TEMPLATE_TEST_CASE("processes: versions put by four processes form one chained h
     mmry_test::check_counters(s);
 
     // Another process prunes; this one sees it, and the history survives reopening.
+    family kids;
     const pid_t pruner = kids.spawn([&] {
         auto t = S::open(at.name(), opts);
         return t.prune({.keep_last = 3}) ==
