@@ -656,10 +656,6 @@ class basic_store {
         return {v.key(), v.meta().version(), v.header().modified_ns, &hash};
     }
 
-    std::uint64_t version_of(std::string_view key, const record_ref& ref) const {
-        return open_record(key, ref).meta().version();
-    }
-
     // ---- reading values -------------------------------------------------------------------
 
     template <class T>
