@@ -641,19 +641,21 @@ class basic_store {
         const auto bytes = s_->arena->bytes(ref.where, ref.size);
         const auto probe = format::record_view::parse(bytes, stored_key, cipher_type::tag_size);
         auto v = s_->codec.open(bytes, probe.key());
-        std::string expected;
         for (std::size_t i = 0; i < layouts; ++i)
-            if (path_type::stored_key(i, input_of(v), expected), expected == stored_key) return v;
+            if (stored_key_of(i, v) == stored_key) return v;
         throw error(errc::corrupt, "stored key " + detail::quote(stored_key) +
                                        " refers to version " + std::to_string(v.meta().version()) +
                                        " of key " + detail::quote(v.key()) +
                                        ", which the path files elsewhere");
     }
 
-    static path::input input_of(const format::record_view& v) {
-        thread_local format::hash_bytes hash;
-        hash = v.meta().content_hash();
-        return {v.key(), v.meta().version(), v.header().modified_ns, &hash};
+    // The stored key layout `layout` files the write held by record v under.
+    static std::string stored_key_of(std::size_t layout, const format::record_view& v) {
+        std::string out;
+        path_type::stored_key(
+            layout, {v.key(), v.meta().version(), v.header().modified_ns, v.meta().content_hash()},
+            out);
+        return out;
     }
 
     // ---- reading values -------------------------------------------------------------------

@@ -127,8 +127,7 @@ void basic_store<Traits>::commit_history(std::string_view key, bytes& record,
     }
     const std::uint64_t version = parsed.meta().version();
     std::array<std::string, layouts> keys;
-    const path::input in = input_of(parsed);
-    for (std::size_t i = 0; i < layouts; ++i) path_type::stored_key(i, in, keys[i]);
+    for (std::size_t i = 0; i < layouts; ++i) keys[i] = stored_key_of(i, parsed);
     for (const auto& k : keys) check_stored_key(key, k);
 
     update_scope update(s_->lock);
@@ -220,9 +219,8 @@ std::size_t basic_store<Traits>::layout_of(std::string_view stored_key, std::str
                                            const record_ref& ref) const {
     try {
         const auto v = open_record(owner, ref);
-        std::string k;
         for (std::size_t i = 0; i < layouts; ++i)
-            if (path_type::stored_key(i, input_of(v), k), k == stored_key) return i;
+            if (stored_key_of(i, v) == stored_key) return i;
     } catch (const error&) {
     }
     return 0;
@@ -260,10 +258,8 @@ void basic_store<Traits>::remove_slot(std::string_view key, head_type& head, slo
     std::vector<std::string> keys;
     try {
         const auto v = open_slot(key, *it);
-        std::string k;
         for (std::size_t i = 0; i < layouts; ++i)
-            if (it->layouts & (std::uint32_t{1} << i))
-                keys.push_back((path_type::stored_key(i, input_of(v), k), k));
+            if (it->layouts & (std::uint32_t{1} << i)) keys.push_back(stored_key_of(i, v));
     } catch (const error&) {
         // A damaged record: find the stored keys that refer to it the slow way.
         index.scan("", "", [&](std::string_view k, const record_ref& r) {

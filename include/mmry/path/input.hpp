@@ -19,10 +19,10 @@ namespace path {
 
 /// One write, as a path policy sees it.
 struct input {
-    std::string_view key;       ///< the logical key
-    std::uint64_t version = 0;  ///< 1, 2, ... per key
-    std::int64_t time_ns = 0;   ///< the write's time, ns since the Unix epoch
-    const std::array<std::byte, 32>* content_hash = nullptr;  ///< see metadata::hash_kind
+    std::string_view key;                      ///< the logical key
+    std::uint64_t version = 0;                 ///< 1, 2, ... per key
+    std::int64_t time_ns = 0;                  ///< the write's time, ns since the Unix epoch
+    std::array<std::byte, 32> content_hash{};  ///< see metadata::hash_kind (zero: none)
 };
 
 /// Which layouts of a path::multi must hold a version for the key to have it.

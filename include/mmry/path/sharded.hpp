@@ -42,9 +42,7 @@ struct shard_by_key {
 
 struct shard_by_content {
     std::string operator()(const input& in) const {
-        std::array<std::byte, 32> none{};
-        const auto& h = in.content_hash ? *in.content_hash : none;
-        return detail::shard_prefix(h.data()) + std::string(in.key);
+        return detail::shard_prefix(in.content_hash.data()) + std::string(in.key);
     }
 };
 
