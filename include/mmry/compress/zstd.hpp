@@ -4,6 +4,12 @@
 // Thread-safety: compress and decompress may be called from any number of threads at once; each
 // thread reuses its own compression and decompression context (reuse saves ~30 % on small frames).
 // Throws: decompress throws mmry::error(errc::corrupt) with zstd's diagnosis on malformed input.
+//
+// Dictionaries (mmry/compress/dictionary.hpp): the overloads that take a `const dictionary&`
+// compress with its tables for Level and decompress with its tables. A frame compressed with a
+// dictionary names the dictionary's zstd id; decompressing it without that dictionary, or with
+// another, throws errc::corrupt ("Dictionary mismatch"). Frames compressed without a dictionary
+// decompress with or without one.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +22,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include <mmry/compress/dictionary.hpp>
 #include <mmry/error.hpp>
 
 #include <mmry/concepts.hpp>
@@ -31,6 +38,11 @@ struct zstd {
     static constexpr std::uint8_t id = 1;
     static constexpr std::string_view name = "zstd";
     static constexpr int level = Level;
+    static constexpr bool dictionaries = true;
+
+    /// The level the calling thread's last compress call used: always Level (the same question
+    /// compress::adaptive answers per call).
+    static int last_level() noexcept { return Level; }
 
     /// Compresses `src` into `dst`; returns the compressed size, or 0 when it does not fit in
     /// `dst` (the caller then keeps the frame raw).
@@ -52,6 +64,34 @@ struct zstd {
             ZSTD_decompressDCtx(dctx(), dst.data(), dst.size(), src.data(), src.size());
         if (ZSTD_isError(n))
             throw error(errc::corrupt, std::string("zstd: ") + ZSTD_getErrorName(n));
+        return n;
+    }
+
+    /// Compresses `src` into `dst` with dictionary `d` (its tables for Level, built on the first
+    /// call at this level); returns the compressed size, or 0 when it does not fit in `dst`.
+    static std::size_t compress(std::span<const std::byte> src, std::span<std::byte> dst,
+                                const dictionary& d) {
+        const std::size_t n = ZSTD_compress_usingCDict(cctx(), dst.data(), dst.size(), src.data(),
+                                                       src.size(), d.cdict(Level));
+        if (ZSTD_isError(n)) {
+            if (ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall) return 0;
+            if (ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation) throw std::bad_alloc();
+            throw error(errc::invalid_argument, "zstd compression with dictionary " +
+                                                    std::to_string(d.id()) +
+                                                    " failed: " + ZSTD_getErrorName(n));
+        }
+        return n;
+    }
+
+    /// Decompresses `src`, compressed with dictionary `d`, into `dst`; returns the number of bytes
+    /// written. Throws errc::corrupt on malformed input or a frame of another dictionary.
+    static std::size_t decompress(std::span<const std::byte> src, std::span<std::byte> dst,
+                                  const dictionary& d) {
+        const std::size_t n = ZSTD_decompress_usingDDict(dctx(), dst.data(), dst.size(), src.data(),
+                                                         src.size(), d.ddict());
+        if (ZSTD_isError(n))
+            throw error(errc::corrupt, "zstd with dictionary " + std::to_string(d.id()) + ": " +
+                                           ZSTD_getErrorName(n));
         return n;
     }
 
