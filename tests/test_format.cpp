@@ -232,7 +232,7 @@ TEST_CASE("format: a record too short for what it declares is corrupt", "[format
                          is_error(errc::corrupt, "is 63 bytes, shorter than the 64-byte head"));
 }
 
-TEST_CASE("format: bad magic, checksum, flags, reserved field and version are refused",
+TEST_CASE("format: bad magic, checksum, flags, dictionary field and version are refused",
           "[format]") {
     auto c = craft("user/1", 300, 128);
     SECTION("magic") {
@@ -261,10 +261,15 @@ TEST_CASE("format: bad magic, checksum, flags, reserved field and version are re
         CHECK_THROWS_MATCHES(parse(sealed.bytes), mmry::error, is_error(errc::corrupt, "checksum"));
     }
     SECTION("another format version") {
-        c.bytes[off::version] = std::byte{3};
+        c.bytes[off::version] = std::byte{4};
         c.reseal();
         CHECK_THROWS_MATCHES(parse(c.bytes), mmry::error,
-                             is_error(errc::version_mismatch, "format version 3"));
+                             is_error(errc::version_mismatch, "format version 4"));
+        // Version 2: before folding and dictionaries.
+        c.bytes[off::version] = std::byte{2};
+        c.reseal();
+        CHECK_THROWS_MATCHES(parse(c.bytes), mmry::error,
+                             is_error(errc::version_mismatch, "format version 2"));
         // Version 1: the 56-byte head without a meta section.
         c.bytes[off::version] = std::byte{1};
         c.reseal();
@@ -279,19 +284,15 @@ TEST_CASE("format: bad magic, checksum, flags, reserved field and version are re
         c.reseal();
         CHECK_THROWS_MATCHES(parse(c.bytes), mmry::error, is_error(errc::corrupt, "flags"));
     }
-    SECTION("the reserved head field") {
+    SECTION("a dictionary named by a record without a compressor") {
         for (bool encrypted : {false, true}) {
-            const auto base = craft("user/1", 300, 128, encrypted);
-            for (std::size_t at = off::reserved; at < off::reserved + 4; ++at) {
-                INFO((encrypted ? "encrypted" : "plain") << ", byte " << at);
-                auto m = base;
-                m.bytes[at] = std::byte{1};
-                CHECK_THROWS_MATCHES(parse(m.bytes), mmry::error,
-                                     is_error(errc::corrupt, "checksum"));
-                m.reseal();
-                CHECK_THROWS_MATCHES(parse(m.bytes), mmry::error,
-                                     is_error(errc::corrupt, "nonzero reserved head field"));
-            }
+            INFO((encrypted ? "encrypted" : "plain"));
+            auto m = craft("user/1", 300, 128, encrypted);
+            put_le(m.bytes, off::dictionary, 1, 4);
+            CHECK_THROWS_MATCHES(parse(m.bytes), mmry::error, is_error(errc::corrupt, "checksum"));
+            m.reseal();
+            CHECK_THROWS_MATCHES(parse(m.bytes), mmry::error,
+                                 is_error(errc::corrupt, "names dictionary 1"));
         }
     }
 }
@@ -596,7 +597,7 @@ TEST_CASE("format: a plain record has the documented little-endian layout", "[fo
     CHECK(std::string(reinterpret_cast<const char*>(r.data()), 4) == "MREC");
     CHECK(le(r, off::magic, 4) == format::record_magic);
     CHECK(le(r, off::version, 1) == mmry::format_version);
-    CHECK(le(r, off::version, 1) == 2);
+    CHECK(le(r, off::version, 1) == 3);
     CHECK(le(r, off::cipher, 1) == 0);
     CHECK(le(r, off::compressor, 1) == 0);
     CHECK(le(r, off::flags, 1) == 0);
@@ -609,7 +610,7 @@ TEST_CASE("format: a plain record has the documented little-endian layout", "[fo
     // Meta section: 88 fixed bytes, content type (2 + 10), tags (2 + 3 + 4), attributes
     // (2 + 3 + 3).
     CHECK(le(r, off::meta_size, 4) == 117);
-    CHECK(le(r, off::reserved, 4) == 0);
+    CHECK(le(r, off::dictionary, 4) == 0);
     CHECK(std::string(reinterpret_cast<const char*>(r.data()) + 64, 3) == "abc");
 
     const std::size_t meta = 64 + 3, table = meta + 117, payload = table + 2 * 12;
@@ -753,7 +754,7 @@ TEST_CASE("format: a sealed record has the documented crypto block and meta MAC"
     CHECK(le(r, off::cipher, 1) == mmry::cipher::aes256_gcm::id);
     CHECK(le(r, off::compressor, 1) == mmry::compress::zstd<3>::id);
     CHECK(le(r, off::meta_size, 4) == 94 + 16);
-    CHECK(le(r, off::reserved, 4) == 0);
+    CHECK(le(r, off::dictionary, 4) == 0);
     CHECK(std::string(reinterpret_cast<const char*>(r.data()) + 88, 3) == "abc");
 
     // Key id: the first 8 bytes of HMAC-SHA256(master, "mmry/v1/key-id").

@@ -89,8 +89,14 @@ concept path_policy = identified_policy<P> &&
     P::stored_key(layout, in, out);
 } &&(P::layouts >= 1 && P::layouts <= 8);
 
+/// fold::none (id 0), or a chunker's sizes: values of at least min_size bytes are cut into chunks
+/// of min_size..max_size bytes, avg_size (a power of two) on average.
 template <class F>
-concept fold_policy = identified_policy<F>;
+concept fold_policy = identified_policy<F> &&(F::id == 0 || requires {
+    { F::min_size } -> std::convertible_to<std::uint32_t>;
+    { F::avg_size } -> std::convertible_to<std::uint32_t>;
+    { F::max_size } -> std::convertible_to<std::uint32_t>;
+});
 
 /// A complete composition of policies, as basic_store takes it.
 template <class T>

@@ -36,6 +36,11 @@ struct metadata {
     std::uint32_t frames = 0;        ///< frames the value is cut into
     std::uint32_t compressed_frames = 0;
     std::uint32_t frame_size = 0;  ///< logical bytes per frame (the last may hold fewer)
+    /// The value is folded (fold::cdc): its record holds a manifest of `chunks` shared chunks, and
+    /// frames / compressed_frames / stored_size describe the manifest, not the chunks.
+    bool folded = false;
+    std::uint32_t chunks = 0;
+    std::uint32_t dictionary = 0;  ///< the dictionary its frames were compressed with (0: none)
     std::uint64_t seq = 0;         ///< the store's write sequence number of this record
     std::chrono::system_clock::time_point created;   ///< when the key was first put
     std::chrono::system_clock::time_point modified;  ///< when this value was put
@@ -74,6 +79,21 @@ struct size_class_stats {
     std::uint64_t bytes = 0;   ///< their bytes together
 };
 
+/// One trained dictionary of a store (train_dictionary).
+struct dictionary_stats {
+    std::uint32_t id = 0;
+    std::uint64_t bytes = 0;    ///< the dictionary's size
+    std::uint64_t records = 0;  ///< records and chunks compressed with it
+    bool current = false;       ///< new values are compressed with it
+};
+
+/// Frames a compressor that tells its level (compress::adaptive, compress::zstd) compressed at
+/// one level; level 0 counts the frames it left raw.
+struct level_stats {
+    int level = 0;
+    std::uint64_t frames = 0;
+};
+
 /// Hits and misses of a process's cache of decoded values.
 using cache_stats = detail::cache_stats;
 
@@ -81,8 +101,18 @@ using cache_stats = detail::cache_stats;
 struct store_stats {
     std::uint64_t entries = 0;  ///< keys (logical keys)
     std::uint64_t records = 0;  ///< records kept: one per kept version (however many stored keys)
-    std::uint64_t logical_bytes = 0;  ///< bytes of all values
-    std::uint64_t stored_bytes = 0;   ///< bytes of all records
+    std::uint64_t logical_bytes = 0;  ///< bytes of all values (every kept version)
+    /// Bytes after folding: of the values that are not folded, plus of each distinct chunk once.
+    std::uint64_t folded_bytes = 0;
+    /// Bytes of all records: values' records, chunks' records and dictionaries.
+    std::uint64_t stored_bytes = 0;
+    std::uint64_t folded_values = 0;       ///< records that hold a chunk manifest
+    std::uint64_t chunks = 0;              ///< distinct chunks kept
+    std::uint64_t chunk_refs = 0;          ///< references from manifests to chunks
+    std::uint64_t chunk_bytes = 0;         ///< logical bytes of the distinct chunks
+    std::uint64_t chunk_stored_bytes = 0;  ///< bytes of the chunks' records
+    std::vector<dictionary_stats> dictionaries;
+    std::vector<level_stats> levels;  ///< frames by compression level, non-empty levels only
     std::uint64_t frames = 0;
     std::uint64_t compressed_frames = 0;
     std::uint64_t puts = 0;  ///< puts and imports since the store was created
@@ -92,10 +122,15 @@ struct store_stats {
     cache_stats cache;  ///< this process's cache
 
     /// logical_bytes / stored_bytes: above 1 when the store saves space (0 when empty).
-    double ratio() const noexcept {
-        return stored_bytes == 0
-                   ? 0.0
-                   : static_cast<double>(logical_bytes) / static_cast<double>(stored_bytes);
+    double ratio() const noexcept { return quotient(logical_bytes, stored_bytes); }
+    /// logical_bytes / folded_bytes: what folding saved (1 without repeats, 0 when empty).
+    double dedup_ratio() const noexcept { return quotient(logical_bytes, folded_bytes); }
+    /// folded_bytes / stored_bytes: what compression saved after folding, net of record overhead.
+    double compression_ratio() const noexcept { return quotient(folded_bytes, stored_bytes); }
+
+  private:
+    static double quotient(std::uint64_t a, std::uint64_t b) noexcept {
+        return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b);
     }
 };
 

@@ -11,10 +11,13 @@
 #include <mmry/cipher/none.hpp>
 #include <mmry/cipher/xchacha20_poly1305.hpp>
 #include <mmry/codec/value.hpp>
+#include <mmry/compress/adaptive.hpp>
+#include <mmry/compress/dictionary.hpp>
 #include <mmry/compress/none.hpp>
 #include <mmry/compress/zstd.hpp>
 #include <mmry/concepts.hpp>
 #include <mmry/error.hpp>
+#include <mmry/fold/cdc.hpp>
 #include <mmry/fold/none.hpp>
 #include <mmry/format/record.hpp>
 #include <mmry/format/store_header.hpp>

@@ -24,6 +24,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,6 +46,8 @@
 #include <mmry/detail/fault.hpp>
 #include <mmry/detail/store_state.hpp>
 #include <mmry/error.hpp>
+#include <mmry/format/bundle.hpp>
+#include <mmry/format/manifest.hpp>
 #include <mmry/format/record.hpp>
 #include <mmry/format/store_header.hpp>
 #include <mmry/listing.hpp>
@@ -157,10 +160,9 @@ class basic_store {
                             detail::quote(key) + " would need more than 2^32 frames of " +
                             std::to_string(s_->header.frame_size) + " bytes");
         format::check_put_options(o, key, sealed);
-        thread_local bytes record;
-        const std::uint64_t seq = s_->root->seq.fetch_add(1, std::memory_order_relaxed) + 1;
-        s_->codec.encode(key, value, seq, now_ns(), o, s_->opts.content_hash, record);
-        return commit(key, record, origin::put);
+        if constexpr (folding)
+            if (value.size() >= fold_type::min_size) return put_folded(key, value, o);
+        return put_whole(key, value, o);
     }
     /// Stores text as its bytes (no terminating NUL).
     std::uint64_t put(std::string_view key, std::string_view value, const put_options& o = {}) {
@@ -309,7 +311,7 @@ class basic_store {
     /// raw (compress::none, cipher::none). The view holds a read lock (see mmry/view.hpp); every
     /// frame's checksum is verified before it is returned (errc::corrupt otherwise).
     std::optional<value_view<lock_type>> view(std::string_view key) const
-        requires(compressor_type::id == 0 && cipher_type::tag_size == 0) {
+        requires(compressor_type::id == 0 && cipher_type::tag_size == 0 && fold_type::id == 0) {
         std::shared_lock lock(s_->lock);
         const auto at = locate(key);
         if (!at) return std::nullopt;
@@ -425,7 +427,22 @@ class basic_store {
         st.entries = key_count();
         st.records = r.records;
         st.logical_bytes = r.logical_bytes;
-        st.stored_bytes = r.stored_bytes;
+        st.stored_bytes = r.stored_bytes + r.chunk_stored + r.dictionary_stored;
+        st.folded_bytes = r.logical_bytes - r.folded_logical + r.chunk_logical;
+        st.folded_values = r.folded_values;
+        st.chunks = r.chunks.size();
+        st.chunk_refs = r.chunk_refs;
+        st.chunk_bytes = r.chunk_logical;
+        st.chunk_stored_bytes = r.chunk_stored;
+        for (const auto& d : r.dictionaries)
+            st.dictionaries.push_back(
+                {d.id, d.bytes, d.records, d.id == r.current_dictionary.load()});
+        for (std::size_t i = 0; i < detail::level_slots; ++i)
+            if (r.level_frames[i] != 0)
+                st.levels.push_back(
+                    {static_cast<std::int8_t>(static_cast<std::uint8_t>(i)), r.level_frames[i]});
+        std::sort(st.levels.begin(), st.levels.end(),
+                  [](const level_stats& a, const level_stats& b) { return a.level < b.level; });
         st.frames = r.frames;
         st.compressed_frames = r.compressed_frames;
         st.puts = r.puts;
@@ -441,13 +458,27 @@ class basic_store {
     }
 
     /// The stored form of `key`'s current record (still compressed and encrypted), or nullopt:
-    /// what a backup copies and import_record takes back.
+    /// what a backup copies and import_record takes back. A folded value exports as a bundle of
+    /// its record and the records of its distinct chunks (docs/FORMAT.md, "Bundles").
     std::optional<bytes> export_record(std::string_view key) const {
         std::shared_lock lock(s_->lock);
         const auto at = locate(key);
         if (!at) return std::nullopt;
         const auto span = s_->arena->bytes(at->where, at->size);
+        if constexpr (folding) {
+            const auto v = open_record(key, *at);
+            if (v.header().folded) return bundle_of(v);
+        }
         return bytes(span.begin(), span.end());
+    }
+    /// The same, of version `v` of `key` (nullopt when the store does not keep it).
+    std::optional<bytes> export_record(std::string_view key, version v) const {
+        std::shared_lock lock(s_->lock);
+        const auto rec = open_version(key, v.number);
+        if (!rec) return std::nullopt;
+        if constexpr (folding)
+            if (rec->header().folded) return bundle_of(*rec);
+        return bytes(rec->bytes().begin(), rec->bytes().end());
     }
 
     /// Puts back a record exported from this store, after checking every field and decoding every
@@ -455,25 +486,65 @@ class basic_store {
     /// with the error that says why, and the store is unchanged. The record keeps its version;
     /// a kept version with that number is replaced.
     void import_record(byte_view record) {
+        if constexpr (folding)
+            if (format::is_bundle(record)) return import_bundle(record);
         const auto probe = format::record_view::parse(record, {}, cipher_type::tag_size);
         const std::string key(probe.key());
         const auto v = s_->codec.open(record, key);
         s_->codec.check_meta(v);
-        bytes scratch(static_cast<std::size_t>(
-            std::min<std::uint64_t>(v.header().logical_size, v.header().frame_size)));
-        for (std::uint64_t at = 0; at < v.header().logical_size; at += scratch.size()) {
-            const auto n = static_cast<std::size_t>(
-                std::min<std::uint64_t>(scratch.size(), v.header().logical_size - at));
-            s_->codec.decode(v, at, std::span(scratch).first(n));
+        if (v.header().folded)
+            throw error(errc::invalid_argument,
+                        "record of key " + detail::quote(key) +
+                            " is folded: import the bundle export_record made of it");
+        {
+            std::shared_lock lock(s_->lock);
+            check_frames(v);
         }
-        // Sequence numbers stay unique: later puts number after the imported record.
-        std::uint64_t seen = s_->root->seq.load();
-        while (seen < v.header().seq &&
-               !s_->root->seq.compare_exchange_weak(seen, v.header().seq)) {
-        }
+        see_seq(v.header().seq);
         bytes copy(record.begin(), record.end());
         commit(key, copy, origin::import);
     }
+
+    // ---- dictionaries -----------------------------------------------------------------------
+
+    /// Trains a zstd dictionary on the current values of `keys` (absent keys are skipped), stores
+    /// it (encrypted when the store is), and makes it the one new records are compressed with;
+    /// returns its id. Records written before keep decoding with the dictionary they name.
+    /// `capacity` is the dictionary's size limit; zstd wants about 100 times as many sample bytes.
+    /// Throws errc::invalid_argument when the samples are too few for zstd to train on.
+    std::uint32_t train_dictionary(std::span<const std::string> keys,
+                                   std::size_t capacity = default_dictionary_capacity) requires
+        detail::store_state<Traits>::codec_type::takes_dictionaries {
+        std::vector<bytes> samples;
+        std::size_t total = 0;
+        for (const auto& k : keys) {
+            if (total >= max_sample_bytes(capacity)) break;
+            if (auto v = get(k)) {
+                total += v->size();
+                samples.push_back(std::move(*v));
+            }
+        }
+        return store_dictionary(samples, capacity);
+    }
+    /// The same, on the current values of the keys whose metadata `pred` accepts.
+    std::uint32_t train_dictionary(const std::function<bool(const entry&)>& pred,
+                                   std::size_t capacity = default_dictionary_capacity) requires
+        detail::store_state<Traits>::codec_type::takes_dictionaries {
+        std::vector<std::string> keys;
+        std::size_t total = 0;
+        for (const auto& e : list())
+            if (total < max_sample_bytes(capacity) && pred(e)) {
+                total += e.meta.logical_size;
+                keys.push_back(e.key);
+            }
+        return train_dictionary(keys, capacity);
+    }
+
+    /// Rewrites every record and chunk that is not compressed with the current dictionary, so
+    /// that it is; values, versions, hashes and times stay as they were. Returns how many records
+    /// and chunks it rewrote. Each is rewritten under the write lock on its own: readers and
+    /// writers go on meanwhile.
+    std::size_t recompress();
 
     /// The listing source behind list(), range(), with_tag(), where() and stored(): appends the
     /// next batch of entries after `after`.
@@ -517,7 +588,23 @@ class basic_store {
     static constexpr bool keeps_history = path_type::history;
     static constexpr std::size_t layouts = path_type::layouts;
     static constexpr std::uint32_t all_layouts = (std::uint32_t{1} << layouts) - 1;
+    static constexpr bool folding = fold_type::id != 0;
+    static constexpr std::size_t default_dictionary_capacity = 112640;
     using state = detail::store_state<Traits>;
+    using codec_type = typename state::codec_type;
+    using dictionary_ptr = std::shared_ptr<const compress::dictionary>;
+
+    // A folded put's chunks: what its manifest names, and the records of the chunks the store
+    // lacked when it looked (encoded before the write lock is taken).
+    struct fold_plan {
+        std::vector<format::chunk_ref> chunks;
+        std::vector<format::hash_bytes> ids;  // of each chunk (put only)
+        std::vector<std::uint64_t> offsets;   // of each chunk in the value (put only)
+        byte_view value;                      // the value (put only)
+        // By reference: the chunk's id and record.
+        std::map<format::chunk_reference, std::pair<format::hash_bytes, bytes>> encoded;
+        std::size_t acquired = 0;  // manifest entries counted so far under the lock
+    };
     using head_type = typename state::head_type;
     using slot_iterator = typename head_type::slots::iterator;
     enum class origin { put, import };
@@ -663,7 +750,7 @@ class basic_store {
     template <class T>
     std::optional<T> decode_as(std::shared_lock<lock_type>& lock, std::string_view key,
                                const format::record_view& v, bool use_cache) const {
-        const auto n = static_cast<std::size_t>(v.header().logical_size);
+        const auto n = static_cast<std::size_t>(v.value_size());
         // The write sequence number names the record's content: a cached copy with the same one is
         // the current value, whichever process wrote it.
         const std::uint64_t stamp = v.header().seq;
@@ -676,7 +763,7 @@ class basic_store {
             if (cached) {
                 std::copy_n(cached->data(), n, dst.data());
             } else {
-                s_->codec.decode(v, 0, dst);
+                decode_value(v, 0, dst);
                 if (use_cache) remember(key, stamp, dst);
             }
             return out;
@@ -684,7 +771,7 @@ class basic_store {
             static_assert(value_codec<T>, "get<T> needs an mmry::codec<T> specialization");
             if (!cached) {
                 auto raw = std::make_shared<bytes>(n);
-                s_->codec.decode(v, 0, *raw);
+                decode_value(v, 0, *raw);
                 if (use_cache) s_->cache.insert(key, stamp, raw);
                 cached = std::move(raw);
             }
@@ -709,7 +796,7 @@ class basic_store {
     }
 
     static bool worth_caching(const format::record_view& v) noexcept {
-        if (v.header().encrypted()) return true;
+        if (v.header().encrypted() || v.header().folded) return true;
         for (std::uint32_t i = 0; i < v.header().frame_count; ++i)
             if (v.entry(i).codec != 0) return true;
         return false;
@@ -717,14 +804,14 @@ class basic_store {
 
     bytes read_range(std::string_view key, const format::record_view& v, std::uint64_t offset,
                      std::uint64_t length) const {
-        const std::uint64_t size = v.header().logical_size;
+        const std::uint64_t size = v.value_size();
         if (offset > size || length > size - offset)
             throw error(errc::out_of_range,
                         "read of " + std::to_string(length) + " bytes at offset " +
                             std::to_string(offset) + " of key " + detail::quote(key) +
                             " passes the end of its " + std::to_string(size) + "-byte value");
         bytes out(static_cast<std::size_t>(length));
-        s_->codec.decode(v, offset, out);
+        decode_value(v, offset, out);
         return out;
     }
 
@@ -761,8 +848,13 @@ class basic_store {
         s_->codec.check_meta(v);
         const auto& h = v.header();
         mmry::metadata m;
-        m.logical_size = h.logical_size;
+        m.logical_size = v.value_size();
         m.stored_size = v.bytes().size();
+        m.folded = h.folded;
+        if (h.folded)
+            m.chunks = static_cast<std::uint32_t>((h.logical_size - format::manifest_head_size) /
+                                                  format::manifest_entry_size);
+        m.dictionary = h.dictionary;
         m.encrypted = h.encrypted();
         m.compressor = compressor_type::name;  // open() checked the record's ids are the store's
         m.cipher = cipher_type::name;
@@ -809,7 +901,8 @@ class basic_store {
     // was committed: the record itself may have been damaged since.
     void account(const record_ref& ref, int sign);
 
-    void free_record(const record_ref& ref);
+    // Frees a record (and, unless release is false, its manifest's chunk references).
+    void free_record(const record_ref& ref, bool release = true);
 
     // The version, chain hash and created time of the record at ref, for the put that follows
     // it; a damaged record (or one whose meta MAC fails) starts a new chain.
@@ -823,7 +916,8 @@ class basic_store {
     // The one write path: every mutation that adds a record goes through here, with the record
     // fully encoded beforehand (only version, chain hash and created time are stamped under the
     // lock), so it could be journaled as it is. Returns the version the record holds.
-    std::uint64_t commit(std::string_view key, bytes& record, origin from);
+    std::uint64_t commit(std::string_view key, bytes& record, origin from,
+                         fold_plan* plan = nullptr);
 
     void commit_latest(std::string_view key, bytes& record, const format::record_view& parsed,
                        origin from);
@@ -855,6 +949,63 @@ class basic_store {
 
     std::optional<mmry::metadata> erase_key(std::string_view key, std::uint64_t want);
 
+    // ---- folding and dictionaries (mmry/detail/store_fold.hpp) ------------------------------
+
+    std::uint64_t next_seq() { return s_->root->seq.fetch_add(1, std::memory_order_relaxed) + 1; }
+    // Sequence numbers stay unique: later puts number after an imported record.
+    void see_seq(std::uint64_t seq) {
+        std::uint64_t seen = s_->root->seq.load();
+        while (seen < seq && !s_->root->seq.compare_exchange_weak(seen, seq)) {
+        }
+    }
+
+    // A put of a value as one record (not folded).
+    std::uint64_t put_whole(std::string_view key, byte_view value, const put_options& o) {
+        thread_local bytes record;
+        const auto dict = current_dictionary();
+        s_->codec.encode(key, value, next_seq(), now_ns(), o, s_->opts.content_hash, record,
+                         {dict.get(), {}, {}});
+        return commit(key, record, origin::put);
+    }
+    std::uint64_t put_folded(std::string_view key, byte_view value, const put_options& o);
+    // Encodes a chunk as a record filed under its id (stamped: it is complete).
+    void encode_chunk(const format::hash_bytes& id, byte_view data,
+                      const compress::dictionary* dict, bytes& out);
+    // Under the write lock: counts the plan's chunk references, placing the chunks the store
+    // lacks; all or nothing.
+    void acquire_chunks(fold_plan& plan);
+    // Undoes acquire_chunks (never allocates).
+    void undo_chunks(fold_plan& plan) noexcept;
+    // Drops one reference per manifest entry; frees a chunk when its last reference goes.
+    void release_chunks(const std::vector<format::chunk_ref>& chunks);
+    void free_chunk(const format::chunk_reference& ref, const detail::chunk_slot& slot);
+
+    // Decodes value bytes [offset, offset + out.size()) of an opened record, folded or not.
+    void decode_value(const format::record_view& v, std::uint64_t offset,
+                      std::span<std::byte> out) const;
+    // Checks every frame of an opened record (and of a folded record's chunks) by decoding it.
+    void check_frames(const format::record_view& v) const;
+    // The chunk list of a folded record.
+    std::vector<format::chunk_ref> manifest_of(const format::record_view& v) const;
+    // Decodes chunk `c` into out (c.length bytes) and checks that its content has its id.
+    void decode_chunk(std::string_view key, const format::chunk_ref& c,
+                      std::span<std::byte> out) const;
+    bytes bundle_of(const format::record_view& v) const;
+    void import_bundle(byte_view bundle);
+
+    // The dictionary a record names (nullptr for none); loaded once per process.
+    const compress::dictionary* dictionary_for(const format::record_view& v) const;
+    dictionary_ptr load_dictionary(std::uint32_t id) const;
+    // The dictionary new records are compressed with (nullptr when none).
+    dictionary_ptr current_dictionary() const;
+    std::uint32_t store_dictionary(const std::vector<bytes>& samples, std::size_t capacity);
+    static std::size_t max_sample_bytes(std::size_t capacity) { return capacity * 100; }
+    // Counts (sign +1) or discounts (-1) what a record adds beyond its ref: folding, the use of
+    // a dictionary, frames by level.
+    void tally(const format::record_view& v, int sign);
+    bool recompress_record(std::string_view key, const record_ref& ref);
+    bool recompress_chunk(const format::chunk_reference& ref);
+
     // The threshold (75, 85, 95 % of max_size) this put took the store past, once per crossing.
     std::optional<usage_alert> usage_crossing() {
         if (!s_->opts.on_usage) return std::nullopt;
@@ -876,6 +1027,7 @@ class basic_store {
 }  // namespace v1
 }  // namespace mmry
 
+#include <mmry/detail/store_fold.hpp>
 #include <mmry/detail/store_write.hpp>
 
 namespace mmry {
@@ -898,6 +1050,17 @@ struct store_access {
     template <class Traits>
     static std::span<std::byte> header_bytes(basic_store<Traits>& s) {
         return s.s_->arena->header_bytes();
+    }
+    /// The records of the store's chunks (fold::cdc), in the chunk table's order.
+    template <class Traits>
+    static std::vector<std::span<std::byte>> chunk_records(basic_store<Traits>& s) {
+        std::shared_lock lock(s.s_->lock);
+        std::vector<std::span<std::byte>> out;
+        s.s_->root->chunks.scan("", "", [&](std::string_view, const chunk_slot& c) {
+            out.push_back(s.s_->arena->bytes(c.ref.where, c.ref.size));
+            return true;
+        });
+        return out;
     }
 };
 }  // namespace detail

@@ -11,7 +11,7 @@ namespace mmry {
 inline namespace v1 {
 
 /// The version of the record and store formats this build writes (see docs/FORMAT.md).
-inline constexpr unsigned format_version = 2;
+inline constexpr unsigned format_version = 3;
 
 }  // namespace v1
 }  // namespace mmry

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,7 @@
 #include <cryptopp/secblock.h>
 
 #include <mmry/bytes.hpp>
+#include <mmry/compress/dictionary.hpp>
 #include <mmry/detail/content_hash.hpp>
 #include <mmry/detail/crc32c.hpp>
 #include <mmry/detail/describe.hpp>
@@ -39,17 +41,34 @@ namespace mmry {
 inline namespace v1 {
 namespace detail {
 
+/// What an encode is asked to do beyond framing a value.
+struct encode_extra {
+    /// Compress frames with this dictionary (nullptr: none; ignored by a compressor that takes
+    /// no dictionaries).
+    const compress::dictionary* dictionary = nullptr;
+    /// The frames hold the chunk manifest of a value of this size (a folded record).
+    std::optional<std::uint64_t> folded_size;
+    /// The content hash of the value, already computed (a folded record's frames are not it).
+    std::optional<format::hash_bytes> content_hash;
+};
+
 template <class Compressor, class Cipher>
 class frame_codec {
     static constexpr bool sealed = Cipher::tag_size > 0;
     static constexpr std::size_t overhead = sealed ? Cipher::tag_size : 0;
 
   public:
+    /// True when the compressor can compress with a trained dictionary.
+    static constexpr bool takes_dictionaries = requires { Compressor::dictionaries; };
+
     /// `master` is the store's key material (empty for cipher::none).
     frame_codec(const store_id& sid, CryptoPP::SecByteBlock master, std::uint32_t frame_size)
         : sid_(sid), master_(std::move(master)), frame_size_(frame_size) {
         if constexpr (sealed) {
             hasher_ = content_hasher(purpose_key(master_, "content-hash", sid_));
+            chunk_hasher_ = content_hasher(purpose_key(master_, "chunk-id", sid_));
+            const auto seed = purpose_key(master_, "gear-table", sid_);
+            std::memcpy(gear_seed_.data(), seed.data(), std::min(seed.size(), gear_seed_.size()));
             meta_key_ = purpose_key(master_, "meta-mac", sid_);
             key_id_ = detail::key_id(master_);
             CryptoPP::AutoSeededRandomPool rng;
@@ -62,14 +81,23 @@ class frame_codec {
     const std::array<std::byte, format::key_id_size>& key_id() const noexcept { return key_id_; }
 
     const content_hasher& hasher() const noexcept { return hasher_; }
+    /// Names chunks: SHA-256, or HMAC-SHA256 under a key of the store's when it is encrypted.
+    const content_hasher& chunk_hasher() const noexcept { return chunk_hasher_; }
+    /// The seed of the chunker's gear table: derived from the store key when the store is
+    /// encrypted, zero otherwise.
+    const std::array<std::byte, 32>& gear_seed() const noexcept { return gear_seed_; }
 
     /// Encodes `value` under `key` as a complete record into `out`, with the meta section for
     /// `o` (content hashed when `hash_content`). Version, chain hash and created time are left for
     /// stamp() to fill in at commit.
     void encode(std::string_view key, byte_view value, std::uint64_t seq, std::int64_t now_ns,
-                const put_options& o, bool hash_content, bytes& out) const {
+                const put_options& o, bool hash_content, bytes& out,
+                const encode_extra& extra = {}) const {
+        const compress::dictionary* dict = takes_dictionaries ? extra.dictionary : nullptr;
         format::record_header h;
-        h.meta_size = static_cast<std::uint32_t>(format::meta_size(o, sealed));
+        h.folded = extra.folded_size.has_value();
+        h.dictionary = dict ? dict->id() : 0;
+        h.meta_size = static_cast<std::uint32_t>(format::meta_size(o, sealed, h.folded));
         h.cipher_id = Cipher::id;
         h.compressor_id = Compressor::id;
         h.key_size = static_cast<std::uint32_t>(key.size());
@@ -86,7 +114,10 @@ class frame_codec {
         format::write_head(out.data(), h);
         std::memcpy(out.data() + h.head_size(), key.data(), key.size());
         format::write_meta(out.data() + h.meta_offset(), o, hash_content ? hasher_.kind() : 0,
-                           hash_content ? hasher_.hash(value) : format::hash_bytes{});
+                           !hash_content        ? format::hash_bytes{}
+                           : extra.content_hash ? *extra.content_hash
+                                                : hasher_.hash(value),
+                           extra.folded_size);
         std::fill_n(out.data() + h.table_offset() - (sealed ? format::meta_mac_size : 0),
                     sealed ? format::meta_mac_size : 0, std::byte{0});
 
@@ -100,9 +131,8 @@ class frame_codec {
         for (std::uint32_t i = 0; i < h.frame_count; ++i) {
             const auto src = value.subspan(std::size_t{i} * frame_size_, h.frame_length(i));
             // Keep the compressed form only when it is strictly smaller than the raw frame.
-            std::size_t packed_size =
-                src.size() > 1 ? Compressor::compress(src, std::span(packed).first(src.size() - 1))
-                               : 0;
+            const std::size_t packed_size =
+                src.size() > 1 ? compress(src, std::span(packed).first(src.size() - 1), dict) : 0;
             const bool compressed = packed_size > 0 && packed_size < src.size();
             const byte_view plain = compressed ? byte_view(packed).first(packed_size) : src;
             const auto stored = static_cast<std::uint32_t>(plain.size() + overhead);
@@ -110,7 +140,8 @@ class frame_codec {
                 out.data() + h.table_offset() + std::size_t{i} * format::table_entry_size;
             store_le<std::uint32_t>(entry, stored);
             entry[4] = std::byte{compressed ? Compressor::id : std::uint8_t{0}};
-            entry[5] = entry[6] = entry[7] = std::byte{0};
+            entry[5] = std::byte{compressed ? level_byte() : std::uint8_t{0}};
+            entry[6] = entry[7] = std::byte{0};
             const byte_view frame_aad = finish_aad(aad, aad_prefix, i, entry);
             std::byte* dst = out.data() + at;
             if constexpr (sealed) {
@@ -140,13 +171,17 @@ class frame_codec {
             v.meta().hash_kind() == 0 ? format::hash_bytes{}
                                       : hasher_.chain(previous_chain, v.meta().content_hash(),
                                                       version, previous, v.key());
-        std::copy(chain.begin(), chain.end(), meta + format::meta_off::chain_hash);
-        store_le<std::int64_t>(record.data() + format::off::created, created_ns);
-        if constexpr (sealed) {
-            const auto mac = meta_mac(record, h);
-            std::copy(mac.begin(), mac.end(), meta + h.meta_size - format::meta_mac_size);
-        }
-        format::seal_head(record, h.payload_offset());
+        finish(record, v, chain, created_ns);
+    }
+
+    /// Stamps a rewritten record (recompress) exactly as the record `like` it replaces: the same
+    /// version, previous version, chain hash and created time.
+    void stamp_as(std::span<std::byte> record, const format::record_view& v,
+                  const format::record_view& like) const {
+        std::byte* meta = record.data() + v.header().meta_offset();
+        store_le<std::uint64_t>(meta + format::meta_off::version, like.meta().version());
+        store_le<std::uint64_t>(meta + format::meta_off::previous, like.meta().previous());
+        finish(record, v, like.meta().chain_hash(), like.header().created_ns);
     }
 
     /// Checks the MAC of a sealed record's meta section (nothing to do for an unsealed one, whose
@@ -196,10 +231,13 @@ class frame_codec {
 
     /// Decodes value bytes [offset, offset + out.size()) of an opened record into `out`, touching
     /// only the frames that range covers. The range must lie inside the value.
-    void decode(const format::record_view& v, std::uint64_t offset,
-                std::span<std::byte> out) const {
+    /// `dict` is the dictionary the record's head names (nullptr when it names none); a record
+    /// that needs another fails with errc::corrupt.
+    void decode(const format::record_view& v, std::uint64_t offset, std::span<std::byte> out,
+                const compress::dictionary* dict = nullptr) const {
         if (out.empty()) return;
         const auto& h = v.header();
+        check_dictionary(v, dict);
         auto& ctx = context(h);
         auto& aad = scratch(aad_slot);
         const std::size_t aad_prefix = sealed ? build_aad_prefix(aad, v.bytes(), h) : 0;
@@ -223,7 +261,7 @@ class frame_codec {
             const bool direct = skip == 0 && take == length;
             std::span<std::byte> dst =
                 direct ? out.subspan(written, length) : (whole.resize(length), std::span(whole));
-            decode_frame(v, ctx, aad, aad_prefix, i, entry, payload, dst, packed);
+            decode_frame(v, ctx, aad, aad_prefix, i, entry, payload, dst, packed, dict);
             if (!direct) std::memcpy(out.data() + written, whole.data() + skip, take);
             written += take;
         }
@@ -249,6 +287,47 @@ class frame_codec {
 
   private:
     enum slot { aad_slot, frame_slot, packed_slot, slot_count };
+
+    void finish(std::span<std::byte> record, const format::record_view& v,
+                const format::hash_bytes& chain, std::int64_t created_ns) const {
+        const auto& h = v.header();
+        std::byte* meta = record.data() + h.meta_offset();
+        std::copy(chain.begin(), chain.end(), meta + format::meta_off::chain_hash);
+        store_le<std::int64_t>(record.data() + format::off::created, created_ns);
+        if constexpr (sealed) {
+            const auto mac = meta_mac(record, h);
+            std::copy(mac.begin(), mac.end(), meta + h.meta_size - format::meta_mac_size);
+        }
+        format::seal_head(record, h.payload_offset());
+    }
+
+    static std::size_t compress(byte_view src, std::span<std::byte> dst,
+                                const compress::dictionary* dict) {
+        if constexpr (takes_dictionaries)
+            if (dict) return Compressor::compress(src, dst, *dict);
+        return Compressor::compress(src, dst);
+    }
+    // The level a compressor that tells it used for the frame it just compressed, as the signed
+    // byte the frame table keeps (0 when it does not tell).
+    static std::uint8_t level_byte() noexcept {
+        if constexpr (requires { Compressor::last_level(); }) {
+            const int l = std::clamp(Compressor::last_level(), -128, 127);
+            return static_cast<std::uint8_t>(static_cast<std::int8_t>(l));
+        } else {
+            return 0;
+        }
+    }
+    static void check_dictionary(const format::record_view& v, const compress::dictionary* dict) {
+        const std::uint32_t want = v.header().dictionary;
+        if (want == 0) return;
+        if (!takes_dictionaries || !dict || dict->id() != want)
+            throw error(errc::corrupt,
+                        "key " + quote(v.key()) + ": the record was compressed with dictionary " +
+                            std::to_string(want) + ", which " +
+                            (takes_dictionaries ? "the store does not have"
+                                                : "compressor '" + std::string(Compressor::name) +
+                                                      "' cannot use"));
+    }
 
     // HMAC-SHA256 (truncated) of store id, head without its checksum, key and meta section
     // without the MAC.
@@ -363,7 +442,8 @@ class frame_codec {
     template <class Ctx>
     void decode_frame(const format::record_view& v, Ctx& ctx, bytes& aad, std::size_t aad_prefix,
                       std::uint32_t i, format::frame_entry entry, byte_view payload,
-                      std::span<std::byte> dst, bytes& packed) const {
+                      std::span<std::byte> dst, bytes& packed,
+                      const compress::dictionary* dict) const {
         const bool compressed = entry.codec != 0;
         const std::size_t plain_size = payload.size() - overhead;
         std::span<std::byte> plain = dst;
@@ -391,7 +471,12 @@ class frame_codec {
         if (compressed) {
             std::size_t n = 0;
             try {
-                n = Compressor::decompress(byte_view(plain).first(plain_size), dst);
+                const byte_view in = byte_view(plain).first(plain_size);
+                if constexpr (takes_dictionaries)
+                    n = dict ? Compressor::decompress(in, dst, *dict)
+                             : Compressor::decompress(in, dst);
+                else
+                    n = Compressor::decompress(in, dst);
             } catch (const std::exception& e) {
                 throw error(errc::corrupt, where(v, i) + ": " + e.what());
             }
@@ -408,6 +493,8 @@ class frame_codec {
     store_id sid_;
     CryptoPP::SecByteBlock master_;
     content_hasher hasher_;
+    content_hasher chunk_hasher_;
+    std::array<std::byte, 32> gear_seed_{};
     CryptoPP::SecByteBlock meta_key_;
     std::uint32_t frame_size_;
     std::array<std::byte, format::key_id_size> key_id_{};

@@ -7,21 +7,28 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <cryptopp/osrng.h>
 #include <cryptopp/secblock.h>
+#include <boost/container/vector.hpp>
 #include <boost/interprocess/creation_tags.hpp>
 
 #include <mmry/codec/frame_codec.hpp>
+#include <mmry/compress/dictionary.hpp>
 #include <mmry/detail/arena_params.hpp>
 #include <mmry/detail/describe.hpp>
+#include <mmry/detail/fastcdc.hpp>
 #include <mmry/detail/history.hpp>
 #include <mmry/detail/key_schedule.hpp>
 #include <mmry/detail/value_cache.hpp>
 #include <mmry/error.hpp>
+#include <mmry/format/meta.hpp>
 #include <mmry/format/record.hpp>
 #include <mmry/format/store_header.hpp>
 #include <mmry/options.hpp>
@@ -31,21 +38,48 @@ inline namespace v1 {
 namespace detail {
 
 inline constexpr std::size_t size_classes = 48;  // blocks of < 2^k bytes, k = 0..47
+inline constexpr std::size_t level_slots = 256;  // frames by the signed level byte of their entry
+
+/// A distinct chunk of folded values, filed under its reference (the first 16 bytes of its id):
+/// its whole id, its record and how many manifest entries refer to it.
+struct chunk_slot {
+    record_ref ref;
+    std::uint64_t refs = 0;
+    format::hash_bytes id{};
+};
+
+/// A trained dictionary: its record (key "mmry.dictionary/<id>") and the records using it.
+struct dictionary_slot {
+    std::uint32_t id = 0;
+    std::uint64_t bytes = 0;
+    record_ref ref;
+    std::uint64_t records = 0;
+};
 
 /// The store's shared state, in segment 0 of its arena: the index and exact counters. Changed
 /// only under the write lock; seq also by writers before they take it.
-template <class IndexMap, class HeadMap>
+template <class IndexMap, class HeadMap, class ChunkMap, class Alloc>
 struct store_root {
+    using dictionary_alloc =
+        typename std::allocator_traits<Alloc>::template rebind_alloc<dictionary_slot>;
+
     std::atomic<std::uint64_t> seq{0};
     std::uint64_t logical_bytes = 0, stored_bytes = 0, frames = 0, compressed_frames = 0;
     std::uint64_t puts = 0, erases = 0;
     std::uint64_t records = 0;  ///< records kept (a record filed under several stored keys: one)
+    std::uint64_t folded_values = 0, folded_logical = 0;  ///< records holding a manifest
+    std::uint64_t chunk_refs = 0, chunk_logical = 0, chunk_stored = 0;
+    std::uint64_t dictionary_stored = 0;
     std::array<std::uint64_t, size_classes> class_blocks{}, class_bytes{};
-    IndexMap index;  ///< stored key -> record
-    HeadMap heads;   ///< logical key -> its versions (path policies with history only)
+    std::array<std::uint64_t, level_slots> level_frames{};
+    IndexMap index;   ///< stored key -> record
+    HeadMap heads;    ///< logical key -> its versions (path policies with history only)
+    ChunkMap chunks;  ///< chunk id -> chunk (fold::cdc only)
+    boost::container::vector<dictionary_slot, dictionary_alloc> dictionaries;
+    std::atomic<std::uint32_t> current_dictionary{0};  ///< 0: none
 
-    template <class Alloc>
-    explicit store_root(const Alloc& alloc) : index(alloc), heads(alloc) {}
+    explicit store_root(const Alloc& alloc)
+        : index(alloc), heads(alloc), chunks(alloc), dictionaries(dictionary_alloc(alloc)) {}
 };
 
 template <class Traits>
@@ -56,7 +90,8 @@ struct store_state {
     using index_map = typename Traits::index::template map<allocator_type>;
     using head_type = key_head<allocator_type>;
     using head_map = typename Traits::index::template map<allocator_type, head_type>;
-    using root_type = store_root<index_map, head_map>;
+    using chunk_map = typename Traits::index::template map<allocator_type, chunk_slot>;
+    using root_type = store_root<index_map, head_map, chunk_map, allocator_type>;
     using codec_type = frame_codec<typename Traits::compressor, cipher_type>;
     using lock_type = typename arena_type::lock_type;
     static constexpr bool encrypted = cipher_type::tag_size > 0;
@@ -69,7 +104,12 @@ struct store_state {
     codec_type codec;
     mutable lock_type lock;
     mutable value_cache cache;
-    unsigned alerted = 0;  // the highest usage threshold this process has reported
+    unsigned alerted = 0;            // the highest usage threshold this process has reported
+    std::optional<fastcdc> chunker;  // fold::cdc only
+    // Dictionaries this process has loaded, by id; never dropped (a store keeps every dictionary
+    // it trained, so an id always names the same bytes).
+    mutable std::mutex dictionaries_mutex;
+    mutable std::map<std::uint32_t, std::shared_ptr<const compress::dictionary>> dictionaries;
 
     store_state(std::string n, options o, std::unique_ptr<arena_type> a, root_type* r,
                 const format::store_header& h, CryptoPP::SecByteBlock master)
@@ -80,7 +120,11 @@ struct store_state {
         , header(h)
         , codec(h.id, std::move(master), h.frame_size)
         , lock(arena->locks(), quote(name))
-        , cache(opts.cache_bytes) {}
+        , cache(opts.cache_bytes) {
+        if constexpr (Traits::fold::id != 0)
+            chunker.emplace(Traits::fold::min_size, Traits::fold::avg_size, Traits::fold::max_size,
+                            gear_table(codec.gear_seed()));
+    }
 
     static std::unique_ptr<store_state> create(std::string_view name, options opts) {
         check_options(opts);

@@ -26,8 +26,18 @@ void basic_store<Traits>::account(const record_ref& ref, int sign) {
 }
 
 template <class Traits>
-void basic_store<Traits>::free_record(const record_ref& ref) {
+void basic_store<Traits>::free_record(const record_ref& ref, bool release) {
     account(ref, -1);
+    try {
+        const auto v = format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
+                                                  cipher_type::tag_size);
+        tally(v, -1);
+        if constexpr (folding)
+            if (release && v.header().folded) release_chunks(manifest_of(v));
+    } catch (const error&) {
+        // A damaged record: its chunks stay counted (stats().chunk_refs says so), never freed
+        // while a reference to them might remain.
+    }
     s_->arena->deallocate(ref.where, ref.size);
 }
 
@@ -60,24 +70,30 @@ record_ref basic_store<Traits>::place(const bytes& record, const format::record_
     const handle where = s_->arena->allocate(record.size());
     detail::fault_point("commit.allocated");
     std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(), record.size());
-    record_ref ref{where, record.size(), parsed.header().logical_size, parsed.header().frame_count,
-                   0};
+    record_ref ref{where, record.size(), parsed.value_size(), parsed.header().frame_count, 0};
     for (std::uint32_t i = 0; i < parsed.header().frame_count; ++i)
         if (parsed.entry(i).codec != 0) ++ref.compressed_frames;
     return ref;
 }
 
 template <class Traits>
-std::uint64_t basic_store<Traits>::commit(std::string_view key, bytes& record, origin from) {
+std::uint64_t basic_store<Traits>::commit(std::string_view key, bytes& record, origin from,
+                                          fold_plan* plan) {
     const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
     std::optional<usage_alert> alert;
     {
         std::unique_lock lock(s_->lock);
         detail::fault_point("commit.locked");
-        if constexpr (!keeps_history)
-            commit_latest(key, record, parsed, from);
-        else
-            commit_history(key, record, parsed, from);
+        if (plan) acquire_chunks(*plan);
+        try {
+            if constexpr (!keeps_history)
+                commit_latest(key, record, parsed, from);
+            else
+                commit_history(key, record, parsed, from);
+        } catch (...) {
+            if (plan) undo_chunks(*plan);
+            throw;
+        }
         ++s_->root->puts;
         alert = usage_crossing();
     }
@@ -110,6 +126,7 @@ void basic_store<Traits>::commit_latest(std::string_view key, bytes& record,
     detail::fault_point("commit.indexed");
     if (replacing) free_record(old);
     account(ref, +1);
+    tally(parsed, +1);
 }
 
 template <class Traits>
@@ -182,6 +199,7 @@ void basic_store<Traits>::commit_history(std::string_view key, bytes& record,
     head->versions.insert(pos, {version, parsed.header().modified_ns, ref, all_layouts});
     head->next_version = std::max(head->next_version, version + 1);
     account(ref, +1);
+    tally(parsed, +1);
     for (std::size_t i = 0; i < layouts; ++i)
         if (replaced[i] && !(replaced[i]->where == gone && gone != handle{}))
             release(*replaced[i], i);

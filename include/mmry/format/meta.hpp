@@ -9,6 +9,8 @@
 //   16  u64  version it replaced as the key's latest (0: none)
 //   24  32   content hash of the value (zero when kind is 0)
 //   56  32   chain hash: hash(previous chain hash, content hash, version, previous version, key)
+//   88  u64  value size: folded records only (head flag `folded`); the variable part then
+//            starts at 96 instead of 88
 //   88  u16 length + bytes: content type
 //       u16 count, then per tag: u16 length + bytes
 //       u16 count, then per attribute: u16 length + name bytes, u16 length + value bytes
@@ -22,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,12 +48,16 @@ using hash_bytes = std::array<std::byte, hash_size>;
 
 namespace meta_off {
 inline constexpr std::size_t hash_kind = 0, version = 8, previous = 16, content_hash = 24,
-                             chain_hash = 56, variable = 88;
+                             chain_hash = 56, variable = 88, folded_size = 88;
 }  // namespace meta_off
 
+/// Bytes a folded record's meta section adds for the value size.
+inline constexpr std::size_t folded_size_bytes = 8;
+
 /// The bytes the meta section of a record with these annotations takes (MAC included).
-inline std::size_t meta_size(const put_options& o, bool sealed) {
-    std::size_t n = meta_fixed_size + 2 + o.content_type.size() + 2 + 2;
+inline std::size_t meta_size(const put_options& o, bool sealed, bool folded = false) {
+    std::size_t n =
+        meta_fixed_size + (folded ? folded_size_bytes : 0) + 2 + o.content_type.size() + 2 + 2;
     for (const auto& t : o.tags) n += 2 + t.size();
     for (const auto& [k, v] : o.attributes) n += 4 + k.size() + v.size();
     return n + (sealed ? meta_mac_size : 0);
@@ -77,15 +84,21 @@ inline void check_put_options(const put_options& o, std::string_view key, bool s
              " bytes, over the limit of " + std::to_string(max_meta_size));
 }
 
-/// Writes the meta section for `o` at `p` (meta_size(o, sealed) bytes): version 1, and zero chain
-/// hash and MAC, until the record is stamped at commit.
+/// Writes the meta section for `o` at `p` (meta_size(o, sealed, folded) bytes): version 1, and
+/// zero chain hash and MAC, until the record is stamped at commit. `folded_size` is the value size
+/// of a folded record (nullopt for any other).
 inline void write_meta(std::byte* p, const put_options& o, std::uint8_t hash_kind,
-                       const hash_bytes& content_hash) {
+                       const hash_bytes& content_hash,
+                       std::optional<std::uint64_t> folded_size = std::nullopt) {
     std::fill_n(p, meta_fixed_size, std::byte{0});
     p[meta_off::hash_kind] = std::byte{hash_kind};
     detail::store_le<std::uint64_t>(p + meta_off::version, 1);  // until stamped
     std::copy(content_hash.begin(), content_hash.end(), p + meta_off::content_hash);
     std::byte* at = p + meta_off::variable;
+    if (folded_size) {
+        detail::store_le<std::uint64_t>(at, *folded_size);
+        at += folded_size_bytes;
+    }
     auto put16 = [&](std::size_t v) {
         detail::store_le<std::uint16_t>(at, static_cast<std::uint16_t>(v));
         at += 2;
@@ -110,14 +123,17 @@ class meta_view {
   public:
     meta_view() = default;
 
-    /// Validates `meta` (the section without its MAC); `key` names the record in errors.
-    static meta_view parse(std::span<const std::byte> meta, std::string_view key) {
+    /// Validates `meta` (the section without its MAC); `key` names the record in errors; `folded`
+    /// is the head's flag (the section then holds the value size).
+    static meta_view parse(std::span<const std::byte> meta, std::string_view key,
+                           bool folded = false) {
         meta_view v;
         v.bytes_ = meta;
+        v.variable_ = meta_off::variable + (folded ? folded_size_bytes : 0);
         auto fail = [&](const std::string& why) {
             throw error(errc::corrupt, "record " + detail::quote(key) + ": meta section " + why);
         };
-        if (meta.size() < meta_fixed_size + 6)
+        if (meta.size() < v.variable_ + 6)
             fail("of " + std::to_string(meta.size()) + " bytes is shorter than its fixed part");
         const auto kind = std::to_integer<unsigned>(meta[meta_off::hash_kind]);
         if (kind > 2) fail("has unknown content hash kind " + std::to_string(kind));
@@ -126,7 +142,7 @@ class meta_view {
         if (v.version() == 0 || v.previous() >= v.version())
             fail("has version " + std::to_string(v.version()) + " after previous version " +
                  std::to_string(v.previous()));
-        std::size_t at = meta_off::variable;
+        std::size_t at = v.variable_;
         auto take16 = [&]() -> std::size_t {
             if (meta.size() - at < 2) fail("ends inside a length field");
             const auto n = detail::load_le<std::uint16_t>(meta.data() + at);
@@ -162,7 +178,11 @@ class meta_view {
     }
     hash_bytes content_hash() const noexcept { return hash_at(meta_off::content_hash); }
     hash_bytes chain_hash() const noexcept { return hash_at(meta_off::chain_hash); }
-    std::string_view content_type() const noexcept { return string_at(meta_off::variable); }
+    std::string_view content_type() const noexcept { return string_at(variable_); }
+    /// The value size a folded record holds (meaningless for other records).
+    std::uint64_t folded_size() const noexcept {
+        return detail::load_le<std::uint64_t>(bytes_.data() + meta_off::folded_size);
+    }
 
     /// Calls f(tag) for every tag, in the order they were given.
     template <class F>
@@ -208,7 +228,7 @@ class meta_view {
     }
 
     std::span<const std::byte> bytes_;
-    std::size_t tags_at_ = 0, attributes_at_ = 0;
+    std::size_t variable_ = meta_off::variable, tags_at_ = 0, attributes_at_ = 0;
 };
 
 }  // namespace format

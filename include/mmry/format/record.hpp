@@ -4,10 +4,14 @@
 //   head      64 bytes, + 24 bytes of crypto block when the record is encrypted
 //   key       key_size bytes
 //   meta      meta_size bytes: version, hashes, content type, tags, attributes (format/meta.hpp)
-//   table     frame_count entries of 12 bytes: u32 stored size, u8 codec, 3 zero bytes, u32 CRC32C
-//             of the frame (0 when the record is sealed)
+//   table     frame_count entries of 12 bytes: u32 stored size, u8 codec, u8 compression level
+//             (0: raw or not told), 2 zero bytes, u32 CRC32C of the frame (0 when sealed)
 //   payloads  the frames, in order: data (not sealed), or ciphertext then tag (sealed). Raw frames
 //             of an unsealed record lie back to back: such a value is one contiguous run of bytes.
+//
+// A folded record (head flag bit 0) holds, in its frames, the chunk manifest of its value
+// (fold/manifest.hpp) instead of the value; its meta section holds the value's size.
+// Compressed frames were compressed with the zstd dictionary the head names (0: none).
 //
 // Every multi-byte field is little-endian. record_view::parse validates every field and the head
 // checksum before anything else reads the record, and never reads outside the span it was given.
@@ -50,8 +54,14 @@ namespace off {
 inline constexpr std::size_t magic = 0, version = 4, cipher = 5, compressor = 6, flags = 7,
                              key_size = 8, frame_size = 12, frame_count = 16, crc = 20,
                              logical_size = 24, seq = 32, modified = 40, created = 48,
-                             meta_size = 56, reserved = 60, salt = 64, key_id = 80;
+                             meta_size = 56, dictionary = 60, salt = 64, key_id = 80;
 }  // namespace off
+
+/// Head flag bits.
+namespace flag {
+inline constexpr std::uint8_t folded = 1;  ///< the frames hold a chunk manifest
+inline constexpr std::uint8_t known = folded;
+}  // namespace flag
 
 /// Frame codec byte: stored raw, or compressed by the record's compressor.
 enum class frame_codec_id : std::uint8_t { raw = 0 };
@@ -65,7 +75,9 @@ struct record_header {
     std::uint32_t frame_size = 0;
     std::uint32_t frame_count = 0;
     std::uint32_t meta_size = 0;
-    std::uint64_t logical_size = 0;
+    std::uint32_t dictionary = 0;    ///< id of the dictionary compressed frames need (0: none)
+    bool folded = false;             ///< the frames hold a chunk manifest, not the value
+    std::uint64_t logical_size = 0;  ///< bytes in the frames
     std::uint64_t seq = 0;
     std::int64_t modified_ns = 0;
     std::int64_t created_ns = 0;
@@ -96,7 +108,7 @@ inline void write_head(std::byte* p, const record_header& h) noexcept {
     p[off::version] = std::byte{h.version};
     p[off::cipher] = std::byte{h.cipher_id};
     p[off::compressor] = std::byte{h.compressor_id};
-    p[off::flags] = std::byte{0};
+    p[off::flags] = std::byte{h.folded ? flag::folded : std::uint8_t{0}};
     store_le<std::uint32_t>(p + off::key_size, h.key_size);
     store_le<std::uint32_t>(p + off::frame_size, h.frame_size);
     store_le<std::uint32_t>(p + off::frame_count, h.frame_count);
@@ -106,7 +118,7 @@ inline void write_head(std::byte* p, const record_header& h) noexcept {
     store_le<std::int64_t>(p + off::modified, h.modified_ns);
     store_le<std::int64_t>(p + off::created, h.created_ns);
     store_le<std::uint32_t>(p + off::meta_size, h.meta_size);
-    store_le<std::uint32_t>(p + off::reserved, 0);
+    store_le<std::uint32_t>(p + off::dictionary, h.dictionary);
     if (h.encrypted()) {
         for (std::size_t i = 0; i < salt_size; ++i) p[off::salt + i] = h.salt[i];
         for (std::size_t i = 0; i < key_id_size; ++i) p[off::key_id + i] = h.key_id[i];
@@ -130,7 +142,8 @@ inline void seal_head(std::span<std::byte> record, std::size_t payload_offset) {
 struct frame_entry {
     std::uint32_t stored_size = 0;
     std::uint8_t codec = 0;
-    std::uint32_t crc = 0;  ///< CRC32C of an unsealed frame's binding and data; 0 when sealed
+    std::uint8_t level = 0;  ///< the compression level the compressor reported (0: raw, unknown)
+    std::uint32_t crc = 0;   ///< CRC32C of an unsealed frame's binding and data; 0 when sealed
 };
 
 /// A validated, read-only view of one record. Holds only pointers into the given span.
@@ -183,17 +196,21 @@ class record_view {
             throw error(errc::version_mismatch,
                         "record " + what() + " has format version " + std::to_string(h.version) +
                             ", this build reads version " + std::to_string(format_version));
-        if (p[off::flags] != std::byte{0})
-            return fail("unknown flags " + std::to_string(static_cast<int>(p[off::flags])));
-        if (load_le<std::uint32_t>(p + off::reserved) != 0)
-            return fail("nonzero reserved head field");
+        const auto flags = std::to_integer<std::uint8_t>(p[off::flags]);
+        if ((flags & ~flag::known) != 0)
+            return fail("unknown flags " + std::to_string(static_cast<int>(flags)));
+        h.folded = (flags & flag::folded) != 0;
+        h.dictionary = load_le<std::uint32_t>(p + off::dictionary);
         if (h.key_size == 0 || h.key_size > max_key_size)
             return fail("key size " + std::to_string(h.key_size) + " out of range");
         const std::size_t mac = h.encrypted() ? meta_mac_size : 0;
         if (h.meta_size < meta_fixed_size + 6 + mac || h.meta_size > max_meta_size)
             return fail("meta section size " + std::to_string(h.meta_size) + " out of range");
         v.meta_ = meta_view::parse(record.subspan(h.meta_offset(), h.meta_size - mac),
-                                   key.empty() ? v.key() : key);
+                                   key.empty() ? v.key() : key, h.folded);
+        if (h.folded && v.meta_.folded_size() > max_logical_size)
+            return fail("folded value size " + std::to_string(v.meta_.folded_size()) +
+                        " out of range");
         if (h.frame_size < min_frame_size || h.frame_size > max_frame_size)
             return fail("frame size " + std::to_string(h.frame_size) + " out of range");
         if (h.logical_size > max_logical_size)
@@ -212,7 +229,7 @@ class record_view {
         for (std::uint32_t i = 0; i < h.frame_count; ++i) {
             const std::byte* e = p + h.table_offset() + std::size_t{i} * table_entry_size;
             const frame_entry fe = v.entry(i);
-            if (e[5] != std::byte{0} || e[6] != std::byte{0} || e[7] != std::byte{0})
+            if (e[6] != std::byte{0} || e[7] != std::byte{0} || (fe.codec == 0 && fe.level != 0))
                 return fail("frame " + std::to_string(i) + " table entry has nonzero padding");
             if (h.encrypted() && fe.crc != 0)
                 return fail("frame " + std::to_string(i) + " of a sealed record has a checksum");
@@ -226,6 +243,9 @@ class record_view {
                             std::to_string(h.frame_length(i)) + " logical bytes");
             payload += fe.stored_size;
         }
+        if (h.dictionary != 0 && h.compressor_id == 0)
+            return fail("names dictionary " + std::to_string(h.dictionary) +
+                        " but has no compressor");
         if (table_end + payload != record.size())
             return fail("frames hold " + std::to_string(payload) + " bytes, but the record has " +
                         std::to_string(record.size() - table_end) + " bytes after its table");
@@ -240,6 +260,11 @@ class record_view {
     }
     /// The record's meta section, validated (without the MAC of a sealed record).
     const meta_view& meta() const noexcept { return meta_; }
+    /// Bytes of the value the record holds: for a folded record the meta section's value size,
+    /// for any other the bytes in its frames.
+    std::uint64_t value_size() const noexcept {
+        return header_.folded ? meta_.folded_size() : header_.logical_size;
+    }
     /// The meta section's bytes, MAC included.
     std::span<const std::byte> meta_bytes() const noexcept {
         return bytes_.subspan(header_.meta_offset(), header_.meta_size);
@@ -248,7 +273,7 @@ class record_view {
         const std::byte* e =
             bytes_.data() + header_.table_offset() + std::size_t{i} * table_entry_size;
         return {detail::load_le<std::uint32_t>(e), static_cast<std::uint8_t>(e[4]),
-                detail::load_le<std::uint32_t>(e + 8)};
+                static_cast<std::uint8_t>(e[5]), detail::load_le<std::uint32_t>(e + 8)};
     }
     /// The bound part of frame i's table entry (all but its CRC).
     std::span<const std::byte, bound_entry_size> entry_bytes(std::uint32_t i) const noexcept {
