@@ -111,6 +111,9 @@ struct store_stats {
     std::uint64_t chunk_refs = 0;          ///< references from manifests to chunks
     std::uint64_t chunk_bytes = 0;         ///< logical bytes of the distinct chunks
     std::uint64_t chunk_stored_bytes = 0;  ///< bytes of the chunks' records
+    /// Bytes of the frames alone (compressed or raw, with their tags), of values and chunks:
+    /// stored_bytes less heads, keys, meta sections, frame tables and dictionaries.
+    std::uint64_t payload_bytes = 0;
     std::vector<dictionary_stats> dictionaries;
     std::vector<level_stats> levels;  ///< frames by compression level, non-empty levels only
     std::uint64_t frames = 0;

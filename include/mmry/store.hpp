@@ -434,6 +434,7 @@ class basic_store {
         st.chunk_refs = r.chunk_refs;
         st.chunk_bytes = r.chunk_logical;
         st.chunk_stored_bytes = r.chunk_stored;
+        st.payload_bytes = r.payload_bytes;
         for (const auto& d : r.dictionaries)
             st.dictionaries.push_back(
                 {d.id, d.bytes, d.records, d.id == r.current_dictionary.load()});

@@ -400,11 +400,12 @@ void basic_store<Traits>::tally(const format::record_view& v, int sign) {
     if (h.dictionary != 0)
         for (auto& d : r.dictionaries)
             if (d.id == h.dictionary) add(d.records, 1);
-    if constexpr (requires { compressor_type::last_level(); })
-        for (std::uint32_t i = 0; i < h.frame_count; ++i) {
-            const auto e = v.entry(i);
+    for (std::uint32_t i = 0; i < h.frame_count; ++i) {
+        const auto e = v.entry(i);
+        add(r.payload_bytes, e.stored_size);
+        if constexpr (requires { compressor_type::last_level(); })
             add(r.level_frames[e.codec == 0 ? 0 : e.level], 1);
-        }
+    }
 }
 
 // ---- recompress -------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ struct store_root {
     std::uint64_t folded_values = 0, folded_logical = 0;  ///< records holding a manifest
     std::uint64_t chunk_refs = 0, chunk_logical = 0, chunk_stored = 0;
     std::uint64_t dictionary_stored = 0;
+    std::uint64_t payload_bytes = 0;  ///< frames' stored bytes, of records and chunks
     std::array<std::uint64_t, size_classes> class_blocks{}, class_bytes{};
     std::array<std::uint64_t, level_slots> level_frames{};
     IndexMap index;   ///< stored key -> record
