@@ -82,9 +82,10 @@ struct size_class_stats {
 /// One trained dictionary of a store (train_dictionary).
 struct dictionary_stats {
     std::uint32_t id = 0;
-    std::uint64_t bytes = 0;    ///< the dictionary's size
-    std::uint64_t records = 0;  ///< records and chunks compressed with it
-    bool current = false;       ///< new values are compressed with it
+    std::uint64_t bytes = 0;         ///< the dictionary's size
+    std::uint64_t stored_bytes = 0;  ///< its record's size (part of store_stats::stored_bytes)
+    std::uint64_t records = 0;       ///< records and chunks compressed with it
+    bool current = false;            ///< new values are compressed with it
 };
 
 /// Frames a compressor that tells its level (compress::adaptive, compress::zstd) compressed at

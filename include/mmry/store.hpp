@@ -437,7 +437,7 @@ class basic_store {
         st.payload_bytes = r.payload_bytes;
         for (const auto& d : r.dictionaries)
             st.dictionaries.push_back(
-                {d.id, d.bytes, d.records, d.id == r.current_dictionary.load()});
+                {d.id, d.bytes, d.ref.size, d.records, d.id == r.current_dictionary.load()});
         for (std::size_t i = 0; i < detail::level_slots; ++i)
             if (r.level_frames[i] != 0)
                 st.levels.push_back(
@@ -1051,6 +1051,14 @@ struct store_access {
     template <class Traits>
     static std::span<std::byte> header_bytes(basic_store<Traits>& s) {
         return s.s_->arena->header_bytes();
+    }
+    /// The record of dictionary `id` (empty when there is none).
+    template <class Traits>
+    static std::span<std::byte> dictionary_record(basic_store<Traits>& s, std::uint32_t id) {
+        std::shared_lock lock(s.s_->lock);
+        for (const auto& d : s.s_->root->dictionaries)
+            if (d.id == id) return s.s_->arena->bytes(d.ref.where, d.ref.size);
+        return {};
     }
     /// The records of the store's chunks (fold::cdc), in the chunk table's order.
     template <class Traits>
