@@ -22,15 +22,15 @@ namespace mmry_bench {
 
 /// What one run measures, from the command line and the environment (see main.cpp --help).
 struct config {
-    std::size_t n = 1'000'000;         ///< keys of the small-value test (MMRY_BENCH_N)
-    int reps = 3;                      ///< repetitions per figure (>= 3)
-    bool smoke = false;                ///< tiny sizes: a test of the harness, not a measurement
-    std::string work_dir;              ///< this run's temporary directory (pid-based)
-    std::string shm_prefix;            ///< this run's shared memory names (pid-based)
-    std::size_t open_bytes = 1u << 30; ///< bytes reserved by the stores of the "open" test
-    double scaling_seconds = 1.0;      ///< how long each reader process reads per repetition
-    std::vector<std::string> only;     ///< phases to run (empty: all)
-    std::string mmry_filter;           ///< runs only mmry compositions whose name contains this
+    std::size_t n = 1'000'000;          ///< keys of the small-value test (MMRY_BENCH_N)
+    int reps = 3;                       ///< repetitions per figure (>= 3)
+    bool smoke = false;                 ///< tiny sizes: a test of the harness, not a measurement
+    std::string work_dir;               ///< this run's temporary directory (pid-based)
+    std::string shm_prefix;             ///< this run's shared memory names (pid-based)
+    std::size_t open_bytes = 1u << 30;  ///< bytes reserved by the stores of the "open" test
+    double scaling_seconds = 1.0;       ///< how long each reader process reads per repetition
+    std::vector<std::string> only;      ///< phases to run (empty: all)
+    std::string mmry_filter;            ///< runs only mmry compositions whose name contains this
 
     bool runs(std::string_view phase) const {
         return only.empty() || std::find(only.begin(), only.end(), phase) != only.end();
@@ -77,8 +77,7 @@ class results {
     /// value = amount / seconds (e.g. MB/s with amount in MB).
     void add_rate(std::string metric, std::string system, sample s, double amount,
                   std::string unit) {
-        add(std::move(metric), std::move(system), amount / s.wall, std::move(unit),
-            amount / s.cpu);
+        add(std::move(metric), std::move(system), amount / s.wall, std::move(unit), amount / s.cpu);
     }
     std::optional<double> find_cpu(std::string_view metric, std::string_view system) const {
         for (const auto& m : all_)

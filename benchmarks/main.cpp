@@ -21,9 +21,9 @@
 #include <thread>
 #include <vector>
 
-#include <boost/version.hpp>
 #include <cryptopp/cryptlib.h>
 #include <zstd.h>
+#include <boost/version.hpp>
 
 #include <mmry/version.hpp>
 
@@ -55,7 +55,9 @@ void on_signal(int sig) {
 }
 }  // namespace
 
-void at_exit(std::function<void()> step) { exit_steps().push_back(std::move(step)); }
+void at_exit(std::function<void()> step) {
+    exit_steps().push_back(std::move(step));
+}
 
 void cleanup_now() {
     if (::getpid() != owner_pid) return;
@@ -109,12 +111,14 @@ namespace {
 /// random runs (not), in 64 KiB pieces.
 corpus generated_corpus(std::size_t size) {
     corpus c;
-    c.origin = "generated (" + std::to_string(size >> 20) + " MiB of mixed text-like and random "
-                                                            "bytes; smoke run)";
+    c.origin = "generated (" + std::to_string(size >> 20) +
+               " MiB of mixed text-like and random "
+               "bytes; smoke run)";
     c.data.resize(size);
     std::mt19937_64 gen(7);
-    const char* words[] = {"the ", "store ", "value ", "frame ", "key ", "segment ", "index ",
-                           "int ", "return ", "const ", "struct ", "#include ", "\n", "= ", "{ "};
+    const char* words[] = {"the ",     "store ",    "value ", "frame ",  "key ",
+                           "segment ", "index ",    "int ",   "return ", "const ",
+                           "struct ",  "#include ", "\n",     "= ",      "{ "};
     for (std::size_t at = 0; at < size;) {
         const std::size_t end = std::min(size, at + 65536);
         const bool text = (at / 65536) % 4 != 3;
@@ -154,8 +158,11 @@ corpus get_corpus(const std::string& path, bool explicit_path, bool smoke) {
         std::string script = MMRY_BENCH_CORPUS_SCRIPT;
         if (const char* s = std::getenv("MMRY_CORPUS_SCRIPT")) script = s;
         if (script.empty() || !std::filesystem::exists(script))
-            throw std::runtime_error("corpus " + path + " is missing and the script that makes "
-                                     "it was not found (" + script + "); set MMRY_CORPUS_SCRIPT "
+            throw std::runtime_error("corpus " + path +
+                                     " is missing and the script that makes "
+                                     "it was not found (" +
+                                     script +
+                                     "); set MMRY_CORPUS_SCRIPT "
                                      "or give --corpus");
         std::fprintf(stderr, "[corpus] %s is missing: running %s\n", path.c_str(), script.c_str());
         const std::string cmd = "bash '" + script + "' '" + path + "' >&2";
@@ -165,7 +172,8 @@ corpus get_corpus(const std::string& path, bool explicit_path, bool smoke) {
     return load_corpus(path, 0);
 }
 
-// ---- the machine ----------------------------------------------------------------------------------
+// ---- the machine
+// ----------------------------------------------------------------------------------
 
 std::vector<std::pair<std::string, std::string>> machine() {
     std::vector<std::pair<std::string, std::string>> m;
@@ -182,8 +190,8 @@ std::vector<std::pair<std::string, std::string>> machine() {
         }
     }
     std::string have;
-    for (const char* f : {"aes", "vaes", "pclmulqdq", "sha_ni", "sse4_2", "avx2", "avx512f",
-                          "bmi2", "hypervisor"})
+    for (const char* f :
+         {"aes", "vaes", "pclmulqdq", "sha_ni", "sse4_2", "avx2", "avx512f", "bmi2", "hypervisor"})
         if (flags.find(std::string(" ").append(f).append(" ")) != std::string::npos) {
             if (!have.empty()) have.append(" ");
             have.append(f);
@@ -211,8 +219,8 @@ std::vector<std::pair<std::string, std::string>> versions() {
     v.emplace_back("mmry", MMRY_VERSION_STRING);
     v.emplace_back("zstd", ZSTD_versionString());
     const int cp = CryptoPP::LibraryVersion();
-    v.emplace_back("Crypto++", std::to_string(cp / 100) + "." + std::to_string(cp / 10 % 10) +
-                                   "." + std::to_string(cp % 10));
+    v.emplace_back("Crypto++", std::to_string(cp / 100) + "." + std::to_string(cp / 10 % 10) + "." +
+                                   std::to_string(cp % 10));
     std::string boost = BOOST_LIB_VERSION;
     for (auto& ch : boost)
         if (ch == '_') ch = '.';
@@ -256,12 +264,18 @@ int main(int argc, char** argv) {
                 command.append(" ").append(argv[i + 1]);
                 return argv[++i];
             };
-            if (a == "--corpus") corpus_path = next(), explicit_corpus = true;
-            else if (a == "--json") json_path = next();
-            else if (a == "--smoke") cfg.smoke = true;
-            else if (a == "--n") cfg.n = std::stoull(next()), explicit_n = true;
-            else if (a == "--reps") cfg.reps = std::max(3, std::stoi(next()));
-            else if (a == "--mmry") cfg.mmry_filter = next();
+            if (a == "--corpus")
+                corpus_path = next(), explicit_corpus = true;
+            else if (a == "--json")
+                json_path = next();
+            else if (a == "--smoke")
+                cfg.smoke = true;
+            else if (a == "--n")
+                cfg.n = std::stoull(next()), explicit_n = true;
+            else if (a == "--reps")
+                cfg.reps = std::max(3, std::stoi(next()));
+            else if (a == "--mmry")
+                cfg.mmry_filter = next();
             else if (a == "--only") {
                 std::stringstream list(next());
                 for (std::string p; std::getline(list, p, ',');) cfg.only.push_back(p);

@@ -40,7 +40,9 @@ std::string json_string(std::string_view s) {
     return out + "\"";
 }
 
-std::string cell(std::optional<double> v) { return v ? num(*v) : "–"; }
+std::string cell(std::optional<double> v) {
+    return v ? num(*v) : "–";
+}
 std::string cpu_cell(std::optional<double> v) {
     if (!v) return {};
     std::string s = "(";
@@ -53,8 +55,8 @@ std::string ratio(std::optional<double> a, std::optional<double> b) {
 }
 
 const std::vector<std::string> mmry_small = {
-    "mmry/heap/hashed",          "mmry/heap/ordered",          "mmry/shared_memory/hashed",
-    "mmry/shared_memory/ordered", "mmry/mapped_file/hashed",   "mmry/mapped_file/ordered"};
+    "mmry/heap/hashed",           "mmry/heap/ordered",       "mmry/shared_memory/hashed",
+    "mmry/shared_memory/ordered", "mmry/mapped_file/hashed", "mmry/mapped_file/ordered"};
 const std::vector<std::string> peers_small = {"std", "bip_unordered_map", "lmdb", "rocksdb"};
 
 void small_tables(const report& r, std::ostream& out) {
@@ -161,8 +163,8 @@ void open_scaling_tables(const report& r, std::ostream& out) {
         out << "## Read scaling (shared memory, hashed)\n\n| gets/s of 2 reader processes ÷ 1 "
                "| the same from each reader's gets per CPU-second (as if each had a free core) "
                "|\n|--:|--:|\n| "
-            << num(*v) << "× | "
-            << cell(res.find_cpu("read_scaling", "mmry/shared_memory/hashed")) << "× |\n\n";
+            << num(*v) << "× | " << cell(res.find_cpu("read_scaling", "mmry/shared_memory/hashed"))
+            << "× |\n\n";
 }
 
 struct target {
@@ -170,8 +172,8 @@ struct target {
     std::string text;
     std::optional<double> measured;
     double limit;
-    bool at_most;                      // measured <= limit, else measured >= limit
-    std::optional<double> cpu = {};    // the same from CPU-time figures, where that applies
+    bool at_most;                    // measured <= limit, else measured >= limit
+    std::optional<double> cpu = {};  // the same from CPU-time figures, where that applies
 };
 
 std::optional<double> over(std::optional<double> a, std::optional<double> b) {
@@ -196,8 +198,8 @@ void target_table(const report& r, std::ostream& out) {
         {"small_put", "shared_memory/hashed ÷ lmdb ≤ 0.35",
          over(res.find("small_put", shm), res.find("small_put", "lmdb")), 0.35, true,
          over(cpu("small_put", shm), cpu("small_put", "lmdb"))},
-        {"bytes_per_entry", "shared_memory/hashed ≤ 150 B", res.find("bytes_per_entry", shm),
-         150, true},
+        {"bytes_per_entry", "shared_memory/hashed ≤ 150 B", res.find("bytes_per_entry", shm), 150,
+         true},
         {"codec_put", "zstd3+aes ÷ raw_pipeline ≥ 0.95",
          over(res.find("codec_put", sealed), res.find("raw_put", "raw_pipeline")), 0.95, false,
          over(cpu("codec_put", sealed), cpu("raw_put", "raw_pipeline"))},
@@ -255,9 +257,8 @@ void print_markdown(const report& r, std::ostream& out) {
 
 void write_json_lines(const results& res, std::ostream& out) {
     for (const auto& m : res.all())
-        out << "{\"metric\": " << json_string(m.metric) << ", \"system\": "
-            << json_string(m.system) << ", \"value\": " << num(m.value)
-            << ", \"unit\": " << json_string(m.unit) << "}\n";
+        out << "{\"metric\": " << json_string(m.metric) << ", \"system\": " << json_string(m.system)
+            << ", \"value\": " << num(m.value) << ", \"unit\": " << json_string(m.unit) << "}\n";
 }
 
 }  // namespace mmry_bench
