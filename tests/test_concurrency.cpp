@@ -271,3 +271,73 @@ TEMPLATE_LIST_TEST_CASE(
     }
     mmry_test::check_counters(s);
 }
+
+namespace {
+template <class Cipher>
+struct folded_traits : mmry::default_traits {
+    using cipher = Cipher;
+    using fold = mmry::fold::cdc<256, 1024, 8192>;  // small chunks: many shared between threads
+};
+using folded_compositions =
+    std::tuple<folded_traits<mmry_test::no_cipher>, folded_traits<mmry_test::aes>>;
+
+/// A value of about 24 KiB built from 8 of 16 shared pieces: values of different keys and
+/// versions share most of their chunks.
+mmry::bytes folded_value(std::uint64_t n) {
+    mmry::bytes out(8);
+    std::memcpy(out.data(), &n, 8);
+    for (std::uint64_t i = 0; i < 8; ++i) {
+        const auto piece = mmry_test::random_bytes(3000, 1 + (n + i * 7) % 16);
+        out.insert(out.end(), piece.begin(), piece.end());
+    }
+    return out;
+}
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE(
+    "concurrency: threads folding values that share chunks keep chunk counts exact",
+    "[concurrency][fold]", folded_compositions) {
+    auto s = mmry_test::make_store<TestType>();
+    constexpr int writers = 4, readers = 2, rounds = 30;
+    mmry_test::failures failed;
+    std::atomic<int> writers_left{writers};
+    std::latch start(writers + readers);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < writers; ++w)
+        threads.emplace_back([&, w] {
+            start.arrive_and_wait();
+            for (int i = 0; i < rounds; ++i) {
+                const std::string key = "k" + std::to_string((w + i) % 6);
+                s.put(key, folded_value(static_cast<std::uint64_t>(w * 1000 + i)));
+                if (i % 5 == 4) s.erase("k" + std::to_string(i % 6));
+            }
+            --writers_left;
+        });
+    for (int r = 0; r < readers; ++r)
+        threads.emplace_back([&] {
+            start.arrive_and_wait();
+            while (writers_left > 0)
+                for (int k = 0; k < 6; ++k)
+                    if (const auto v = s.get("k" + std::to_string(k))) {
+                        std::uint64_t n = 0;
+                        if (v->size() >= 8) std::memcpy(&n, v->data(), 8);
+                        if (*v != folded_value(n)) failed.add("k" + std::to_string(k) + ": torn");
+                    }
+        });
+    for (auto& t : threads) t.join();
+    CHECK(failed.list.empty());
+    for (const auto& f : failed.list) UNSCOPED_INFO(f);
+    // Every chunk reference is a manifest entry of a value that is there.
+    std::uint64_t refs = 0, logical = 0;
+    for (const auto& e : s.list()) {
+        refs += e.meta.chunks;
+        logical += e.meta.logical_size;
+    }
+    const auto st = s.stats();
+    CHECK(st.chunk_refs == refs);
+    CHECK(st.logical_bytes == logical);
+    mmry_test::check_counters(s);
+    for (int k = 0; k < 6; ++k) s.erase("k" + std::to_string(k));
+    CHECK(s.stats().chunks == 0);
+    CHECK(s.stats().stored_bytes == 0);
+}
