@@ -231,6 +231,7 @@ void run_codec(const config&, const corpus&, results&, notes&);
 void run_range(const config&, const corpus&, results&, notes&);
 void run_open(const config&, const corpus&, results&, notes&);
 void run_read_scaling(const config&, const small_data&, results&, notes&);
+void run_fold(const config&, const corpus&, results&, notes&);
 
 /// Library versions of the peers linked in (for the report).
 std::vector<std::pair<std::string, std::string>> peer_versions();

@@ -238,9 +238,11 @@ void usage() {
         "                 path found at configure time)\n"
         "  --json FILE    also write JSON Lines, one object per measurement\n"
         "  --smoke        tiny sizes (N = 2000 unless MMRY_BENCH_N, 4 MiB of data, 16 MiB stores)\n"
-        "  --n N          keys of the small-value test (default $MMRY_BENCH_N or 1000000)\n"
+        "  --n N          keys of the small-value test (default $MMRY_BENCH_N or 1000000); below\n"
+        "                 1000000 it also scales the fold test down (N / 1000000 of its versions\n"
+        "                 and text, at least 5 versions of 64 KiB)\n"
         "  --reps R       repetitions per figure, median taken (default 3, at least 3)\n"
-        "  --only LIST    phases: small,scaling,peers,codec,range,open (default all)\n"
+        "  --only LIST    phases: small,scaling,peers,codec,range,open,fold (default all)\n"
         "  --mmry FILTER  only the mmry compositions whose name contains FILTER");
 }
 
@@ -334,6 +336,7 @@ int main(int argc, char** argv) {
         phase("codec", [&] { run_codec(cfg, c, res, nt); });
         phase("range", [&] { run_range(cfg, c, res, nt); });
         phase("open", [&] { run_open(cfg, c, res, nt); });
+        phase("fold", [&] { run_fold(cfg, c, res, nt); });
         nt.add(phases);
         const double total = seconds_since(t0);
         auto m = machine();
