@@ -39,7 +39,7 @@ struct metadata {
     /// The value is folded (fold::cdc): its record holds a manifest of `chunks` shared chunks, and
     /// frames / compressed_frames / stored_size describe the manifest, not the chunks.
     bool folded = false;
-    std::uint32_t chunks = 0;
+    std::uint32_t chunks = 0;      ///< chunks of the value (folded values only)
     std::uint32_t dictionary = 0;  ///< the dictionary its frames were compressed with (0: none)
     std::uint64_t seq = 0;         ///< the store's write sequence number of this record
     std::chrono::system_clock::time_point created;   ///< when the key was first put
@@ -107,11 +107,14 @@ struct store_stats {
     std::uint64_t folded_bytes = 0;
     /// Bytes of all records: values' records, chunks' records and dictionaries.
     std::uint64_t stored_bytes = 0;
-    std::uint64_t folded_values = 0;       ///< records that hold a chunk manifest
-    std::uint64_t chunks = 0;              ///< distinct chunks kept
-    std::uint64_t chunk_refs = 0;          ///< references from manifests to chunks
+    std::uint64_t folded_values = 0;  ///< records that hold a chunk manifest
+    std::uint64_t chunks = 0;         ///< distinct chunks of values kept
+    std::uint64_t pieces = 0;         ///< distinct pieces of manifests kept (values of > 64 chunks)
+    /// References held in the chunk table: by manifests to their chunks or pieces, and by each
+    /// distinct piece to its chunks.
+    std::uint64_t chunk_refs = 0;
     std::uint64_t chunk_bytes = 0;         ///< logical bytes of the distinct chunks
-    std::uint64_t chunk_stored_bytes = 0;  ///< bytes of the chunks' records
+    std::uint64_t chunk_stored_bytes = 0;  ///< bytes of the records of chunks and pieces
     /// Bytes of the frames alone (compressed or raw, with their tags), of values and chunks:
     /// stored_bytes less heads, keys, meta sections, frame tables and dictionaries.
     std::uint64_t payload_bytes = 0;

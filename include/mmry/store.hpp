@@ -430,7 +430,8 @@ class basic_store {
         st.stored_bytes = r.stored_bytes + r.chunk_stored + r.dictionary_stored;
         st.folded_bytes = r.logical_bytes - r.folded_logical + r.chunk_logical;
         st.folded_values = r.folded_values;
-        st.chunks = r.chunks.size();
+        st.chunks = r.chunks.size() - r.pieces;
+        st.pieces = r.pieces;
         st.chunk_refs = r.chunk_refs;
         st.chunk_bytes = r.chunk_logical;
         st.chunk_stored_bytes = r.chunk_stored;
@@ -597,14 +598,27 @@ class basic_store {
 
     // A folded put's chunks: what its manifest names, and the records of the chunks the store
     // lacked when it looked (encoded before the write lock is taken).
+    struct encoded_chunk {
+        format::hash_bytes id{};
+        bytes record;
+        detail::chunk_kind kind = detail::chunk_kind::data;
+    };
+    // A piece of a manifest of depth 1: the chunks [begin, end) of the plan, and its entries.
+    struct fold_piece {
+        std::size_t begin = 0, end = 0;
+        bytes content;  // empty: an imported piece the bundle did not carry
+        format::hash_bytes id{};
+    };
     struct fold_plan {
-        std::vector<format::chunk_ref> chunks;
-        std::vector<format::hash_bytes> ids;  // of each chunk (put only)
-        std::vector<std::uint64_t> offsets;   // of each chunk in the value (put only)
-        byte_view value;                      // the value (put only)
-        // By reference: the chunk's id and record.
-        std::map<format::chunk_reference, std::pair<format::hash_bytes, bytes>> encoded;
-        std::size_t acquired = 0;  // manifest entries counted so far under the lock
+        unsigned depth = 0;
+        std::vector<format::chunk_ref> top;     // the manifest's entries
+        std::vector<fold_piece> pieces;         // per entry of `top`, when depth is 1
+        std::vector<format::chunk_ref> chunks;  // the value's chunks (those known)
+        std::vector<format::hash_bytes> ids;    // of each chunk (put only)
+        std::vector<std::uint64_t> offsets;     // of each chunk in the value (put only)
+        byte_view value;                        // the value (put only)
+        std::map<format::chunk_reference, encoded_chunk> encoded;  // records made or bundled
+        std::vector<format::chunk_reference> counted;  // references counted so far, in order
     };
     using head_type = typename state::head_type;
     using slot_iterator = typename head_type::slots::iterator;
@@ -852,9 +866,7 @@ class basic_store {
         m.logical_size = v.value_size();
         m.stored_size = v.bytes().size();
         m.folded = h.folded;
-        if (h.folded)
-            m.chunks = static_cast<std::uint32_t>((h.logical_size - format::manifest_head_size) /
-                                                  format::manifest_entry_size);
+        if (h.folded) m.chunks = v.meta().folded_chunks();
         m.dictionary = h.dictionary;
         m.encrypted = h.encrypted();
         m.compressor = compressor_type::name;  // open() checked the record's ids are the store's
@@ -972,22 +984,36 @@ class basic_store {
     // Encodes a chunk as a record filed under its id (stamped: it is complete).
     void encode_chunk(const format::hash_bytes& id, byte_view data,
                       const compress::dictionary* dict, bytes& out);
-    // Under the write lock: counts the plan's chunk references, placing the chunks the store
-    // lacks; all or nothing.
+    // Under the write lock: counts the plan's chunk references, placing the chunks and pieces
+    // the store lacks; all or nothing.
     void acquire_chunks(fold_plan& plan);
+    void acquire_data(fold_plan& plan, std::size_t i);
+    void acquire_piece(fold_plan& plan, std::size_t t);
+    // Places a chunk record the plan made or carried (or, for a put, makes it now).
+    void place_chunk(fold_plan& plan, const format::chunk_reference& ref,
+                     const format::hash_bytes& id, detail::chunk_kind kind, byte_view content);
     // Undoes acquire_chunks (never allocates).
     void undo_chunks(fold_plan& plan) noexcept;
-    // Drops one reference per manifest entry; frees a chunk when its last reference goes.
-    void release_chunks(const std::vector<format::chunk_ref>& chunks);
+    // Drops one reference per entry; frees a chunk when its last reference goes (a piece's
+    // entries are then released in turn).
+    void release_chunks(const std::vector<format::chunk_ref>& entries);
     void free_chunk(const format::chunk_reference& ref, const detail::chunk_slot& slot);
 
     // Decodes value bytes [offset, offset + out.size()) of an opened record, folded or not.
     void decode_value(const format::record_view& v, std::uint64_t offset,
                       std::span<std::byte> out) const;
-    // Checks every frame of an opened record (and of a folded record's chunks) by decoding it.
+    // Checks every frame of an opened record by decoding it.
     void check_frames(const format::record_view& v) const;
-    // The chunk list of a folded record.
-    std::vector<format::chunk_ref> manifest_of(const format::record_view& v) const;
+    // The manifest of a folded record.
+    format::manifest manifest_of(const format::record_view& v) const;
+    // The entries of the piece in `slot`, checked against its id.
+    std::vector<format::chunk_ref> piece_entries(const detail::chunk_slot& slot,
+                                                 std::string_view key) const;
+    // Calls f(chunk, offset of the chunk in the value) for each chunk of a folded record that
+    // overlaps [offset, offset + length), in order; decodes only the pieces the range covers.
+    template <class F>
+    void visit_chunks(const format::record_view& v, std::uint64_t offset, std::uint64_t length,
+                      F&& f) const;
     // Decodes chunk `c` into out (c.length bytes) and checks that its content has its id.
     void decode_chunk(std::string_view key, const format::chunk_ref& c,
                       std::span<std::byte> out) const;

@@ -46,8 +46,8 @@ struct encode_extra {
     /// Compress frames with this dictionary (nullptr: none; ignored by a compressor that takes
     /// no dictionaries).
     const compress::dictionary* dictionary = nullptr;
-    /// The frames hold the chunk manifest of a value of this size (a folded record).
-    std::optional<std::uint64_t> folded_size;
+    /// The frames hold the chunk manifest of this value (a folded record).
+    std::optional<format::folded_info> folded;
     /// The content hash of the value, already computed (a folded record's frames are not it).
     std::optional<format::hash_bytes> content_hash;
 };
@@ -64,9 +64,15 @@ class frame_codec {
     /// `master` is the store's key material (empty for cipher::none).
     frame_codec(const store_id& sid, CryptoPP::SecByteBlock master, std::uint32_t frame_size)
         : sid_(sid), master_(std::move(master)), frame_size_(frame_size) {
+        // Pieces of manifests are named apart from chunks of values, so that no value's chunk
+        // can share an id with a piece: HMAC-SHA256 under a public key without a cipher.
+        constexpr std::string_view piece_label = "mmry/v1/piece-id";
+        piece_hasher_ = content_hasher(CryptoPP::SecByteBlock(
+            reinterpret_cast<const CryptoPP::byte*>(piece_label.data()), piece_label.size()));
         if constexpr (sealed) {
             hasher_ = content_hasher(purpose_key(master_, "content-hash", sid_));
             chunk_hasher_ = content_hasher(purpose_key(master_, "chunk-id", sid_));
+            piece_hasher_ = content_hasher(purpose_key(master_, "piece-id", sid_));
             const auto seed = purpose_key(master_, "gear-table", sid_);
             std::memcpy(gear_seed_.data(), seed.data(), std::min(seed.size(), gear_seed_.size()));
             meta_key_ = purpose_key(master_, "meta-mac", sid_);
@@ -83,6 +89,8 @@ class frame_codec {
     const content_hasher& hasher() const noexcept { return hasher_; }
     /// Names chunks: SHA-256, or HMAC-SHA256 under a key of the store's when it is encrypted.
     const content_hasher& chunk_hasher() const noexcept { return chunk_hasher_; }
+    /// Names pieces of manifests: HMAC-SHA256 under a key of the store's, or a public one.
+    const content_hasher& piece_hasher() const noexcept { return piece_hasher_; }
     /// The seed of the chunker's gear table: derived from the store key when the store is
     /// encrypted, zero otherwise.
     const std::array<std::byte, 32>& gear_seed() const noexcept { return gear_seed_; }
@@ -95,7 +103,7 @@ class frame_codec {
                 const encode_extra& extra = {}) const {
         const compress::dictionary* dict = takes_dictionaries ? extra.dictionary : nullptr;
         format::record_header h;
-        h.folded = extra.folded_size.has_value();
+        h.folded = extra.folded.has_value();
         h.dictionary = dict ? dict->id() : 0;
         h.meta_size = static_cast<std::uint32_t>(format::meta_size(o, sealed, h.folded));
         h.cipher_id = Cipher::id;
@@ -117,7 +125,7 @@ class frame_codec {
                            !hash_content        ? format::hash_bytes{}
                            : extra.content_hash ? *extra.content_hash
                                                 : hasher_.hash(value),
-                           extra.folded_size);
+                           extra.folded);
         std::fill_n(out.data() + h.table_offset() - (sealed ? format::meta_mac_size : 0),
                     sealed ? format::meta_mac_size : 0, std::byte{0});
 
@@ -494,6 +502,7 @@ class frame_codec {
     CryptoPP::SecByteBlock master_;
     content_hasher hasher_;
     content_hasher chunk_hasher_;
+    content_hasher piece_hasher_;
     std::array<std::byte, 32> gear_seed_{};
     CryptoPP::SecByteBlock meta_key_;
     std::uint32_t frame_size_;

@@ -20,6 +20,7 @@ inline std::string dictionary_key(std::uint32_t id) {
 template <class Traits>
 std::uint64_t basic_store<Traits>::put_folded(std::string_view key, byte_view value,
                                               const put_options& o) {
+    using detail::chunk_kind;
     fold_plan plan;
     plan.value = value;
     const auto& ids = s_->codec.chunk_hasher();
@@ -29,32 +30,80 @@ std::uint64_t basic_store<Traits>::put_folded(std::string_view key, byte_view va
         plan.chunks.push_back(
             {format::reference_of(plan.ids.back()), static_cast<std::uint32_t>(length)});
     });
-    const auto dict = current_dictionary();
-    // Encode, before the write lock, the chunks the store lacks now. Another writer may add or
-    // free some before this one commits: acquire_chunks settles that under the lock.
-    std::vector<std::size_t> missing;
-    {
-        std::shared_lock lock(s_->lock);
-        for (std::size_t i = 0; i < plan.chunks.size(); ++i) {
-            const auto* slot = s_->root->chunks.find(format::chunk_key(plan.chunks[i].ref));
-            if (!slot)
-                missing.push_back(i);
-            else if (slot->id != plan.ids[i])
-                return put_whole(key, value, o);  // another chunk has its reference
+    if (plan.chunks.size() <= format::max_flat_entries) {
+        plan.top = plan.chunks;
+    } else {
+        plan.depth = 1;
+        std::uint64_t length = 0;
+        for (std::size_t i = 0, begin = 0; i < plan.chunks.size(); ++i) {
+            length += plan.chunks[i].length;
+            const bool last = i + 1 == plan.chunks.size();
+            if (last || format::ends_piece(plan.chunks[i]) ||
+                i + 1 - begin == format::max_piece_entries ||
+                length + plan.chunks[i + 1].length > 0xffffffffu) {
+                fold_piece p{
+                    begin,
+                    i + 1,
+                    format::write_entries(std::span(plan.chunks).subspan(begin, i + 1 - begin)),
+                    {}};
+                p.id = s_->codec.piece_hasher().hash(p.content);
+                plan.top.push_back(
+                    {format::reference_of(p.id), static_cast<std::uint32_t>(length)});
+                plan.pieces.push_back(std::move(p));
+                begin = i + 1;
+                length = 0;
+            }
         }
     }
-    for (const std::size_t i : missing) {
+    const auto dict = current_dictionary();
+    // Encode, before the write lock, the chunks and pieces the store lacks now. Another writer may
+    // add or free some before this one commits: acquire_chunks settles that under the lock. A
+    // chunk whose reference another chunk has is not folded (the reference must name one content).
+    std::vector<std::size_t> missing_chunks, missing_pieces;
+    {
+        std::shared_lock lock(s_->lock);
+        auto lacks = [&](const format::chunk_reference& ref, const format::hash_bytes& id,
+                         bool& clash) {
+            const auto* slot = s_->root->chunks.find(format::chunk_key(ref));
+            clash = clash || (slot && slot->id != id);
+            return !slot;
+        };
+        bool clash = false;
+        for (std::size_t t = 0; t < plan.top.size(); ++t) {
+            if (plan.depth == 0) {
+                if (lacks(plan.chunks[t].ref, plan.ids[t], clash)) missing_chunks.push_back(t);
+                continue;
+            }
+            const auto& p = plan.pieces[t];
+            if (!lacks(plan.top[t].ref, p.id, clash)) continue;
+            missing_pieces.push_back(t);
+            for (std::size_t i = p.begin; i < p.end; ++i)
+                if (lacks(plan.chunks[i].ref, plan.ids[i], clash)) missing_chunks.push_back(i);
+        }
+        if (clash) return put_whole(key, value, o);
+    }
+    for (const std::size_t i : missing_chunks) {
         const auto& c = plan.chunks[i];
         if (plan.encoded.contains(c.ref)) continue;
-        auto& [id, record] = plan.encoded[c.ref];
-        id = plan.ids[i];
-        encode_chunk(id, value.subspan(plan.offsets[i], c.length), dict.get(), record);
+        auto& e = plan.encoded[c.ref];
+        e.id = plan.ids[i];
+        encode_chunk(e.id, value.subspan(plan.offsets[i], c.length), dict.get(), e.record);
+    }
+    for (const std::size_t t : missing_pieces) {
+        auto& e = plan.encoded[plan.top[t].ref];
+        e.id = plan.pieces[t].id;
+        e.kind = chunk_kind::piece;
+        encode_chunk(e.id, plan.pieces[t].content, dict.get(), e.record);
     }
     std::optional<format::hash_bytes> content;
     if (s_->opts.content_hash) content = s_->codec.hasher().hash(value);
     bytes record;
-    s_->codec.encode(key, format::write_manifest(plan.chunks), next_seq(), now_ns(), o,
-                     s_->opts.content_hash, record, {dict.get(), value.size(), content});
+    s_->codec.encode(
+        key, format::write_manifest(plan.top, plan.depth), next_seq(), now_ns(), o,
+        s_->opts.content_hash, record,
+        {dict.get(),
+         format::folded_info{value.size(), static_cast<std::uint32_t>(plan.chunks.size())},
+         content});
     return commit(key, record, origin::put, &plan);
 }
 
@@ -67,65 +116,24 @@ void basic_store<Traits>::encode_chunk(const format::hash_bytes& id, byte_view d
     s_->codec.stamp(out, v, 1, 0, {}, v.header().modified_ns);
 }
 
+namespace detail {
+inline std::string chunk_name(const format::chunk_reference& ref) {
+    return hex(std::span<const std::byte>(ref).first(8));
+}
+}  // namespace detail
+
 template <class Traits>
 void basic_store<Traits>::acquire_chunks(fold_plan& plan) {
-    auto& root = *s_->root;
-    auto name = [](const format::chunk_reference& r) {
-        return detail::hex(std::span<const std::byte>(r).first(8));
-    };
     update_scope update(s_->lock);
     try {
-        for (; plan.acquired < plan.chunks.size(); ++plan.acquired) {
-            const auto& c = plan.chunks[plan.acquired];
-            const auto key = format::chunk_key(c.ref);
-            auto it = plan.encoded.find(c.ref);
-            if (auto* slot = root.chunks.find(key)) {
-                const format::hash_bytes* id = !plan.ids.empty()          ? &plan.ids[plan.acquired]
-                                               : it != plan.encoded.end() ? &it->second.first
-                                                                          : nullptr;
-                if (id && *id != slot->id)
-                    throw error(errc::invalid_argument,
-                                "chunk reference " + name(c.ref) +
-                                    " was taken by another chunk while this put ran: put again");
-                ++slot->refs;
-                ++root.chunk_refs;
-                continue;
-            }
-            if (it == plan.encoded.end()) {
-                // Freed since this writer looked: encode it now (rare).
-                if (plan.ids.empty())
-                    throw error(errc::corrupt, "chunk " + name(c.ref) +
-                                                   " is neither in the bundle nor in the store");
-                it = plan.encoded.try_emplace(c.ref).first;
-                it->second.first = plan.ids[plan.acquired];
-                encode_chunk(it->second.first,
-                             plan.value.subspan(plan.offsets[plan.acquired], c.length), nullptr,
-                             it->second.second);
-            }
-            const auto& [id, record] = it->second;
-            const auto v =
-                format::record_view::parse(record, format::chunk_key(id), cipher_type::tag_size);
-            if (v.header().folded || v.header().logical_size != c.length)
-                throw error(errc::corrupt, "chunk " + name(c.ref) + " holds " +
-                                               std::to_string(v.header().logical_size) +
-                                               " bytes, its manifest entry " +
-                                               std::to_string(c.length));
-            const record_ref ref = place(record, v);
-            try {
-                root.chunks.upsert(key, detail::chunk_slot{ref, 1, id});
-            } catch (...) {
-                s_->arena->deallocate(ref.where, ref.size);
-                throw;
-            }
-            ++root.chunk_refs;
-            root.chunk_logical += ref.logical_size;
-            root.chunk_stored += ref.size;
-            tally(v, +1);
-        }
+        for (std::size_t t = 0; t < plan.top.size(); ++t)
+            if (plan.depth == 0)
+                acquire_data(plan, t);
+            else
+                acquire_piece(plan, t);
     } catch (const boost::interprocess::bad_alloc&) {
-        const auto at = std::min(plan.acquired, plan.chunks.size() - 1);
         undo_chunks(plan);
-        index_full("chunk " + name(plan.chunks[at].ref));
+        index_full("(a chunk)");
     } catch (...) {
         undo_chunks(plan);
         throw;
@@ -133,23 +141,119 @@ void basic_store<Traits>::acquire_chunks(fold_plan& plan) {
 }
 
 template <class Traits>
-void basic_store<Traits>::undo_chunks(fold_plan& plan) noexcept {
-    for (std::size_t i = plan.acquired; i-- > 0;) {
-        auto* slot = s_->root->chunks.find(format::chunk_key(plan.chunks[i].ref));
-        if (!slot) continue;
-        --s_->root->chunk_refs;
-        if (--slot->refs == 0) free_chunk(plan.chunks[i].ref, *slot);
+void basic_store<Traits>::acquire_data(fold_plan& plan, std::size_t i) {
+    const auto& c = plan.chunks[i];
+    const auto it = plan.encoded.find(c.ref);
+    const format::hash_bytes* id = !plan.ids.empty()          ? &plan.ids[i]
+                                   : it != plan.encoded.end() ? &it->second.id
+                                                              : nullptr;
+    if (auto* slot = s_->root->chunks.find(format::chunk_key(c.ref))) {
+        if (id && *id != slot->id)
+            throw error(errc::invalid_argument,
+                        "chunk reference " + detail::chunk_name(c.ref) +
+                            " was taken by another chunk while this put ran: put again");
+        ++slot->refs;
+        ++s_->root->chunk_refs;
+        plan.counted.push_back(c.ref);
+        return;
     }
-    plan.acquired = 0;
+    if (!id)
+        throw error(errc::corrupt, "chunk " + detail::chunk_name(c.ref) +
+                                       " is neither in the bundle nor in the store");
+    place_chunk(plan, c.ref, *id, detail::chunk_kind::data,
+                plan.offsets.empty() ? byte_view{} : plan.value.subspan(plan.offsets[i], c.length));
 }
 
 template <class Traits>
-void basic_store<Traits>::release_chunks(const std::vector<format::chunk_ref>& chunks) {
-    for (const auto& c : chunks) {
+void basic_store<Traits>::acquire_piece(fold_plan& plan, std::size_t t) {
+    const auto& entry = plan.top[t];
+    const auto& p = plan.pieces[t];
+    const bool known = !p.content.empty();
+    if (auto* slot = s_->root->chunks.find(format::chunk_key(entry.ref))) {
+        if ((known && p.id != slot->id) || slot->kind != detail::chunk_kind::piece)
+            throw error(errc::invalid_argument,
+                        "piece reference " + detail::chunk_name(entry.ref) +
+                            " was taken by another chunk while this put ran: put again");
+        ++slot->refs;
+        ++s_->root->chunk_refs;
+        plan.counted.push_back(entry.ref);
+        return;
+    }
+    if (!known)
+        throw error(errc::corrupt, "manifest piece " + detail::chunk_name(entry.ref) +
+                                       " is neither in the bundle nor in the store");
+    place_chunk(plan, entry.ref, p.id, detail::chunk_kind::piece, p.content);
+    for (std::size_t i = p.begin; i < p.end; ++i) acquire_data(plan, i);
+}
+
+template <class Traits>
+void basic_store<Traits>::place_chunk(fold_plan& plan, const format::chunk_reference& reference,
+                                      const format::hash_bytes& id, detail::chunk_kind kind,
+                                      byte_view content) {
+    auto it = plan.encoded.find(reference);
+    if (it == plan.encoded.end()) {
+        // Freed since this writer looked: encode it now (rare).
+        if (content.empty() && plan.offsets.empty())
+            throw error(errc::corrupt, "chunk " + detail::chunk_name(reference) +
+                                           " is neither in the bundle nor in the store");
+        it = plan.encoded.try_emplace(reference).first;
+        it->second.id = id;
+        it->second.kind = kind;
+        encode_chunk(id, content, nullptr, it->second.record);
+    }
+    const auto& record = it->second.record;
+    const auto v = format::record_view::parse(record, format::chunk_key(id), cipher_type::tag_size);
+    if (v.header().folded)
+        throw error(errc::corrupt, "chunk " + detail::chunk_name(reference) + " is folded");
+    const record_ref ref = place(record, v);
+    try {
+        s_->root->chunks.upsert(format::chunk_key(reference), detail::chunk_slot{ref, 1, id, kind});
+    } catch (...) {
+        s_->arena->deallocate(ref.where, ref.size);
+        throw;
+    }
+    auto& root = *s_->root;
+    ++root.chunk_refs;
+    root.chunk_stored += ref.size;
+    if (kind == detail::chunk_kind::piece)
+        ++root.pieces;
+    else
+        root.chunk_logical += ref.logical_size;
+    tally(v, +1);
+    plan.counted.push_back(reference);
+}
+
+template <class Traits>
+void basic_store<Traits>::undo_chunks(fold_plan& plan) noexcept {
+    for (auto it = plan.counted.rbegin(); it != plan.counted.rend(); ++it) {
+        auto* slot = s_->root->chunks.find(format::chunk_key(*it));
+        if (!slot) continue;
+        --s_->root->chunk_refs;
+        // A piece's entries were counted after it, and are undone before it: not released here.
+        if (--slot->refs == 0) free_chunk(*it, *slot);
+    }
+    plan.counted.clear();
+}
+
+template <class Traits>
+void basic_store<Traits>::release_chunks(const std::vector<format::chunk_ref>& entries) {
+    for (const auto& c : entries) {
         auto* slot = s_->root->chunks.find(format::chunk_key(c.ref));
         if (!slot) continue;  // a damaged store: nothing to release
         --s_->root->chunk_refs;
-        if (--slot->refs == 0) free_chunk(c.ref, *slot);
+        if (--slot->refs != 0) continue;
+        std::vector<format::chunk_ref> children;
+        const bool piece = slot->kind == detail::chunk_kind::piece;
+        if (piece) {
+            try {
+                children = piece_entries(*slot, "(released piece)");
+            } catch (const error&) {
+                // A damaged piece: its chunks stay counted, never freed while a reference to
+                // them might remain.
+            }
+        }
+        free_chunk(c.ref, *slot);
+        if (piece) release_chunks(children);
     }
 }
 
@@ -164,7 +268,10 @@ void basic_store<Traits>::free_chunk(const format::chunk_reference& reference,
               -1);
     } catch (const error&) {
     }
-    root.chunk_logical -= ref.logical_size;
+    if (slot.kind == detail::chunk_kind::piece)
+        --root.pieces;
+    else
+        root.chunk_logical -= ref.logical_size;
     root.chunk_stored -= ref.size;
     root.chunks.erase(format::chunk_key(reference));
     s_->arena->deallocate(ref.where, ref.size);
@@ -177,27 +284,69 @@ void basic_store<Traits>::decode_value(const format::record_view& v, std::uint64
                                        std::span<std::byte> out) const {
     if (!v.header().folded) return s_->codec.decode(v, offset, out, dictionary_for(v));
     if (out.empty()) return;
-    const auto chunks = manifest_of(v);
     thread_local bytes whole;
-    std::uint64_t at = 0;
     std::size_t written = 0;
-    for (const auto& c : chunks) {
-        const std::uint64_t end = at + c.length;
-        if (end > offset) {
-            if (written == out.size()) break;
-            const auto skip = static_cast<std::size_t>(offset > at ? offset - at : 0);
-            const std::size_t take = std::min<std::size_t>(c.length - skip, out.size() - written);
-            if (skip == 0 && take == c.length) {
-                decode_chunk(v.key(), c, out.subspan(written, take));
-            } else {
-                whole.resize(c.length);
-                decode_chunk(v.key(), c, whole);
-                std::memcpy(out.data() + written, whole.data() + skip, take);
-            }
-            written += take;
+    visit_chunks(v, offset, out.size(), [&](const format::chunk_ref& c, std::uint64_t at) {
+        const auto skip = static_cast<std::size_t>(offset > at ? offset - at : 0);
+        const std::size_t take = std::min<std::size_t>(c.length - skip, out.size() - written);
+        if (skip == 0 && take == c.length) {
+            decode_chunk(v.key(), c, out.subspan(written, take));
+        } else {
+            whole.resize(c.length);
+            decode_chunk(v.key(), c, whole);
+            std::memcpy(out.data() + written, whole.data() + skip, take);
         }
-        at = end;
-    }
+        written += take;
+    });
+    if (written != out.size())
+        throw error(errc::corrupt, "key " + detail::quote(v.key()) +
+                                       ": its chunks hold fewer bytes than its value size");
+}
+
+template <class Traits>
+template <class F>
+void basic_store<Traits>::visit_chunks(const format::record_view& v, std::uint64_t offset,
+                                       std::uint64_t length, F&& f) const {
+    const std::uint64_t end = offset + length;
+    auto walk = [&](const std::vector<format::chunk_ref>& entries, std::uint64_t at, auto&& each) {
+        for (const auto& c : entries) {
+            if (at >= end) return;
+            if (at + c.length > offset) each(c, at);
+            at += c.length;
+        }
+    };
+    const auto m = manifest_of(v);
+    if (m.depth == 0) return walk(m.entries, 0, f);
+    walk(m.entries, 0, [&](const format::chunk_ref& p, std::uint64_t at) {
+        const auto* slot = s_->root->chunks.find(format::chunk_key(p.ref));
+        if (!slot || slot->kind != detail::chunk_kind::piece)
+            throw error(errc::corrupt, "key " + detail::quote(v.key()) + ": manifest piece " +
+                                           detail::chunk_name(p.ref) + " is not in the store");
+        const auto children = piece_entries(*slot, v.key());
+        std::uint64_t sum = 0;
+        for (const auto& c : children) sum += c.length;
+        if (sum != p.length)
+            throw error(errc::corrupt, "key " + detail::quote(v.key()) + ": manifest piece " +
+                                           detail::chunk_name(p.ref) + " covers " +
+                                           std::to_string(sum) + " bytes, its entry " +
+                                           std::to_string(p.length));
+        walk(children, at, f);
+    });
+}
+
+template <class Traits>
+std::vector<format::chunk_ref> basic_store<Traits>::piece_entries(const detail::chunk_slot& slot,
+                                                                  std::string_view key) const {
+    const auto v =
+        s_->codec.open(s_->arena->bytes(slot.ref.where, slot.ref.size), format::chunk_key(slot.id));
+    bytes content(static_cast<std::size_t>(v.header().logical_size));
+    s_->codec.decode(v, 0, content, dictionary_for(v));
+    if (v.header().folded || s_->codec.piece_hasher().hash(content) != slot.id)
+        throw error(errc::corrupt, "key " + detail::quote(key) + ": manifest piece " +
+                                       detail::chunk_name(format::reference_of(slot.id)) +
+                                       " does not hold the content its id names");
+    return format::parse_entries(content, format::max_chunk_size,
+                                 "key " + detail::quote(key) + ": manifest piece");
 }
 
 template <class Traits>
@@ -206,10 +355,10 @@ void basic_store<Traits>::decode_chunk(std::string_view key, const format::chunk
     const auto* slot = s_->root->chunks.find(format::chunk_key(c.ref));
     auto fail = [&](const std::string& why) {
         throw error(errc::corrupt, "key " + detail::quote(key) + ": chunk " +
-                                       detail::hex(std::span<const std::byte>(c.ref).first(8)) +
-                                       " " + why);
+                                       detail::chunk_name(c.ref) + " " + why);
     };
-    if (!slot) fail("of its manifest is not in the store");
+    if (!slot || slot->kind != detail::chunk_kind::data)
+        fail("of its manifest is not in the store");
     const auto v = s_->codec.open(s_->arena->bytes(slot->ref.where, slot->ref.size),
                                   format::chunk_key(slot->id));
     if (v.header().folded || v.header().logical_size != c.length)
@@ -221,11 +370,11 @@ void basic_store<Traits>::decode_chunk(std::string_view key, const format::chunk
 }
 
 template <class Traits>
-std::vector<format::chunk_ref> basic_store<Traits>::manifest_of(
-    const format::record_view& v) const {
+format::manifest basic_store<Traits>::manifest_of(const format::record_view& v) const {
     bytes m(static_cast<std::size_t>(v.header().logical_size));
     s_->codec.decode(v, 0, m, dictionary_for(v));
-    return format::manifest_view::parse(m, v.value_size(), v.key()).chunks();
+    auto out = format::manifest::parse(m, v.value_size(), v.key());
+    return out;
 }
 
 template <class Traits>
@@ -244,23 +393,39 @@ void basic_store<Traits>::check_frames(const format::record_view& v) const {
 
 template <class Traits>
 bytes basic_store<Traits>::bundle_of(const format::record_view& v) const {
-    std::vector<std::span<const std::byte>> records{v.bytes()};
+    format::bundle b;
+    b.records.push_back(v.bytes());
     std::set<format::chunk_reference> seen;
-    for (const auto& c : manifest_of(v)) {
-        if (!seen.insert(c.ref).second) continue;
+    auto add = [&](const format::chunk_ref& c) {
+        if (!seen.insert(c.ref).second) return (const detail::chunk_slot*)nullptr;
         const auto* slot = s_->root->chunks.find(format::chunk_key(c.ref));
         if (!slot)
             throw error(errc::corrupt, "key " + detail::quote(v.key()) + ": chunk " +
-                                           detail::hex(std::span<const std::byte>(c.ref).first(8)) +
+                                           detail::chunk_name(c.ref) +
                                            " of its manifest is not in the store");
-        records.push_back(s_->arena->bytes(slot->ref.where, slot->ref.size));
+        b.records.push_back(s_->arena->bytes(slot->ref.where, slot->ref.size));
+        return slot;
+    };
+    const auto m = manifest_of(v);
+    std::vector<format::chunk_ref> chunks;
+    if (m.depth == 0) {
+        chunks = m.entries;
+    } else {
+        for (const auto& p : m.entries)
+            if (const auto* slot = add(p)) {
+                const auto children = piece_entries(*slot, v.key());
+                chunks.insert(chunks.end(), children.begin(), children.end());
+            }
+        b.pieces = b.records.size() - 1;
     }
-    return format::write_bundle(records);
+    for (const auto& c : chunks) add(c);
+    return format::write_bundle(b);
 }
 
 template <class Traits>
-void basic_store<Traits>::import_bundle(byte_view bundle) {
-    const auto records = format::parse_bundle(bundle);
+void basic_store<Traits>::import_bundle(byte_view bytes_in) {
+    const auto b = format::parse_bundle(bytes_in);
+    const auto& records = b.records;
     const auto probe = format::record_view::parse(records[0], {}, cipher_type::tag_size);
     const std::string key(probe.key());
     const auto v = s_->codec.open(records[0], key);
@@ -272,26 +437,66 @@ void basic_store<Traits>::import_bundle(byte_view bundle) {
         throw error(errc::corrupt, "bundle of key " + detail::quote(key) + ": record " +
                                        std::to_string(i) + " " + why);
     };
+    // Opens bundled record i as a chunk: its id, and its decoded content.
+    auto open_chunk = [&](std::size_t i, bytes& content) {
+        const auto p = format::record_view::parse(records[i], {}, cipher_type::tag_size);
+        format::hash_bytes id{};
+        if (p.key().size() != id.size()) fail(i, "is not a chunk");
+        std::memcpy(id.data(), p.key().data(), id.size());
+        const auto cv = s_->codec.open(records[i], p.key());
+        if (cv.header().folded) fail(i, "is folded");
+        content.resize(static_cast<std::size_t>(cv.header().logical_size));
+        s_->codec.decode(cv, 0, content, dictionary_for(cv));
+        see_seq(cv.header().seq);
+        return id;
+    };
     fold_plan plan;
     {
         std::shared_lock lock(s_->lock);
-        plan.chunks = manifest_of(v);
-        std::set<format::chunk_reference> named;
-        for (const auto& c : plan.chunks) named.insert(c.ref);
-        for (std::size_t i = 1; i < records.size(); ++i) {
-            const auto p = format::record_view::parse(records[i], {}, cipher_type::tag_size);
-            format::hash_bytes id{};
-            if (p.key().size() != id.size()) fail(i, "is not a chunk");
-            std::memcpy(id.data(), p.key().data(), id.size());
+        const auto m = manifest_of(v);
+        plan.depth = m.depth;
+        plan.top = m.entries;
+        std::set<format::chunk_reference> named;  // the chunks the bundle may carry
+        if (m.depth == 0) {
+            plan.chunks = m.entries;
+        } else {
+            plan.pieces.resize(m.entries.size());
+            std::map<format::chunk_reference, std::size_t> at;
+            for (std::size_t t = 0; t < m.entries.size(); ++t) at.emplace(m.entries[t].ref, t);
+            for (std::size_t i = 1; i <= b.pieces; ++i) {
+                bytes content;
+                const auto id = open_chunk(i, content);
+                const auto ref = format::reference_of(id);
+                const auto t = at.find(ref);
+                if (t == at.end()) fail(i, "is a piece its manifest does not name");
+                if (s_->codec.piece_hasher().hash(content) != id)
+                    fail(i, "does not hold the content its id names");
+                const auto children = format::parse_entries(content, format::max_chunk_size,
+                                                            "bundle of key " + detail::quote(key));
+                for (std::size_t u = t->second; u < m.entries.size(); ++u) {
+                    if (m.entries[u].ref != ref) continue;
+                    plan.pieces[u] = {plan.chunks.size(), plan.chunks.size() + children.size(),
+                                      content, id};
+                }
+                for (const auto& c : children) named.insert(c.ref);
+                plan.chunks.insert(plan.chunks.end(), children.begin(), children.end());
+                plan.encoded.try_emplace(
+                    ref, encoded_chunk{id, bytes(records[i].begin(), records[i].end()),
+                                       detail::chunk_kind::piece});
+            }
+        }
+        if (m.depth == 0)
+            for (const auto& c : m.entries) named.insert(c.ref);
+        for (std::size_t i = 1 + b.pieces; i < records.size(); ++i) {
+            bytes content;
+            const auto id = open_chunk(i, content);
             const auto ref = format::reference_of(id);
             if (!named.contains(ref)) fail(i, "is a chunk its manifest does not name");
-            const auto cv = s_->codec.open(records[i], p.key());
-            bytes data(static_cast<std::size_t>(cv.header().logical_size));
-            s_->codec.decode(cv, 0, data, dictionary_for(cv));
-            if (cv.header().folded || s_->codec.chunk_hasher().hash(data) != id)
+            if (s_->codec.chunk_hasher().hash(content) != id)
                 fail(i, "does not hold the content its id names");
-            see_seq(cv.header().seq);
-            plan.encoded.try_emplace(ref, id, bytes(records[i].begin(), records[i].end()));
+            plan.encoded.try_emplace(ref,
+                                     encoded_chunk{id, bytes(records[i].begin(), records[i].end()),
+                                                   detail::chunk_kind::data});
         }
     }
     see_seq(v.header().seq);

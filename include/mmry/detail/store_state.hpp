@@ -40,12 +40,17 @@ namespace detail {
 inline constexpr std::size_t size_classes = 48;  // blocks of < 2^k bytes, k = 0..47
 inline constexpr std::size_t level_slots = 256;  // frames by the signed level byte of their entry
 
+/// What a chunk holds: bytes of values, or a piece of a manifest (format/manifest.hpp).
+enum class chunk_kind : std::uint8_t { data = 0, piece = 1 };
+
 /// A distinct chunk of folded values, filed under its reference (the first 16 bytes of its id):
-/// its whole id, its record and how many manifest entries refer to it.
+/// its whole id, its record, what it holds, and how many manifest entries (of records or of
+/// pieces) refer to it.
 struct chunk_slot {
     record_ref ref;
     std::uint64_t refs = 0;
     format::hash_bytes id{};
+    chunk_kind kind = chunk_kind::data;
 };
 
 /// A trained dictionary: its record (key "mmry.dictionary/<id>") and the records using it.
@@ -68,7 +73,7 @@ struct store_root {
     std::uint64_t puts = 0, erases = 0;
     std::uint64_t records = 0;  ///< records kept (a record filed under several stored keys: one)
     std::uint64_t folded_values = 0, folded_logical = 0;  ///< records holding a manifest
-    std::uint64_t chunk_refs = 0, chunk_logical = 0, chunk_stored = 0;
+    std::uint64_t chunk_refs = 0, chunk_logical = 0, chunk_stored = 0, pieces = 0;
     std::uint64_t dictionary_stored = 0;
     std::uint64_t payload_bytes = 0;  ///< frames' stored bytes, of records and chunks
     std::array<std::uint64_t, size_classes> class_blocks{}, class_bytes{};

@@ -33,7 +33,7 @@ void basic_store<Traits>::free_record(const record_ref& ref, bool release) {
                                                   cipher_type::tag_size);
         tally(v, -1);
         if constexpr (folding)
-            if (release && v.header().folded) release_chunks(manifest_of(v));
+            if (release && v.header().folded) release_chunks(manifest_of(v).entries);
     } catch (const error&) {
         // A damaged record: its chunks stay counted (stats().chunk_refs says so), never freed
         // while a reference to them might remain.

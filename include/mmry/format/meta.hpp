@@ -9,8 +9,8 @@
 //   16  u64  version it replaced as the key's latest (0: none)
 //   24  32   content hash of the value (zero when kind is 0)
 //   56  32   chain hash: hash(previous chain hash, content hash, version, previous version, key)
-//   88  u64  value size: folded records only (head flag `folded`); the variable part then
-//            starts at 96 instead of 88
+//   88  16   folded records only (head flag `folded`): u64 value size, u32 number of chunks,
+//            u32 zero; the variable part then starts at 104 instead of 88
 //   88  u16 length + bytes: content type
 //       u16 count, then per tag: u16 length + bytes
 //       u16 count, then per attribute: u16 length + name bytes, u16 length + value bytes
@@ -51,8 +51,14 @@ inline constexpr std::size_t hash_kind = 0, version = 8, previous = 16, content_
                              chain_hash = 56, variable = 88, folded_size = 88;
 }  // namespace meta_off
 
-/// Bytes a folded record's meta section adds for the value size.
-inline constexpr std::size_t folded_size_bytes = 8;
+/// Bytes a folded record's meta section adds: value size and chunk count.
+inline constexpr std::size_t folded_size_bytes = 16;
+
+/// What a folded record's meta section says of its value.
+struct folded_info {
+    std::uint64_t size = 0;    ///< bytes of the value
+    std::uint32_t chunks = 0;  ///< chunks it is cut into
+};
 
 /// The bytes the meta section of a record with these annotations takes (MAC included).
 inline std::size_t meta_size(const put_options& o, bool sealed, bool folded = false) {
@@ -85,18 +91,20 @@ inline void check_put_options(const put_options& o, std::string_view key, bool s
 }
 
 /// Writes the meta section for `o` at `p` (meta_size(o, sealed, folded) bytes): version 1, and
-/// zero chain hash and MAC, until the record is stamped at commit. `folded_size` is the value size
-/// of a folded record (nullopt for any other).
+/// zero chain hash and MAC, until the record is stamped at commit. `folded` describes the value of
+/// a folded record (nullopt for any other).
 inline void write_meta(std::byte* p, const put_options& o, std::uint8_t hash_kind,
                        const hash_bytes& content_hash,
-                       std::optional<std::uint64_t> folded_size = std::nullopt) {
+                       std::optional<folded_info> folded = std::nullopt) {
     std::fill_n(p, meta_fixed_size, std::byte{0});
     p[meta_off::hash_kind] = std::byte{hash_kind};
     detail::store_le<std::uint64_t>(p + meta_off::version, 1);  // until stamped
     std::copy(content_hash.begin(), content_hash.end(), p + meta_off::content_hash);
     std::byte* at = p + meta_off::variable;
-    if (folded_size) {
-        detail::store_le<std::uint64_t>(at, *folded_size);
+    if (folded) {
+        detail::store_le<std::uint64_t>(at, folded->size);
+        detail::store_le<std::uint32_t>(at + 8, folded->chunks);
+        detail::store_le<std::uint32_t>(at + 12, 0);
         at += folded_size_bytes;
     }
     auto put16 = [&](std::size_t v) {
@@ -137,6 +145,8 @@ class meta_view {
             fail("of " + std::to_string(meta.size()) + " bytes is shorter than its fixed part");
         const auto kind = std::to_integer<unsigned>(meta[meta_off::hash_kind]);
         if (kind > 2) fail("has unknown content hash kind " + std::to_string(kind));
+        if (folded && detail::load_le<std::uint32_t>(meta.data() + meta_off::folded_size + 12) != 0)
+            fail("has nonzero reserved bytes after the chunk count");
         for (std::size_t i = 1; i < meta_off::version; ++i)
             if (meta[i] != std::byte{0}) fail("has nonzero reserved bytes");
         if (v.version() == 0 || v.previous() >= v.version())
@@ -182,6 +192,10 @@ class meta_view {
     /// The value size a folded record holds (meaningless for other records).
     std::uint64_t folded_size() const noexcept {
         return detail::load_le<std::uint64_t>(bytes_.data() + meta_off::folded_size);
+    }
+    /// The number of chunks a folded record's value is cut into (meaningless for others).
+    std::uint32_t folded_chunks() const noexcept {
+        return detail::load_le<std::uint32_t>(bytes_.data() + meta_off::folded_size + 8);
     }
 
     /// Calls f(tag) for every tag, in the order they were given.
