@@ -688,8 +688,8 @@ bool basic_store<Traits>::recompress_record(std::string_view key, const record_r
     meta.for_each_attribute([&](std::string_view k, std::string_view val) {
         o.attributes.emplace_back(std::string(k), std::string(val));
     });
-    std::optional<std::uint64_t> folded;
-    if (was.header().folded) folded = was.value_size();
+    std::optional<format::folded_info> folded;
+    if (was.header().folded) folded = format::folded_info{was.value_size(), meta.folded_chunks()};
     bytes record;
     s_->codec.encode(key, plain, next_seq(), was.header().modified_ns, o, meta.hash_kind() != 0,
                      record, {dict.get(), folded, meta.content_hash()});
