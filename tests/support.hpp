@@ -2,9 +2,14 @@
 // Helpers shared by mmry's tests: the policy matrix, deterministic test data, and a Catch2 matcher
 // for mmry::error (its code and the text its message must hold).
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <initializer_list>
 #include <mutex>
 #include <random>
@@ -185,6 +190,39 @@ inline std::string padded(std::string_view prefix, int i) {
     std::snprintf(digits, sizeof digits, "%04d", i);
     return std::string(prefix) + digits;
 }
+
+/// Runs f in a forked child process and returns its exit code: f's result, 100 when it threw
+/// (a child must not run the parent's Catch2 assertions or destructors: it leaves with _exit).
+inline int in_child(const std::function<int()>& f) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+        int code = 100;
+        try {
+            code = f();
+        } catch (...) {
+        }
+        ::_exit(code);
+    }
+    int status = 0;
+    if (child < 0 || ::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
+}
+
+/// zstd level 3, counting decompressions.
+struct counting_zstd {
+    static constexpr std::uint8_t id = 201;
+    static constexpr std::string_view name = "counting_zstd";
+    static inline std::atomic<std::uint64_t> decompressions{0};
+
+    static std::size_t compress(std::span<const std::byte> in, std::span<std::byte> out) {
+        return mmry::compress::zstd<3>::compress(in, out);
+    }
+    static std::size_t decompress(std::span<const std::byte> in, std::span<std::byte> out) {
+        decompressions.fetch_add(1);
+        return mmry::compress::zstd<3>::decompress(in, out);
+    }
+};
+static_assert(mmry::compressor_policy<counting_zstd>);
 
 /// Failures reported by threads, checked by the test thread once they are joined.
 struct failures {

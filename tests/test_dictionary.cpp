@@ -258,24 +258,13 @@ TEST_CASE("dictionary: a process uses the dictionary another process trained", "
         const auto before = s.stats();
         (void)before;
         put_records(s, "r/", 1500, 7);
-        const pid_t child = ::fork();
-        if (child == 0) {
-            int code = 1;
-            try {
-                auto c = mmry::basic_store<traits>::open(name, {.key = key});
-                c.train_dictionary(keys("r/", 1500));
-                std::mt19937_64 rng(70);
-                c.put("child", record(rng));
-                code = c.metadata("child")->dictionary == 1 ? 0 : 2;
-            } catch (...) {
-                code = 3;
-            }
-            ::_exit(code);
-        }
-        int status = 0;
-        REQUIRE(::waitpid(child, &status, 0) == child);
-        REQUIRE(WIFEXITED(status));
-        REQUIRE(WEXITSTATUS(status) == 0);
+        REQUIRE(in_child([&] {
+                    auto c = mmry::basic_store<traits>::open(name, {.key = key});
+                    c.train_dictionary(keys("r/", 1500));
+                    std::mt19937_64 rng(70);
+                    c.put("child", record(rng));
+                    return c.metadata("child")->dictionary == 1 ? 0 : 2;
+                }) == 0);
         std::mt19937_64 rng(70);
         CHECK(s.get<std::string>("child") == record(rng));
         s.put("parent", record(rng));

@@ -80,20 +80,6 @@ void edit(std::string& s, std::mt19937_64& rng) {
     }
 }
 
-/// zstd level 3, counting decompressions.
-struct counting_zstd {
-    static constexpr std::uint8_t id = 201;
-    static constexpr std::string_view name = "counting_zstd";
-    static inline std::atomic<std::uint64_t> decompressions{0};
-    static std::size_t compress(std::span<const std::byte> in, std::span<std::byte> out) {
-        return mmry::compress::zstd<3>::compress(in, out);
-    }
-    static std::size_t decompress(std::span<const std::byte> in, std::span<std::byte> out) {
-        decompressions.fetch_add(1);
-        return mmry::compress::zstd<3>::decompress(in, out);
-    }
-};
-
 std::array<std::byte, 32> sha256(std::string_view s) {
     std::array<std::byte, 32> out;
     CryptoPP::SHA256().CalculateDigest(reinterpret_cast<CryptoPP::byte*>(out.data()),
@@ -514,22 +500,11 @@ TEST_CASE("fold: two processes folding into one shared store share chunks", "[fo
         s.put("parent", value);
         const auto one = s.stats();
         CHECK(one.pieces > 0);
-        const pid_t child = ::fork();
-        if (child == 0) {
-            int code = 1;
-            try {
-                auto c = mmry::basic_store<shm>::open(name, {.key = key});
-                c.put("child", value);
-                code = c.get<std::string>("parent") == value ? 0 : 2;
-            } catch (...) {
-                code = 3;
-            }
-            ::_exit(code);
-        }
-        int status = 0;
-        REQUIRE(::waitpid(child, &status, 0) == child);
-        REQUIRE(WIFEXITED(status));
-        CHECK(WEXITSTATUS(status) == 0);
+        CHECK(in_child([&] {
+                  auto c = mmry::basic_store<shm>::open(name, {.key = key});
+                  c.put("child", value);
+                  return c.template get<std::string>("parent") == value ? 0 : 2;
+              }) == 0);
         const auto st = s.stats();
         CHECK(s.template get<std::string>("child") == value);
         CHECK(st.folded_values == 2);

@@ -164,22 +164,6 @@ struct counting_gcm {
 };
 static_assert(mmry::cipher_policy<counting_gcm>);
 
-/// zstd level 3, counting decompressions.
-struct counting_zstd {
-    static constexpr std::uint8_t id = 201;
-    static constexpr std::string_view name = "counting_zstd";
-    static inline std::atomic<std::uint64_t> decompressions{0};
-
-    static std::size_t compress(std::span<const std::byte> in, std::span<std::byte> out) {
-        return mmry::compress::zstd<3>::compress(in, out);
-    }
-    static std::size_t decompress(std::span<const std::byte> in, std::span<std::byte> out) {
-        decompressions.fetch_add(1);
-        return mmry::compress::zstd<3>::decompress(in, out);
-    }
-};
-static_assert(mmry::compressor_policy<counting_zstd>);
-
 /// A user's layout: "docs/<key>#<version>" (every version kept).
 constexpr auto by_version = [](const mmry::path::input& in) {
     return "docs/" + std::string(in.key) + "#" + std::to_string(in.version);
@@ -869,7 +853,7 @@ TEMPLATE_TEST_CASE("paths: an encrypted store hashes content with HMAC-SHA256 un
 
 TEMPLATE_TEST_CASE("paths: metadata, history and listings decode no value",
                    "[paths][metadata][decode]", mmry::index::hashed, mmry::index::ordered) {
-    using counting = traits<TestType, path::versioned, counting_gcm, counting_zstd>;
+    using counting = traits<TestType, path::versioned, counting_gcm, mmry_test::counting_zstd>;
     auto s = mmry_test::make_store<counting>({.frame_size = 1024, .cache_bytes = 0});
     const auto big = mmry_test::redundant_bytes(5000);
     for (int i = 0; i < 3; ++i) {
@@ -881,7 +865,7 @@ TEMPLATE_TEST_CASE("paths: metadata, history and listings decode no value",
     REQUIRE(s.metadata("user/a")->encrypted);
 
     counting_gcm::opens = 0;
-    counting_zstd::decompressions = 0;
+    mmry_test::counting_zstd::decompressions = 0;
     CHECK(s.metadata("user/a")->logical_size == 5000);
     CHECK(s.metadata("user/a", version{2})->version == 2);
     CHECK(s.history("user/a").size() == 3);
@@ -896,17 +880,17 @@ TEMPLATE_TEST_CASE("paths: metadata, history and listings decode no value",
     CHECK(s.size() == 3);
     CHECK(s.stats().records == 9);
     CHECK(counting_gcm::opens == 0);
-    CHECK(counting_zstd::decompressions == 0);
+    CHECK(mmry_test::counting_zstd::decompressions == 0);
 
     // A get decrypts and decompresses (5 frames of 1 KiB).
     CHECK(s.get("user/a") == big);
     CHECK(counting_gcm::opens == 5);
-    CHECK(counting_zstd::decompressions == 5);
+    CHECK(mmry_test::counting_zstd::decompressions == 5);
     CHECK(s.get("user/b", version{1}) == big);
     CHECK(counting_gcm::opens == 10);
     CHECK(s.read("user/a", 1500, 10) == mmry_test::slice(big, 1500, 10));
     CHECK(counting_gcm::opens == 11);
-    CHECK(counting_zstd::decompressions == 11);
+    CHECK(mmry_test::counting_zstd::decompressions == 11);
 }
 
 using empty_value_stores = std::tuple<

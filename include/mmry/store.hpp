@@ -913,6 +913,12 @@ class basic_store {
     // Adds (sign +1) or removes (-1) a record from the counters, by what its ref recorded when it
     // was committed: the record itself may have been damaged since.
     void account(const record_ref& ref, int sign);
+    static void adjust(std::uint64_t& field, std::uint64_t n, int sign) noexcept {
+        if (sign > 0)
+            field += n;
+        else
+            field -= n;
+    }
 
     // Frees a record (and, unless release is false, its manifest's chunk references).
     void free_record(const record_ref& ref, bool release = true);

@@ -591,12 +591,7 @@ std::uint32_t basic_store<Traits>::store_dictionary(const std::vector<bytes>& sa
 template <class Traits>
 void basic_store<Traits>::tally(const format::record_view& v, int sign) {
     auto& r = *s_->root;
-    auto add = [sign](std::uint64_t& field, std::uint64_t n) {
-        if (sign > 0)
-            field += n;
-        else
-            field -= n;
-    };
+    auto add = [sign](std::uint64_t& field, std::uint64_t n) { adjust(field, n, sign); };
     const auto& h = v.header();
     if (h.folded) {
         add(r.folded_values, 1);

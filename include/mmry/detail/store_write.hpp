@@ -9,12 +9,7 @@ inline namespace v1 {
 template <class Traits>
 void basic_store<Traits>::account(const record_ref& ref, int sign) {
     auto& r = *s_->root;
-    auto add = [sign](std::uint64_t& field, std::uint64_t n) {
-        if (sign > 0)
-            field += n;
-        else
-            field -= n;
-    };
+    auto add = [sign](std::uint64_t& field, std::uint64_t n) { adjust(field, n, sign); };
     add(r.stored_bytes, ref.size);
     add(r.logical_bytes, ref.logical_size);
     add(r.frames, ref.frames);
