@@ -174,7 +174,10 @@ void run_versions(const config& cfg, const corpus& c, results& res, notes& nt) {
     note += "fixed seed), " + mib(logical) + " in all, put in order under one key of a heap ";
     note += "store with path::versioned, compress::zstd<3>, cipher::aes256_gcm (key::generate(), ";
     note += "a new key per repetition), default options except cache_bytes = 0; fold::cdc<> ";
-    note += "(2/8/64 KiB) against fold::none. fold_put = logical MB of all versions / time of ";
+    note += "(" + std::to_string(mmry::fold::cdc<>::min_size >> 10) + "/" +
+            std::to_string(mmry::fold::cdc<>::avg_size >> 10) + "/" +
+            std::to_string(mmry::fold::cdc<>::max_size >> 10) +
+            " KiB) against fold::none. fold_put = logical MB of all versions / time of ";
     note += "their puts (a fresh store each repetition); fold_get = the same for get(key, ";
     note += "version{v}) of every version; fold_stored_fraction = stats().stored_bytes with cdc / ";
     note += "without, per repetition (median; " + std::string(spread) + " over the repetitions: ";
