@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -169,6 +170,10 @@ TEST_CASE("dictionary: recompress rewrites old records with the current dictiona
     CHECK(two.dictionaries[1].current);
     CHECK(s.get<std::string>("r/0001", mmry::version{1}) == first[1]);
     check_counters(s);
+    // Per-dictionary use, recounted from the records' own metadata.
+    std::map<std::uint32_t, std::uint64_t> uses;
+    for (const auto& e : s.stored()) ++uses[e.meta.dictionary];
+    for (const auto& d : two.dictionaries) CHECK(uses[d.id] == d.records);
 }
 
 TEST_CASE("dictionary: folded values and their chunks use and recompress with it", "[dictionary]") {
