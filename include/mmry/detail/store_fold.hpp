@@ -148,7 +148,7 @@ void basic_store<Traits>::acquire_data(fold_plan& plan, std::size_t i) {
                                    : it != plan.encoded.end() ? &it->second.id
                                                               : nullptr;
     if (auto* slot = s_->root->chunks.find(format::chunk_key(c.ref))) {
-        if (id && *id != slot->id)
+        if ((id && *id != slot->id) || slot->kind != detail::chunk_kind::data)
             throw error(errc::invalid_argument,
                         "chunk reference " + detail::chunk_name(c.ref) +
                             " was taken by another chunk while this put ran: put again");
@@ -247,7 +247,7 @@ void basic_store<Traits>::release_chunks(const std::vector<format::chunk_ref>& e
         if (piece) {
             try {
                 children = piece_entries(*slot, "(released piece)");
-            } catch (const error&) {
+            } catch (const std::exception&) {
                 // A damaged piece: its chunks stay counted, never freed while a reference to
                 // them might remain.
             }

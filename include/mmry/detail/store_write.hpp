@@ -29,9 +29,9 @@ void basic_store<Traits>::free_record(const record_ref& ref, bool release) {
         tally(v, -1);
         if constexpr (folding)
             if (release && v.header().folded) release_chunks(manifest_of(v).entries);
-    } catch (const error&) {
-        // A damaged record: its chunks stay counted (stats().chunk_refs says so), never freed
-        // while a reference to them might remain.
+    } catch (const std::exception&) {
+        // A damaged record (or no memory to read its manifest): its chunks stay counted, never
+        // freed while a reference to them might remain. Freeing the record itself cannot fail.
     }
     s_->arena->deallocate(ref.where, ref.size);
 }
@@ -86,7 +86,10 @@ std::uint64_t basic_store<Traits>::commit(std::string_view key, bytes& record, o
             else
                 commit_history(key, record, parsed, from);
         } catch (...) {
-            if (plan) undo_chunks(*plan);
+            if (plan) {
+                update_scope update(s_->lock);
+                undo_chunks(*plan);
+            }
             throw;
         }
         ++s_->root->puts;
