@@ -172,6 +172,11 @@ void check_counters(const Store& s) {
     std::uint64_t dictionaries = 0;
     for (const auto& d : st.dictionaries) dictionaries += d.stored_bytes;
     CHECK(st.stored_bytes - st.chunk_stored_bytes - dictionaries == stored);
+    // And the store's own check, which decodes every record and recounts from the inside.
+    const auto report = s.verify();
+    for (const auto& p : report.problems) UNSCOPED_INFO(p);
+    CHECK(report.ok());
+    CHECK(report.records == seen.size());
     CHECK(st.frames == frames);
 }
 

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -300,6 +301,10 @@ TEST_CASE("dictionary: a damaged dictionary is an error for the records that nee
         CHECK(t.get<std::string>("r/0001"));  // written before training: no dictionary needed
         CHECK_THROWS_MATCHES(t.put("after", std::string("{}")), mmry::error, is_integrity_error());
         CHECK_FALSE(t.contains("after"));
+        const auto report = t.verify();
+        REQUIRE_FALSE(report.ok());
+        CHECK(std::any_of(report.problems.begin(), report.problems.end(),
+                          [](const auto& p) { return p.starts_with("dictionary 1: "); }));
     }
     mmry::basic_store<traits>::remove(name);
 }

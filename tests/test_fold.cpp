@@ -138,6 +138,12 @@ void recount(Store& s) {
     CHECK(st.chunk_stored_bytes == chunk_stored);
     CHECK(st.folded_bytes == logical - folded_logical + chunk_logical);
     CHECK(st.stored_bytes == stored + chunk_stored);
+    // verify() recounts the same from inside, decoding everything.
+    const auto report = s.verify();
+    for (const auto& p : report.problems) UNSCOPED_INFO(p);
+    CHECK(report.ok());
+    CHECK(report.chunks == chunks.size());
+    CHECK(report.pieces == pieces.size());
 }
 
 }  // namespace
@@ -558,10 +564,69 @@ TEMPLATE_TEST_CASE(
                 if (mmry::format::record_view::parse(r, {}).key() == id) check_all_bytes(r);
         }
     }
-    SECTION("a damaged value is still erased, and its chunks released") {
-        auto chunks = mmry::detail::store_access::chunk_records(s);
-        chunks[0][chunks[0].size() / 2] ^= std::byte{1};
+    SECTION("a value with a damaged chunk is still erased, and its chunks released") {
+        // A chunk of the value's data (the last record of its bundle), not a piece.
+        const auto exported = *s.export_record("v");
+        const auto b = mmry::format::parse_bundle(exported);
+        const auto id = mmry::format::record_view::parse(b.records.back(), {}).key();
+        for (auto r : mmry::detail::store_access::chunk_records(s))
+            if (mmry::format::record_view::parse(r, {}).key() == id)
+                r[r.size() / 2] ^= std::byte{1};
         CHECK(s.erase("v"));
         CHECK(s.stats().chunks == 0);
+        CHECK(s.stats().pieces == 0);
+        CHECK(s.verify().ok());
+    }
+}
+
+TEMPLATE_TEST_CASE("fold: verify finds damaged records, missing and leaked chunks",
+                   "[fold][verify]", plain, sealed) {
+    auto s = make_store<TestType>({.cache_bytes = 0});
+    const std::string value = text(600'000, 81);
+    s.put("a", value);
+    s.put("b", text(50'000, 82));
+    auto clean = s.verify();
+    CHECK(clean.ok());
+    CHECK(clean.records == 2);
+    CHECK(clean.chunks == s.stats().chunks);
+    CHECK(clean.pieces == s.stats().pieces);
+    auto holds = [](const mmry::verify_report& r, std::string_view text) {
+        for (const auto& p : r.problems)
+            if (p.find(text) != std::string::npos) return true;
+        return false;
+    };
+    SECTION("a flipped byte in a chunk") {
+        auto chunks = mmry::detail::store_access::chunk_records(s);
+        chunks[2][chunks[2].size() - 5] ^= std::byte{0x40};
+        const auto r = s.verify();
+        REQUIRE_FALSE(r.ok());
+        CHECK(holds(r, "chunk "));
+        CHECK(r.chunks + r.pieces == clean.chunks + clean.pieces - 1);
+    }
+    SECTION("a damaged folded record, and the chunks it leaks when erased") {
+        auto record = mmry::detail::store_access::record_bytes(s, "a");
+        record[record.size() - 3] ^= std::byte{1};
+        const auto r = s.verify();
+        REQUIRE_FALSE(r.ok());
+        CHECK(holds(r, "stored key 'a'"));
+        // Erasing a value whose manifest cannot be read cannot release its chunks: verify says
+        // which chunks are kept that nothing names.
+        CHECK(s.erase("a"));
+        const auto after = s.verify();
+        CHECK(holds(after, "is kept but nothing names it"));
+        CHECK(s.template get<std::string>("b") == text(50'000, 82));
+    }
+    SECTION("a damaged piece: its chunks cannot be released, and verify names them") {
+        const auto exported = *s.export_record("a");
+        const auto b = mmry::format::parse_bundle(exported);
+        REQUIRE(b.pieces > 0);
+        const auto id = mmry::format::record_view::parse(b.records[1], {}).key();
+        for (auto r : mmry::detail::store_access::chunk_records(s))
+            if (mmry::format::record_view::parse(r, {}).key() == id)
+                r[r.size() - 2] ^= std::byte{1};
+        CHECK_THROWS_MATCHES(s.get("a"), mmry::error, is_integrity_error());
+        CHECK(holds(s.verify(), "chunk "));
+        CHECK(s.erase("a"));
+        CHECK(holds(s.verify(), "is kept but nothing names it"));
     }
 }

@@ -98,6 +98,17 @@ struct level_stats {
 /// Hits and misses of a process's cache of decoded values.
 using cache_stats = detail::cache_stats;
 
+/// What basic_store::verify() checked, and every problem it found (empty when the store is sound).
+struct verify_report {
+    std::uint64_t records = 0;          ///< records of values decoded and checked
+    std::uint64_t chunks = 0;           ///< chunks decoded and checked against their ids
+    std::uint64_t pieces = 0;           ///< manifest pieces decoded and checked against their ids
+    std::uint64_t dictionaries = 0;     ///< dictionaries decoded and loaded
+    std::vector<std::string> problems;  ///< each names what is wrong and where
+
+    bool ok() const noexcept { return problems.empty(); }
+};
+
 /// Store-wide counters, kept exactly on every put and erase (not sampled or estimated).
 struct store_stats {
     std::uint64_t entries = 0;  ///< keys (logical keys)

@@ -459,6 +459,15 @@ class basic_store {
         return st;
     }
 
+    /// Checks the whole store: decodes every record of every stored key and version, every
+    /// chunk and manifest piece (against its id) and every dictionary; recounts every chunk's
+    /// references from the manifests and pieces that name it, and the store's counters from the
+    /// records. Returns what it checked and each problem found (a damaged record, a chunk that a
+    /// manifest names but the store lacks, a reference count that is off, a counter that
+    /// disagrees); it never throws for a damaged store and never changes it. Holds the read lock
+    /// throughout: writers wait. O(stored bytes).
+    verify_report verify() const;
+
     /// The stored form of `key`'s current record (still compressed and encrypted), or nullopt:
     /// what a backup copies and import_record takes back. A folded value exports as a bundle of
     /// its record and the records of its distinct chunks (docs/FORMAT.md, "Bundles").
@@ -1061,6 +1070,7 @@ class basic_store {
 }  // namespace mmry
 
 #include <mmry/detail/store_fold.hpp>
+#include <mmry/detail/store_verify.hpp>
 #include <mmry/detail/store_write.hpp>
 
 namespace mmry {

@@ -1,0 +1,146 @@
+#pragma once
+// basic_store::verify, out of line: a read-only check of the whole store that decodes every
+// record, chunk, piece and dictionary and recounts references and counters from them. Included
+// by mmry/store.hpp after the class; not a header to include on its own.
+
+#include <map>
+
+namespace mmry {
+inline namespace v1 {
+
+template <class Traits>
+verify_report basic_store<Traits>::verify() const {
+    verify_report out;
+    auto problem = [&](std::string what) {
+        if (out.problems.size() < 1000) out.problems.push_back(std::move(what));
+    };
+    auto count = [](std::uint64_t n) { return std::to_string(n); };
+    std::shared_lock lock(s_->lock);
+    const auto& root = *s_->root;
+
+    // Every distinct record, by the first stored key that names it.
+    std::map<std::uint64_t, std::pair<std::string, record_ref>> records;
+    root.index.scan("", "", [&](std::string_view k, const record_ref& ref) {
+        records.try_emplace(ref.where.raw(), std::string(k), ref);
+        return true;
+    });
+    if constexpr (keeps_history) {
+        root.heads.scan("", "", [&](std::string_view k, const head_type& h) {
+            for (const auto& slot : h.versions)
+                if (!records.contains(slot.ref.where.raw()))
+                    problem("version " + count(slot.version) + " of key " + detail::quote(k) +
+                            " is kept, but no stored key refers to its record");
+            return true;
+        });
+    }
+
+    std::map<format::chunk_reference, std::uint64_t> named;  // references, as manifests count them
+    std::map<std::uint32_t, std::uint64_t> dictionary_use;
+    std::uint64_t logical = 0, stored = 0, folded_values = 0, folded_logical = 0;
+    for (const auto& [where, entry] : records) {
+        const auto& [stored_key, ref] = entry;
+        try {
+            const auto v =
+                keeps_history ? open_stored(stored_key, ref) : open_record(stored_key, ref);
+            s_->codec.check_meta(v);
+            check_frames(v);
+            logical += v.value_size();
+            stored += ref.size;
+            if (v.header().dictionary != 0) ++dictionary_use[v.header().dictionary];
+            if (v.header().folded) {
+                ++folded_values;
+                folded_logical += v.value_size();
+                for (const auto& e : manifest_of(v).entries) ++named[e.ref];
+            }
+            ++out.records;
+        } catch (const std::exception& e) {
+            problem("stored key " + detail::quote(stored_key) + ": " + e.what());
+        }
+    }
+
+    std::uint64_t chunk_logical = 0, chunk_stored = 0, pieces = 0, refs = 0;
+    root.chunks.scan("", "", [&](std::string_view k, const detail::chunk_slot& slot) {
+        format::chunk_reference ref{};
+        std::memcpy(ref.data(), k.data(), std::min(k.size(), ref.size()));
+        const std::string name = "chunk " + detail::chunk_name(ref);
+        refs += slot.refs;
+        chunk_stored += slot.ref.size;
+        try {
+            if (k.size() != ref.size() || format::reference_of(slot.id) != ref)
+                throw error(errc::corrupt, "is filed under another reference than its id's");
+            const auto v = s_->codec.open(s_->arena->bytes(slot.ref.where, slot.ref.size),
+                                          format::chunk_key(slot.id));
+            bytes content(static_cast<std::size_t>(v.header().logical_size));
+            s_->codec.decode(v, 0, content, dictionary_for(v));
+            if (v.header().dictionary != 0) ++dictionary_use[v.header().dictionary];
+            if (slot.kind == detail::chunk_kind::piece) {
+                ++pieces;
+                for (const auto& e : piece_entries(slot, "(verify)")) ++named[e.ref];
+                ++out.pieces;
+            } else {
+                chunk_logical += slot.ref.logical_size;
+                if (s_->codec.chunk_hasher().hash(content) != slot.id)
+                    throw error(errc::corrupt, "does not hold the content its id names");
+                ++out.chunks;
+            }
+        } catch (const std::exception& e) {
+            problem(name + ": " + e.what());
+        }
+        return true;
+    });
+
+    // References: every chunk is counted as often as manifests and pieces name it.
+    std::uint64_t named_total = 0;
+    for (const auto& [ref, n] : named) {
+        named_total += n;
+        const auto* slot = root.chunks.find(format::chunk_key(ref));
+        if (!slot)
+            problem("chunk " + detail::chunk_name(ref) + " is named " + count(n) +
+                    " times but is not in the store");
+        else if (slot->refs != n)
+            problem("chunk " + detail::chunk_name(ref) + " is counted " + count(slot->refs) +
+                    " times but named " + count(n) + " times");
+    }
+    root.chunks.scan("", "", [&](std::string_view k, const detail::chunk_slot&) {
+        format::chunk_reference ref{};
+        std::memcpy(ref.data(), k.data(), std::min(k.size(), ref.size()));
+        if (!named.contains(ref))
+            problem("chunk " + detail::chunk_name(ref) + " is kept but nothing names it");
+        return true;
+    });
+
+    for (const auto& d : root.dictionaries) {
+        try {
+            load_dictionary(d.id);
+            ++out.dictionaries;
+        } catch (const std::exception& e) {
+            problem("dictionary " + count(d.id) + ": " + e.what());
+        }
+        if (dictionary_use[d.id] != d.records)
+            problem("dictionary " + count(d.id) + " is counted as used by " + count(d.records) +
+                    " records, " + count(dictionary_use[d.id]) + " use it");
+    }
+
+    // Counters, against what the records add up to (only when every record could be read).
+    if (out.ok()) {
+        auto check = [&](const char* what, std::uint64_t kept, std::uint64_t recounted) {
+            if (kept != recounted)
+                problem(std::string("counter ") + what + " is " + count(kept) +
+                        ", the store holds " + count(recounted));
+        };
+        check("records", root.records, records.size());
+        check("logical_bytes", root.logical_bytes, logical);
+        check("stored_bytes", root.stored_bytes, stored);
+        check("folded_values", root.folded_values, folded_values);
+        check("folded_logical", root.folded_logical, folded_logical);
+        check("chunk_refs", root.chunk_refs, refs);
+        check("chunk_refs (named)", root.chunk_refs, named_total);
+        check("chunk_logical", root.chunk_logical, chunk_logical);
+        check("chunk_stored", root.chunk_stored, chunk_stored);
+        check("pieces", root.pieces, pieces);
+    }
+    return out;
+}
+
+}  // namespace v1
+}  // namespace mmry
