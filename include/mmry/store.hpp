@@ -1003,6 +1003,10 @@ class basic_store {
     // the store lacks; all or nothing.
     void acquire_chunks(fold_plan& plan);
     void acquire_data(fold_plan& plan, std::size_t i);
+    // Counts one more reference to the chunk the store has under `ref` (checking its id and kind
+    // when known); false when the store has none.
+    bool count_existing(fold_plan& plan, const format::chunk_reference& ref,
+                        const format::hash_bytes* id, detail::chunk_kind kind);
     void acquire_piece(fold_plan& plan, std::size_t t);
     // Places a chunk record the plan made or carried (or, for a put, makes it now).
     void place_chunk(fold_plan& plan, const format::chunk_reference& ref,

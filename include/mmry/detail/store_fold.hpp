@@ -141,22 +141,28 @@ void basic_store<Traits>::acquire_chunks(fold_plan& plan) {
 }
 
 template <class Traits>
+bool basic_store<Traits>::count_existing(fold_plan& plan, const format::chunk_reference& ref,
+                                         const format::hash_bytes* id, detail::chunk_kind kind) {
+    auto* slot = s_->root->chunks.find(format::chunk_key(ref));
+    if (!slot) return false;
+    if ((id && *id != slot->id) || slot->kind != kind)
+        throw error(errc::invalid_argument,
+                    "chunk reference " + detail::chunk_name(ref) +
+                        " was taken by another chunk while this put ran: put again");
+    ++slot->refs;
+    ++s_->root->chunk_refs;
+    plan.counted.push_back(ref);
+    return true;
+}
+
+template <class Traits>
 void basic_store<Traits>::acquire_data(fold_plan& plan, std::size_t i) {
     const auto& c = plan.chunks[i];
     const auto it = plan.encoded.find(c.ref);
     const format::hash_bytes* id = !plan.ids.empty()          ? &plan.ids[i]
                                    : it != plan.encoded.end() ? &it->second.id
                                                               : nullptr;
-    if (auto* slot = s_->root->chunks.find(format::chunk_key(c.ref))) {
-        if ((id && *id != slot->id) || slot->kind != detail::chunk_kind::data)
-            throw error(errc::invalid_argument,
-                        "chunk reference " + detail::chunk_name(c.ref) +
-                            " was taken by another chunk while this put ran: put again");
-        ++slot->refs;
-        ++s_->root->chunk_refs;
-        plan.counted.push_back(c.ref);
-        return;
-    }
+    if (count_existing(plan, c.ref, id, detail::chunk_kind::data)) return;
     if (!id)
         throw error(errc::corrupt, "chunk " + detail::chunk_name(c.ref) +
                                        " is neither in the bundle nor in the store");
@@ -169,16 +175,7 @@ void basic_store<Traits>::acquire_piece(fold_plan& plan, std::size_t t) {
     const auto& entry = plan.top[t];
     const auto& p = plan.pieces[t];
     const bool known = !p.content.empty();
-    if (auto* slot = s_->root->chunks.find(format::chunk_key(entry.ref))) {
-        if ((known && p.id != slot->id) || slot->kind != detail::chunk_kind::piece)
-            throw error(errc::invalid_argument,
-                        "piece reference " + detail::chunk_name(entry.ref) +
-                            " was taken by another chunk while this put ran: put again");
-        ++slot->refs;
-        ++s_->root->chunk_refs;
-        plan.counted.push_back(entry.ref);
-        return;
-    }
+    if (count_existing(plan, entry.ref, known ? &p.id : nullptr, detail::chunk_kind::piece)) return;
     if (!known)
         throw error(errc::corrupt, "manifest piece " + detail::chunk_name(entry.ref) +
                                        " is neither in the bundle nor in the store");
