@@ -82,13 +82,15 @@ void run_open(const config& cfg, const corpus& c, results& res, notes& nt) {
         const std::string dir = cfg.work_dir + "/open-mapped";
         at_exit([dir] { file_store::remove(dir); });
         const auto logical = make_open_store<file_store>(cfg, c, dir);
-        res.add_per_op("open", "mmry/mapped_file/hashed", open_median<file_store>(dir), 1, 1e6, "us");
+        res.add_per_op("open", "mmry/mapped_file/hashed", open_median<file_store>(dir), 1, 1e6,
+                       "us");
         file_store::remove(dir);
         nt.add("open: stores created with capacity " + std::to_string(cfg.open_bytes >> 20) +
                " MiB (segment 0), holding " + std::to_string(logical >> 20) +
                " MiB of 64 KiB values (compress::none, cipher::none, hashed index); open = "
                "basic_store::open(name) until it returns (header, policy and lock checks), "
-               "median of " + std::to_string(open_reps) + ", closed between repetitions");
+               "median of " +
+               std::to_string(open_reps) + ", closed between repetitions");
     }
     // shared_memory
     {
@@ -126,9 +128,10 @@ void run_open(const config& cfg, const corpus& c, results& res, notes& nt) {
         keep(acc);
         res.add_per_op("open", "bip_managed_shared_memory", t, 1, 1e6, "us");
         bip::shared_memory_object::remove(name.c_str());
-        nt.add("open, bip_managed_shared_memory: managed_shared_memory(open_only) + find of one "
-               "named object, segment of the same size holding the same bytes (timed until the "
-               "object is found; the unmap on close is included)");
+        nt.add(
+            "open, bip_managed_shared_memory: managed_shared_memory(open_only) + find of one "
+            "named object, segment of the same size holding the same bytes (timed until the "
+            "object is found; the unmap on close is included)");
     }
 }
 
@@ -251,7 +254,7 @@ void run_read_scaling(const config& cfg, const small_data& d, results& res, note
     at_exit([name] { shm_store::remove(name); });
     {
         mmry::options opts;
-        opts.capacity = std::max<std::size_t>(std::size_t{64} << 20, d.size() * 512);
+        opts.capacity = std::max<std::size_t>(std::size_t{64} << 20, d.size() * 1024);
         opts.cache_bytes = 0;
         auto s = shm_store::create(name, opts);
         for (std::size_t i = 0; i < d.size(); ++i) s.put(d.key(i), d.value(i));

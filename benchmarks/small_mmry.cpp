@@ -30,18 +30,18 @@ struct small_traits : mmry::default_traits {
     using cipher = mmry::cipher::none;
 };
 
-/// Bytes of segment 0 for n small entries: the index must fit in the quarter of segment 0 that the
-/// arena keeps for it (records spill to further segments, the index cannot).
+/// Bytes of segment 0 for n small entries: the index must fit in segment 0 (records spill to
+/// further segments, the index cannot), and while the hashed index doubles its slot array (64 bytes
+/// a slot, at most 4/5 full) the old and the new array are both there.
 std::size_t small_capacity(std::size_t n) {
-    return std::max<std::size_t>(std::size_t{64} << 20, n * 512);
+    return std::max<std::size_t>(std::size_t{64} << 20, n * 1024);
 }
 
 template <class Arena, class Index>
 void small_one(const config& cfg, const small_data& d, results& res, notes& nt) {
     using store = mmry::basic_store<small_traits<Arena, Index>>;
     constexpr bool in_heap = std::is_same_v<Arena, mmry::arena::heap>;
-    const std::string system =
-        "mmry/" + std::string(Arena::name) + "/" + std::string(Index::name);
+    const std::string system = "mmry/" + std::string(Arena::name) + "/" + std::string(Index::name);
     if (!cfg.mmry_filter.empty() && system.find(cfg.mmry_filter) == std::string::npos) return;
     std::fprintf(stderr, "[small] %s\n", system.c_str());
 
@@ -51,8 +51,8 @@ void small_one(const config& cfg, const small_data& d, results& res, notes& nt) 
     const std::size_t n = d.size();
 
     auto name_of = [&](int rep) {
-        const std::string leaf = std::string(Arena::name) + "-" + std::string(Index::name) + "-" +
-                                 std::to_string(rep);
+        const std::string leaf =
+            std::string(Arena::name) + "-" + std::string(Index::name) + "-" + std::to_string(rep);
         if constexpr (std::is_same_v<Arena, mmry::arena::mapped_file>)
             return cfg.work_dir + "/" + leaf;
         else

@@ -1055,17 +1055,17 @@ TEMPLATE_TEST_CASE(
         auto s = S::open(at.name(), opts);
         const auto header = mmry::detail::store_access::header_bytes(s);
         std::copy(header.begin(), header.end(), original.begin());
-        mmry::detail::store_le<std::uint32_t>(header.data() + 8, mmry::format_version + 1);
+        mmry::detail::store_le<std::uint32_t>(header.data() + 8, mmry::store_format_version + 1);
         mmry::detail::store_le<std::uint32_t>(
             header.data() + 80, mmry::detail::crc32c({header.first(80), header.subspan(84, 4)}));
     }
     const auto patched = snapshot(at);
-    const std::string newer = "format version " + std::to_string(mmry::format_version + 1);
+    const std::string newer = "format version " + std::to_string(mmry::store_format_version + 1);
     CHECK_THROWS_MATCHES(S::open(at.name(), opts), mmry::error,
                          is_error(errc::version_mismatch, newer));
     CHECK_THROWS_MATCHES(
         S::open(at.name(), opts), mmry::error,
-        is_error(errc::version_mismatch, "reads version " + std::to_string(mmry::format_version)));
+        is_error(errc::version_mismatch, "reads version " + std::to_string(mmry::store_format_version)));
     // The version is checked first, whatever the opener's policies.
     CHECK_THROWS_MATCHES(mmry::basic_store<other_index>::open(at.name(), with_key), mmry::error,
                          is_error(errc::version_mismatch, newer));

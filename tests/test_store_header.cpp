@@ -65,7 +65,7 @@ TEST_CASE("a store writes a header that names its composition and checks its key
     const auto key = mmry::key::generate();
     mmry::basic_store<sealed> s({.key = key, .frame_size = 4096});
     const auto h = store_header::parse(store_access::header_bytes(s), "s");
-    CHECK(h.version == mmry::format_version);
+    CHECK(h.version == mmry::store_format_version);
     CHECK(h.frame_size == 4096);
     CHECK(h.policies.ids == fingerprint::of<sealed>().ids);
     CHECK_NOTHROW(h.check_policies(fingerprint::of<sealed>(), "s"));
@@ -152,10 +152,10 @@ TEST_CASE("a damaged or foreign header is refused, never misread") {
 TEST_CASE("another format version is reported as such") {
     mmry::basic_store<sealed> s({.key = mmry::key::generate()});
     auto h = store_header::parse(store_access::header_bytes(s), "s");
-    h.version = mmry::format_version + 1;
+    h.version = mmry::store_format_version + 1;
     std::array<std::byte, mmry::format::store_header_size> out{};
     h.write(out);
     CHECK(code_of([&] { store_header::parse(out, "s"); }) == mmry::errc::version_mismatch);
     CHECK_THAT(message_of([&] { store_header::parse(out, "s"); }),
-               Catch::Contains("format version " + std::to_string(mmry::format_version + 1)));
+               Catch::Contains("format version " + std::to_string(mmry::store_format_version + 1)));
 }

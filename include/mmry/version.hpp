@@ -10,8 +10,12 @@
 namespace mmry {
 inline namespace v1 {
 
-/// The version of the record and store formats this build writes (see docs/FORMAT.md).
+/// The version of the record format this build writes and reads (see docs/FORMAT.md).
 inline constexpr unsigned format_version = 3;
+
+/// The version of the store format: the store header and the layout of segment 0 (the index and
+/// counters a process maps in place). 4: index::hashed is an open-addressing table.
+inline constexpr unsigned store_format_version = 4;
 
 }  // namespace v1
 }  // namespace mmry

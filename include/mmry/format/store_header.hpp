@@ -70,7 +70,7 @@ struct fingerprint {
 
 struct store_header {
     fingerprint policies;
-    std::uint32_t version = format_version;
+    std::uint32_t version = store_format_version;
     std::uint32_t frame_size = 0;
     kdf_params kdf{};
     bool passphrase = false;
@@ -112,10 +112,10 @@ struct store_header {
                                            ", computed " + detail::hex(crc) + ")");
         store_header h;
         h.version = load_le<std::uint32_t>(p + 8);
-        if (h.version != format_version)
+        if (h.version != store_format_version)
             throw error(errc::version_mismatch,
                         who + " has format version " + std::to_string(h.version) +
-                            ", this build reads version " + std::to_string(format_version));
+                            ", this build reads version " + std::to_string(store_format_version));
         for (std::size_t i = 0; i < 6; ++i)
             h.policies.ids[i] = static_cast<std::uint8_t>(p[12 + i]);
         h.kdf.log2_n = static_cast<std::uint8_t>(p[18]);

@@ -1,9 +1,8 @@
 #pragma once
-// Pieces shared by the index policies: the stored-key string type (allocator-aware, so that an
-// index can live in a shared segment) and transparent hashing and ordering over string_view.
+// Pieces of the index policies: the stored-key string type (allocator-aware, so that an index
+// can live in a shared segment) and transparent ordering over string_view.
 
 #include <cstddef>
-#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -22,22 +21,6 @@ template <class S>
 std::string_view view(const S& s) noexcept {
     return {s.data(), s.size()};
 }
-
-struct key_hash {
-    using is_transparent = void;
-    template <class S>
-    std::size_t operator()(const S& s) const noexcept {
-        return std::hash<std::string_view>{}(view(s));
-    }
-};
-
-struct key_equal {
-    using is_transparent = void;
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const noexcept {
-        return view(a) == view(b);
-    }
-};
 
 struct key_less {
     using is_transparent = void;

@@ -1,5 +1,6 @@
 #pragma once
-// index::hashed: stored key -> record, exact lookups in O(1) on average.
+// index::hashed: stored key -> record, exact lookups in O(1) on average: one probe of an
+// open-addressing table in the common case (keys of at most 20 bytes are kept in the slot).
 //
 // Listing a prefix scans every entry (O(n)) and yields entries in no particular order; use
 // index::ordered when prefix and range listings are frequent.
@@ -12,10 +13,8 @@
 #include <string_view>
 #include <utility>
 
-#include <boost/unordered_map.hpp>
-
+#include <mmry/detail/open_table.hpp>
 #include <mmry/handle.hpp>
-#include <mmry/index/detail.hpp>
 
 #include <mmry/concepts.hpp>
 
@@ -28,53 +27,32 @@ struct hashed {
     static constexpr std::string_view name = "hashed";
     static constexpr bool sorted = false;
 
-    /// Maps stored keys to record_refs (or, for the store's key heads, to another Value).
+    /// Maps stored keys to record_refs (or, for the store's key heads, to another Value): an
+    /// open-addressing table (detail/open_table.hpp) whose slots hold short keys and the value
+    /// inline. Inserting a new key may move every value; replacing or erasing moves none.
     template <class Alloc = std::allocator<char>, class Value = record_ref>
     class map {
-        using string = detail::key_string<Alloc>;
-        using value_alloc = typename std::allocator_traits<Alloc>::template rebind_alloc<
-            std::pair<const string, Value>>;
-        using table =
-            boost::unordered_map<string, Value, detail::key_hash, detail::key_equal, value_alloc>;
-
       public:
-        explicit map(const Alloc& alloc = Alloc())
-            : alloc_(alloc)
-            , table_(0, detail::key_hash(), detail::key_equal(), value_alloc(alloc)) {}
+        explicit map(const Alloc& alloc = Alloc()) : table_(alloc) {}
 
-        const Value* find(std::string_view key) const {
-            auto it = table_.find(key, detail::key_hash(), detail::key_equal());
-            return it == table_.end() ? nullptr : &it->second;
-        }
+        const Value* find(std::string_view key) const { return table_.find(key); }
+        Value* find(std::string_view key) { return table_.find(key); }
 
         /// Maps key to ref; returns the ref it replaced, if any. Strong guarantee.
         std::optional<Value> upsert(std::string_view key, Value ref) {
-            auto it = table_.find(key, detail::key_hash(), detail::key_equal());
-            if (it != table_.end()) return std::exchange(it->second, ref);
-            table_.emplace(string(key.data(), key.size(), alloc_), ref);
+            if (Value* v = table_.find(key)) return std::exchange(*v, std::move(ref));
+            table_.insert_new(key, std::move(ref));
             return std::nullopt;
-        }
-
-        Value* find(std::string_view key) {
-            return const_cast<Value*>(std::as_const(*this).find(key));
         }
 
         /// The value of key, constructed from args when key is new. Strong guarantee.
         template <class... Args>
         Value& emplace(std::string_view key, Args&&... args) {
-            if (Value* v = find(key)) return *v;
-            return table_
-                .emplace(string(key.data(), key.size(), alloc_), Value(std::forward<Args>(args)...))
-                .first->second;
+            if (Value* v = table_.find(key)) return *v;
+            return table_.insert_new(key, std::forward<Args>(args)...);
         }
 
-        std::optional<Value> erase(std::string_view key) {
-            auto it = table_.find(key, detail::key_hash(), detail::key_equal());
-            if (it == table_.end()) return std::nullopt;
-            Value old = std::move(it->second);
-            table_.erase(it);
-            return old;
-        }
+        std::optional<Value> erase(std::string_view key) { return table_.erase(key); }
 
         std::size_t size() const noexcept { return table_.size(); }
 
@@ -82,13 +60,13 @@ struct hashed {
         /// returns true. `start` is ignored: a hashed index has no order to resume from.
         template <class F>
         void scan(std::string_view prefix, std::string_view /*start*/, F&& f) const {
-            for (const auto& [k, ref] : table_)
-                if (detail::view(k).starts_with(prefix) && !f(detail::view(k), ref)) return;
+            table_.scan([&](std::string_view k, const Value& v) {
+                return !k.starts_with(prefix) || f(k, v);
+            });
         }
 
       private:
-        typename std::allocator_traits<Alloc>::template rebind_alloc<char> alloc_;
-        table table_;
+        mmry::detail::open_table<Alloc, Value> table_;
     };
 };
 
