@@ -180,6 +180,8 @@ class heap {
                                              boost::interprocess::offset_ptr<void>>,
         boost::interprocess::iset_index>;
 
+    static constexpr std::size_t huge_page_threshold = std::size_t{16} << 20;
+
     struct segment {
         std::byte* base;
         std::size_t size;
@@ -201,6 +203,10 @@ class heap {
             void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE,
                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
             if (p == MAP_FAILED) throw std::bad_alloc();
+            // Transparent huge pages where the system allows them (advisory; "madvise" is
+            // Debian's default): a large store then takes one page fault per 2 MiB written instead
+            // of one per 4 KiB, and its random reads miss the TLB far less often.
+            if (n >= huge_page_threshold) ::madvise(p, n, MADV_HUGEPAGE);
             return static_cast<std::byte*>(p);
         }
     };
