@@ -157,6 +157,37 @@ TEST_CASE("hashed index: erased slots are reused, and the table does not grow un
     CHECK_FALSE(map.find(key_of(5, false)));
 }
 
+TEST_CASE("hashed index: grows in pages through a segment that has no large free block",
+          "[index]") {
+    // A segment cut into 3 MiB blocks, every other one freed: 63 MiB free, none of it in a piece
+    // over 3 MiB. 200,000 keys need a 16 MiB slot array (and the 8 MiB one it grows from): in
+    // pages of 1 MiB it fits; in one piece it could not.
+    std::vector<char> buffer(std::size_t{128} << 20);
+    bip::managed_external_buffer segment(bip::create_only, buffer.data(), buffer.size());
+    std::vector<void*> blocks;
+    while (void* p = segment.allocate(std::size_t{3} << 20, std::nothrow)) blocks.push_back(p);
+    for (std::size_t i = 0; i < blocks.size(); i += 2) segment.deallocate(blocks[i]);
+    REQUIRE(segment.get_free_memory() > (std::size_t{40} << 20));
+
+    using alloc = bip::allocator<char, bip::managed_external_buffer::segment_manager>;
+    auto* map = segment.construct<mmry::index::hashed::map<alloc>>("index")(
+        alloc(segment.get_segment_manager()));
+    for (std::uint64_t i = 0; i < 200000; ++i)
+        map->upsert("key-" + std::to_string(i), {mmry::handle(0, i), i, 0, 0, 0});
+    REQUIRE(map->size() == 200000);
+    CHECK(map->growth_bytes() > (std::size_t{32} << 20));
+    for (std::uint64_t i = 0; i < 200000; i += 7) {
+        const auto* v = map->find("key-" + std::to_string(i));
+        REQUIRE(v);
+        CHECK(v->size == i);
+    }
+    for (std::uint64_t i = 0; i < 200000; i += 2) REQUIRE(map->erase("key-" + std::to_string(i)));
+    CHECK(map->size() == 100000);
+    CHECK_FALSE(map->find("key-0"));
+    CHECK(map->find("key-1"));
+    segment.destroy_ptr(map);
+}
+
 TEST_CASE("hashed index: a failed allocation leaves the map as it was", "[index]") {
     const bool long_keys = GENERATE(false, true);
     mmry::index::hashed::map<failing_allocator<char>> map;

@@ -21,8 +21,9 @@ struct usage_alert {
 
 struct options {
     /// Bytes of the first segment. Not a ceiling for records: the store adds segments as it fills.
-    /// The index lives in this segment, so it bounds the number of keys (about 250 bytes per key
-    /// with index::hashed, about 100 plus the key with index::ordered).
+    /// The index lives in this segment, so it bounds the number of keys (index::hashed: up to 240
+    /// bytes a key while it grows, besides the records placed here first; index::ordered: about
+    /// 100 plus the key).
     std::size_t capacity = std::size_t{64} << 20;
     /// The ceiling on all segments together; 0 for none. A put that would pass it fails with
     /// errc::limit_exceeded and changes nothing.

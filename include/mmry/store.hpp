@@ -942,6 +942,21 @@ class basic_store {
     predecessor predecessor_of(const record_ref& ref) const;
 
     [[noreturn]] void index_full(std::string_view key) const;
+    // Tells the arena how much of segment 0 the index maps' next growth needs, so that records
+    // leave it free (an arena whose index is not in a segment has nothing to keep).
+    void reserve_index() noexcept {
+        if constexpr (requires(arena_type & a) { a.reserve_root(std::uint64_t{}); }) {
+            std::uint64_t bytes = 0;
+            const auto add = [&](const auto& map) {
+                if constexpr (requires { map.growth_bytes(); }) bytes += map.growth_bytes();
+            };
+            add(s_->root->index);
+            add(s_->root->heads);
+            add(s_->root->chunks);
+            // A sixteenth more, for the allocator's headers and free pieces smaller than a page.
+            s_->arena->reserve_root(bytes + bytes / 16);
+        }
+    }
 
     // Copies an encoded record into a new block of the arena.
     record_ref place(const bytes& record, const format::record_view& parsed);

@@ -1,11 +1,14 @@
 #pragma once
-// open_table: the hash table behind index::hashed. Open addressing with linear probing over one
+// open_table: the hash table behind index::hashed. Open addressing with linear probing over an
 // array of slots; each slot holds the key's 64-bit hash, the key itself when it has at most 20
 // bytes (else a pointer to it), and the value. A lookup of a short key therefore touches one slot,
 // usually one or two cache lines, where a chained table follows a bucket to a node to a string.
 //
 // The array is allocated with Alloc, so the table can live in a shared segment (Alloc's pointer
-// is then an offset_ptr and the table works at any mapping address). The hash is detail::hash64,
+// is then an offset_ptr and the table works at any mapping address), in pages of at most 16384
+// slots (1 MiB) found through a small directory: a large table needs no large contiguous block,
+// which a segment shared with records may no longer have even when it has the bytes, and the
+// holes an old array leaves can take the pages of the next one. The hash is detail::hash64,
 // the same in every process and build.
 //
 // Thread-safety: none; the store serializes writers against readers.
@@ -56,28 +59,42 @@ class open_table {
 
     using slot_alloc = typename std::allocator_traits<Alloc>::template rebind_alloc<slot>;
     using slot_pointer = typename std::allocator_traits<slot_alloc>::pointer;
+    using page_alloc = typename std::allocator_traits<Alloc>::template rebind_alloc<slot_pointer>;
+    using page_pointer = typename std::allocator_traits<page_alloc>::pointer;
+
+    static constexpr unsigned page_shift = 14;
+    static constexpr std::size_t page_slots = std::size_t{1} << page_shift;
+
+    // A slot array of a given capacity: its directory and how many slots each page has.
+    struct pages {
+        page_pointer dir{};
+        std::size_t count = 0, per = 0;
+        slot& at(std::size_t i) const noexcept {
+            return std::to_address(std::to_address(dir)[i >> page_shift])[i & (page_slots - 1)];
+        }
+    };
 
   public:
     explicit open_table(const Alloc& alloc) : alloc_(alloc) {}
     open_table(const open_table&) = delete;
     open_table& operator=(const open_table&) = delete;
     ~open_table() {
-        if (!slots_) return;
         for (std::size_t i = 0; i < capacity_; ++i)
             if (live(at(i))) release(at(i));
-        slot_alloc(alloc_).deallocate(slots_, capacity_);
+        free_pages(slots_, slots_.count);
     }
 
     std::size_t size() const noexcept { return size_; }
+    /// Bytes the next growth of the slot array allocates (in pages of at most 1 MiB), while the
+    /// current array is still there.
+    std::size_t growth_bytes() const noexcept {
+        const std::size_t cap = std::max<std::size_t>(capacity_ * 2, 16);
+        return cap * sizeof(slot) + (cap / page_slots + 1) * sizeof(slot_pointer);
+    }
 
     const Value* find(std::string_view key) const noexcept {
-        if (capacity_ == 0) return nullptr;
-        const std::uint64_t h = hash_of(key);
-        for (std::size_t i = h & (capacity_ - 1);; i = (i + 1) & (capacity_ - 1)) {
-            const slot& s = at(i);
-            if (s.hash == empty) return nullptr;
-            if (s.hash == h && s.size == key.size() && key_of(s) == key) return value_of(s);
-        }
+        const std::size_t i = slot_of(key);
+        return i == capacity_ ? nullptr : value_of(at(i));
     }
     Value* find(std::string_view key) noexcept {
         return const_cast<Value*>(std::as_const(*this).find(key));
@@ -115,15 +132,13 @@ class open_table {
 
     /// Removes key; returns its value, or nullopt when it was absent. Never throws.
     std::optional<Value> erase(std::string_view key) noexcept {
-        Value* v = find(key);
-        if (!v) return std::nullopt;
-        slot& s =
-            *reinterpret_cast<slot*>(reinterpret_cast<unsigned char*>(v) - offsetof(slot, value));
-        std::optional<Value> old(std::move(*v));
-        release(s);
+        const std::size_t i = slot_of(key);
+        if (i == capacity_) return std::nullopt;
+        slot& s = at(i);
+        std::optional<Value> old(std::move(*value_of(s)));
+        release(s);  // key may have pointed into s: not read from here on
         // A slot followed by an empty one ends no probe sequence: it can be empty again.
-        const std::size_t next = (index_of(s) + 1) & (capacity_ - 1);
-        s.hash = at(next).hash == empty ? empty : erased;
+        s.hash = at((i + 1) & (capacity_ - 1)).hash == empty ? empty : erased;
         if (s.hash == erased) ++erased_;
         --size_;
         return old;
@@ -142,9 +157,49 @@ class open_table {
         return h > erased ? h : h + 2;
     }
     static bool live(const slot& s) noexcept { return s.hash > erased; }
-    slot& at(std::size_t i) const noexcept { return std::to_address(slots_)[i]; }
-    std::size_t index_of(const slot& s) const noexcept {
-        return static_cast<std::size_t>(&s - std::to_address(slots_));
+    slot& at(std::size_t i) const noexcept { return slots_.at(i); }
+    // The slot holding key, or capacity_ when it is absent.
+    std::size_t slot_of(std::string_view key) const noexcept {
+        if (capacity_ == 0) return 0;
+        const std::uint64_t h = hash_of(key);
+        for (std::size_t i = h & (capacity_ - 1);; i = (i + 1) & (capacity_ - 1)) {
+            const slot& s = at(i);
+            if (s.hash == empty) return capacity_;
+            if (s.hash == h && s.size == key.size() && key_of(s) == key) return i;
+        }
+    }
+
+    // A slot array of cap slots, every slot empty; nothing allocated when it throws.
+    pages allocate_pages(std::size_t cap) {
+        pages p;
+        p.count = std::max<std::size_t>(1, cap >> page_shift);
+        p.per = std::min(cap, page_slots);
+        p.dir = page_alloc(alloc_).allocate(p.count);
+        slot_pointer* d = std::to_address(p.dir);
+        std::size_t made = 0;
+        try {
+            for (; made < p.count; ++made) {
+                slot_pointer page = slot_alloc(alloc_).allocate(p.per);
+                ::new (static_cast<void*>(d + made)) slot_pointer(page);
+                slot* first = std::to_address(d[made]);
+                for (std::size_t i = 0; i < p.per; ++i) first[i].hash = empty;
+            }
+        } catch (...) {
+            free_pages(p, made);
+            throw;
+        }
+        return p;
+    }
+    // Frees the first `made` pages of p and its directory.
+    void free_pages(pages& p, std::size_t made) noexcept {
+        if (!p.dir) return;
+        slot_pointer* d = std::to_address(p.dir);
+        for (std::size_t k = 0; k < made; ++k) {
+            slot_alloc(alloc_).deallocate(d[k], p.per);
+            d[k].~slot_pointer();
+        }
+        page_alloc(alloc_).deallocate(p.dir, p.count);
+        p.dir = nullptr;
     }
     static const char_pointer& far_of(const slot& s) noexcept {
         return *std::launder(reinterpret_cast<const char_pointer*>(s.key + 4));
@@ -173,16 +228,13 @@ class open_table {
     void rehash() {
         std::size_t cap = std::max<std::size_t>(capacity_, 16);
         while ((size_ + 1) * 2 > cap) cap *= 2;
-        slot_alloc sa(alloc_);
-        slot_pointer fresh = sa.allocate(cap);
-        slot* to = std::to_address(fresh);
-        for (std::size_t i = 0; i < cap; ++i) to[i].hash = empty;
+        pages fresh = allocate_pages(cap);
         for (std::size_t i = 0; i < capacity_; ++i) {
             slot& s = at(i);
             if (!live(s)) continue;
             std::size_t j = s.hash & (cap - 1);
-            while (to[j].hash != empty) j = (j + 1) & (cap - 1);
-            slot& d = to[j];
+            while (fresh.at(j).hash != empty) j = (j + 1) & (cap - 1);
+            slot& d = fresh.at(j);
             d.hash = s.hash;
             d.size = s.size;
             if (s.size > inline_max) {
@@ -195,14 +247,14 @@ class open_table {
             ::new (static_cast<void*>(d.value)) Value(std::move(*value_of(s)));
             value_of(s)->~Value();
         }
-        if (slots_) sa.deallocate(slots_, capacity_);
+        free_pages(slots_, slots_.count);
         slots_ = fresh;
         capacity_ = cap;
         erased_ = 0;
     }
 
     char_alloc alloc_;
-    slot_pointer slots_{};
+    pages slots_;
     std::size_t capacity_ = 0;  // 0 or a power of two
     std::size_t size_ = 0;
     std::size_t erased_ = 0;

@@ -69,6 +69,9 @@ class segment_arena {
         pool_state pools;                        // size-class free lists of every segment
         std::uint64_t boot_id_hash = 0;          // the boot the locks were made in
         lock_block locks;
+        // Bytes of segment 0 records leave free beyond its last quarter: what the index's next
+        // growth allocates in one piece (set by the store under its write lock).
+        std::atomic<std::uint64_t> root_reserve{0};
     };
 
     /// Creates segment 0 of a new store; throws errc::already_exists.
@@ -141,6 +144,11 @@ class segment_arena {
     const std::string& store_name() const noexcept { return name_; }
 
     allocator<char> root_allocator() { return allocator<char>(seg0().get_segment_manager()); }
+    /// Keeps at least `bytes` of segment 0 (and never less than a quarter of it) free of records,
+    /// so that the root objects can grow there by that much in one piece.
+    void reserve_root(std::uint64_t bytes) noexcept {
+        table_->root_reserve.store(bytes, std::memory_order_relaxed);
+    }
     template <class T, class... Args>
     T* construct_root(const char* id, Args&&... args) {
         return seg0().template construct<T>(id)(std::forward<Args>(args)...);
@@ -178,8 +186,11 @@ class segment_arena {
         const std::uint32_t count = table_->count.load();
         for (std::uint32_t k = count; k-- > 0;) {
             auto& m = segments_[k].load()->m;
-            // Segment 0 keeps a quarter of itself for the index and root objects.
-            if (k == 0 && m.get_free_memory() < n + m.get_size() / 4) continue;
+            // Segment 0 keeps a quarter of itself, or what the index's next growth needs if more,
+            // for the index and root objects; records go to the other segments.
+            const std::size_t keep = std::max<std::size_t>(
+                m.get_size() / 4, table_->root_reserve.load(std::memory_order_relaxed));
+            if (k == 0 && m.get_free_memory() < n + keep) continue;
             if (void* p = m.allocate(n, std::nothrow)) return to_handle(k, p);
         }
         const std::uint64_t reserved = table_->reserved.load();

@@ -93,6 +93,7 @@ std::uint64_t basic_store<Traits>::commit(std::string_view key, bytes& record, o
             throw;
         }
         ++s_->root->puts;
+        reserve_index();
         alert = usage_crossing();
     }
     if (alert && s_->opts.on_usage) s_->opts.on_usage(*alert);

@@ -55,6 +55,8 @@ struct hashed {
         std::optional<Value> erase(std::string_view key) { return table_.erase(key); }
 
         std::size_t size() const noexcept { return table_.size(); }
+        /// Bytes its next growth allocates in one piece: the store keeps them free in segment 0.
+        std::size_t growth_bytes() const noexcept { return table_.growth_bytes(); }
 
         /// Calls f(key, value) for every entry whose key starts with prefix, in no order, while f
         /// returns true. `start` is ignored: a hashed index has no order to resume from.
