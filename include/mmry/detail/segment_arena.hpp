@@ -69,8 +69,8 @@ class segment_arena {
         pool_state pools;                        // size-class free lists of every segment
         std::uint64_t boot_id_hash = 0;          // the boot the locks were made in
         lock_block locks;
-        // Bytes of segment 0 records leave free beyond its last quarter: what the index's next
-        // growth allocates in one piece (set by the store under its write lock).
+        // Bytes of segment 0 records leave free, when more than its last quarter: what the
+        // index's next growth allocates (set by the store under its write lock).
         std::atomic<std::uint64_t> root_reserve{0};
     };
 
@@ -145,7 +145,7 @@ class segment_arena {
 
     allocator<char> root_allocator() { return allocator<char>(seg0().get_segment_manager()); }
     /// Keeps at least `bytes` of segment 0 (and never less than a quarter of it) free of records,
-    /// so that the root objects can grow there by that much in one piece.
+    /// so that the root objects can grow there by that much.
     void reserve_root(std::uint64_t bytes) noexcept {
         table_->root_reserve.store(bytes, std::memory_order_relaxed);
     }

@@ -6,7 +6,6 @@
 // index::ordered when prefix and range listings are frequent.
 // Thread-safety: none of its own; the store serializes writers against readers.
 
-#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -55,7 +54,7 @@ struct hashed {
         std::optional<Value> erase(std::string_view key) { return table_.erase(key); }
 
         std::size_t size() const noexcept { return table_.size(); }
-        /// Bytes its next growth allocates in one piece: the store keeps them free in segment 0.
+        /// Bytes its next growth allocates: the store keeps them free in segment 0.
         std::size_t growth_bytes() const noexcept { return table_.growth_bytes(); }
 
         /// Calls f(key, value) for every entry whose key starts with prefix, in no order, while f
