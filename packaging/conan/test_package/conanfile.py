@@ -1,3 +1,5 @@
+# Conan 2 test_package (the Conan Center template): builds test_package.cpp against the package
+# just created and runs it when the host can run what was built.
 import os
 
 from conan import ConanFile
@@ -7,7 +9,8 @@ from conan.tools.cmake import CMake, cmake_layout
 
 class MmryTestConan(ConanFile):
     settings = "os", "arch", "compiler", "build_type"
-    generators = "CMakeDeps", "CMakeToolchain"
+    generators = "CMakeDeps", "CMakeToolchain", "VirtualRunEnv"
+    test_type = "explicit"
 
     def requirements(self):
         self.requires(self.tested_reference_str)
@@ -22,4 +25,5 @@ class MmryTestConan(ConanFile):
 
     def test(self):
         if can_run(self):
-            self.run(os.path.join(self.cpp.build.bindir, "test_package"), env="conanrun")
+            bin_path = os.path.join(self.cpp.build.bindir, "test_package")
+            self.run(bin_path, env="conanrun")
