@@ -40,11 +40,11 @@ mmry::bytes value_of(const std::string& key, std::uint64_t version) {
 
 /// "" when `got` is a whole value once written under `key` (no partial or mixed writes).
 std::string check_value(const std::string& key, const mmry::bytes& got) {
-    if (got.size() < 8) return key + ": a value of " + std::to_string(got.size()) + " bytes";
+    if (got.size() < 8) return key + mmry_test::numbered(": a value of ", got.size()) + " bytes";
     std::uint64_t version = 0;
     std::memcpy(&version, got.data(), 8);
     if (got != value_of(key, version))
-        return key + ": not byte-exact version " + std::to_string(version);
+        return key + mmry_test::numbered(": not byte-exact version ", version);
     return {};
 }
 
@@ -55,7 +55,7 @@ TEMPLATE_LIST_TEST_CASE("concurrency: readers see whole values while writers wri
     auto s = mmry_test::make_store<TestType>({.frame_size = 128});
     constexpr int writers = 8, readers = 8, keys_per_writer = 16, rounds = 4;
     const auto key_of = [](int w, int k) {
-        return "w" + std::to_string(w) + "/" + std::to_string(k);
+        return mmry_test::numbered("w", w) + mmry_test::numbered("/", k);
     };
 
     mmry_test::failures failed;
@@ -113,7 +113,7 @@ TEMPLATE_LIST_TEST_CASE("concurrency: 100 threads read exact values at once", "[
                         compositions) {
     auto s = mmry_test::make_store<TestType>({.frame_size = 128});
     for (int k = 0; k < 100; ++k) {
-        const auto key = "k" + std::to_string(k);
+        const auto key = mmry_test::numbered("k", k);
         s.put(key, value_of(key, 1));
     }
     mmry_test::failures failed;
@@ -124,7 +124,7 @@ TEMPLATE_LIST_TEST_CASE("concurrency: 100 threads read exact values at once", "[
             start.arrive_and_wait();
             try {
                 for (int i = 0; i < 10; ++i) {
-                    const auto key = "k" + std::to_string((t * 7 + i * 13) % 100);
+                    const auto key = mmry_test::numbered("k", (t * 7 + i * 13) % 100);
                     const auto v = s.get(key);
                     if (!v)
                         failed.add(key + ": missing");
@@ -154,7 +154,7 @@ TEMPLATE_LIST_TEST_CASE("concurrency: puts and erases of the same keys keep the 
             start.arrive_and_wait();
             try {
                 for (int i = 0; i < ops; ++i) {
-                    const auto key = "shared/" + std::to_string(pick() % keys);
+                    const auto key = mmry_test::numbered("shared/", pick() % keys);
                     switch (pick() % 4) {
                         case 0:
                             s.erase(key);
@@ -181,7 +181,7 @@ TEMPLATE_LIST_TEST_CASE("concurrency: puts and erases of the same keys keep the 
                     if (e.meta.logical_size < 8) failed.add(e.key + ": listed with a bad size");
                     ++n;
                 }
-                if (n > keys) failed.add("listed " + std::to_string(n) + " entries");
+                if (n > keys) failed.add(mmry_test::numbered("listed ", n) + " entries");
                 if (s.stats().entries > keys) failed.add("stats counted too many entries");
             }
         } catch (const std::exception& e) {
@@ -245,7 +245,7 @@ TEMPLATE_LIST_TEST_CASE(
                 const auto h = s.history("doc");
                 for (std::size_t i = 1; i < h.size(); ++i)
                     if (h[i].meta.version <= h[i - 1].meta.version)
-                        failed.add("history out of order at " + std::to_string(i));
+                        failed.add(mmry_test::numbered("history out of order at ", i));
                 if (const auto v = s.get("doc")) {
                     if (auto why = check_value("doc", *v); !why.empty()) failed.add(why);
                 }
@@ -307,9 +307,9 @@ TEMPLATE_LIST_TEST_CASE(
         threads.emplace_back([&, w] {
             start.arrive_and_wait();
             for (int i = 0; i < rounds; ++i) {
-                const std::string key = "k" + std::to_string((w + i) % 6);
+                const std::string key = mmry_test::numbered("k", (w + i) % 6);
                 s.put(key, folded_value(static_cast<std::uint64_t>(w * 1000 + i)));
-                if (i % 5 == 4) s.erase("k" + std::to_string(i % 6));
+                if (i % 5 == 4) s.erase(mmry_test::numbered("k", i % 6));
             }
             --writers_left;
         });
@@ -318,10 +318,11 @@ TEMPLATE_LIST_TEST_CASE(
             start.arrive_and_wait();
             while (writers_left > 0)
                 for (int k = 0; k < 6; ++k)
-                    if (const auto v = s.get("k" + std::to_string(k))) {
+                    if (const auto v = s.get(mmry_test::numbered("k", k))) {
                         std::uint64_t n = 0;
                         if (v->size() >= 8) std::memcpy(&n, v->data(), 8);
-                        if (*v != folded_value(n)) failed.add("k" + std::to_string(k) + ": torn");
+                        if (*v != folded_value(n))
+                            failed.add(mmry_test::numbered("k", k) + ": torn");
                     }
         });
     for (auto& t : threads) t.join();
@@ -337,7 +338,7 @@ TEMPLATE_LIST_TEST_CASE(
     CHECK(st.chunk_refs == refs);
     CHECK(st.logical_bytes == logical);
     mmry_test::check_counters(s);
-    for (int k = 0; k < 6; ++k) s.erase("k" + std::to_string(k));
+    for (int k = 0; k < 6; ++k) s.erase(mmry_test::numbered("k", k));
     CHECK(s.stats().chunks == 0);
     CHECK(s.stats().stored_bytes == 0);
 }

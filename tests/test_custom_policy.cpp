@@ -59,7 +59,7 @@ static_assert(!mmry::compressor_policy<no_decompress>);
 
 /// Nor is a compressor without an id, or whose compress returns something else than a size.
 struct no_id {
-    static constexpr std::string_view name = "anonymous";
+    [[maybe_unused]] static constexpr std::string_view name = "anonymous";
     static std::size_t compress(std::span<const std::byte>, std::span<std::byte>) { return 0; }
     static std::size_t decompress(std::span<const std::byte>, std::span<std::byte>) { return 0; }
 };

@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -141,13 +142,17 @@ TEST_CASE("fastcdc an insertion changes only the chunks around it", "[fold]") {
     CHECK(after.size() - same_prefix - same_suffix <= 3);   // boundaries gained
 
     // Only the chunks around the edit hold bytes the old version did not have as a chunk.
-    std::set<std::vector<std::byte>> old_chunks;
+    // Chunks as strings: GCC 12 at -O3 warns falsely (-Wstringop-overread) on comparing vectors
+    // of std::byte inside std::set.
+    const auto text = [](const auto& bytes, std::size_t offset, std::size_t length) {
+        return std::string(reinterpret_cast<const char*>(bytes.data()) + offset, length);
+    };
+    std::set<std::string> old_chunks;
     for (const auto& [offset, length] : chunks_of(c, data))
-        old_chunks.emplace(data.begin() + offset, data.begin() + offset + length);
+        old_chunks.insert(text(data, offset, length));
     std::size_t new_chunks = 0;
     for (const auto& [offset, length] : chunks_of(c, edited))
-        new_chunks +=
-            old_chunks.count({edited.begin() + offset, edited.begin() + offset + length}) == 0;
+        new_chunks += old_chunks.count(text(edited, offset, length)) == 0;
     INFO("chunks " << before.size() << " -> " << after.size() << ", new " << new_chunks);
     CHECK(new_chunks >= 1);
     CHECK(new_chunks <= 4);

@@ -1,9 +1,20 @@
 #pragma once
 // mmry::codec<T>: how a value of type T becomes bytes and back.
 //
-// Built in: mmry::bytes, std::string, and every trivially copyable type (stored as its object
-// representation, so only between hosts of the same layout). Contiguous runs of bytes or chars
-// (std::string, std::vector<std::byte>, std::span, ...) are stored as they are without a codec.
+// Built in: mmry::bytes, std::string, and every trivially copyable type whose bytes are its value
+// (stored as its object representation, so only between hosts of the same layout). Contiguous
+// runs of bytes or chars (std::string, std::vector<std::byte>, std::span, ...) are stored as they
+// are without a codec.
+//
+// "Bytes are its value" (mmry::stored_bitwise<T>): integers, enums, floating-point numbers, and
+// types without padding whose members are such (std::has_unique_object_representations). A type
+// with padding would store whatever the padding holds (uninitialised memory), so two equal
+// values would differ in the store and in their content hashes; a type with floating-point
+// members is not recognized automatically. For such a type, write a codec, or, when it has no
+// padding, vouch for it:
+//
+//   template <> inline constexpr bool mmry::stored_bitwise<vec3> = true;
+//
 // A user type gets a codec by specializing:
 //
 //   template <> struct mmry::codec<point> {
@@ -41,9 +52,22 @@ struct codec<std::string> {
     static std::string decode(byte_view b) { return std::string(as_chars(b)); }
 };
 
+/// True when a T's object representation is its value, so that the built-in codec may store it
+/// as it is. Specialize it as true for a trivially copyable type without padding bytes that is
+/// not recognized (a struct of doubles); never for one with padding.
+template <class T>
+inline constexpr bool stored_bitwise =
+    std::has_unique_object_representations_v<T> || std::is_floating_point_v<T>;
+
 template <class T>
 requires(std::is_trivially_copyable_v<T> && !std::ranges::range<T> &&
          !std::is_pointer_v<T>) struct codec<T> {
+    static_assert(stored_bitwise<T>,
+                  "mmry: the built-in codec stores a trivially copyable type as its bytes, and "
+                  "this type may have padding bytes (or floating-point members, which mmry "
+                  "cannot check): write a mmry::codec<T>, or, if it has no padding, declare "
+                  "`template <> inline constexpr bool mmry::stored_bitwise<T> = true;`");
+
     static bytes encode(const T& v) {
         bytes b(sizeof(T));
         std::memcpy(b.data(), &v, sizeof(T));
