@@ -196,6 +196,14 @@ inline std::string padded(std::string_view prefix, int i) {
     return std::string(prefix) + digits;
 }
 
+/// `prefix` followed by the decimal digits of n: numbered("k/", 7) is "k/7". (Rather than
+/// "k/" + std::to_string(7), on which GCC 12 at -O3 warns falsely: -Wrestrict, GCC bug 105329.)
+inline std::string numbered(std::string_view prefix, long long n) {
+    std::string out(prefix);
+    out += std::to_string(n);
+    return out;
+}
+
 /// Runs f in a forked child process and returns its exit code: f's result, 100 when it threw
 /// (a child must not run the parent's Catch2 assertions or destructors: it leaves with _exit).
 inline int in_child(const std::function<int()>& f) {

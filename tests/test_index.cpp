@@ -247,7 +247,7 @@ TEST_CASE("hashed index: keys at the inline limit and binary keys", "[index]") {
 
 TEST_CASE("hash64 is fixed: stores written by other builds and processes find their keys",
           "[index]") {
-    // These values are part of the store format (store format version 4): a change here makes
+    // These values are part of the store format (store format versions 4 and 5): a change here makes
     // every existing store's hashed index unreadable, and needs a new store format version.
     CHECK(mmry::detail::hash64("") == 0x4468b9c46fb79188ull);
     CHECK(mmry::detail::hash64("a") == 0xae44a69bd8daa0a4ull);

@@ -94,13 +94,25 @@ TEST_CASE("key: from_passphrase refuses bad input", "[key]") {
     for (const mmry::kdf_params bad :
          {mmry::kdf_params{.log2_n = 0}, mmry::kdf_params{.log2_n = 31},
           mmry::kdf_params{.log2_n = 10, .r = 0}, mmry::kdf_params{.log2_n = 10, .p = 0},
-          mmry::kdf_params{.log2_n = 10, .r = 1u << 15, .p = 1u << 15}}) {
+          mmry::kdf_params{.log2_n = 10, .r = 1u << 15, .p = 1u << 15},
+          // past the bounds: 2 GiB of memory; 256 times the default work
+          mmry::kdf_params{.log2_n = 24, .r = 1, .p = 1}, mmry::kdf_params{.log2_n = 15, .p = 256},
+          mmry::kdf_params{.log2_n = 15, .r = 8u << 8, .p = 1}}) {
         INFO("log2_n=" << int{bad.log2_n} << " r=" << bad.r << " p=" << bad.p);
         CHECK_THROWS_MATCHES(mmry::key::from_passphrase("pw", bad), mmry::error,
                              is_error(errc::invalid_argument, "scrypt parameters"));
         CHECK_THROWS_MATCHES(mmry::key::from_passphrase("pw", salt, bad), mmry::error,
                              is_error(errc::invalid_argument, "scrypt parameters"));
     }
+}
+
+TEST_CASE("key: the scrypt bounds admit the defaults and the largest allowed parameters", "[key]") {
+    CHECK(mmry::kdf_params{}.bounded());
+    CHECK(mmry::kdf_params{.log2_n = 23, .r = 1, .p = 4}.bounded());    // 1 GiB, 2^25 work
+    CHECK(mmry::kdf_params{.log2_n = 15, .r = 8, .p = 128}.bounded());  // 2^25 work
+    CHECK_FALSE(mmry::kdf_params{.log2_n = 15, .r = 8, .p = 256}.bounded());
+    CHECK_FALSE(mmry::kdf_params{.log2_n = 24, .r = 1, .p = 1}.bounded());  // 2 GiB
+    CHECK_NOTHROW(mmry::key::from_passphrase("pw", mmry::kdf_params{.log2_n = 20, .r = 8}));
 }
 
 TEST_CASE("error: codes live in the 'mmry' category and compare to mmry::errc", "[key][error]") {
@@ -112,7 +124,7 @@ TEST_CASE("error: codes live in the 'mmry' category and compare to mmry::errc", 
     CHECK(ec.message() == "corrupt data");
     CHECK(ec != std::make_error_code(std::errc::invalid_argument));
     // Every code has its own message.
-    for (int c = 1; c <= static_cast<int>(errc::io_error); ++c) {
+    for (int c = 1; c <= static_cast<int>(errc::conflict); ++c) {
         INFO("code " << c);
         CHECK(mmry::mmry_category().message(c) != "unknown mmry error");
     }

@@ -2,6 +2,7 @@
 // or key before it touches anything else.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <string>
 
 #include <mmry/cipher/aes256_gcm.hpp>
@@ -119,6 +120,33 @@ TEST_CASE(
         h.check_key(mmry::key::from_passphrase("correct horse", cheap).material(salt), "s"));
     CHECK(code_of([&] {
               h.check_key(mmry::key::from_passphrase("wrong horse", cheap).material(salt), "s");
+          }) == mmry::errc::wrong_key);
+}
+
+TEST_CASE("scrypt parameters in a header past mmry's bounds are refused before any derivation") {
+    const mmry::kdf_params cheap{.log2_n = 10, .r = 8, .p = 1};
+    mmry::basic_store<sealed> s({.key = mmry::key::from_passphrase("correct horse", cheap)});
+    auto h = store_header::parse(store_access::header_bytes(s), "s");
+    // Whoever can write the file can also fix the header's CRC: only the bounds stand between
+    // them and an open that tries to allocate a terabyte.
+    for (const mmry::kdf_params huge : {mmry::kdf_params{.log2_n = 30, .r = 8, .p = 1},
+                                        mmry::kdf_params{.log2_n = 10, .r = 8, .p = 1u << 30}}) {
+        h.kdf = huge;
+        std::array<std::byte, mmry::format::store_header_size> out{};
+        h.write(out);
+        CHECK(code_of([&] { store_header::parse(out, "s"); }) == mmry::errc::corrupt);
+        CHECK_THAT(message_of([&] { store_header::parse(out, "s"); }),
+                   Catch::Contains("scrypt parameters"));
+    }
+    // Cheaper parameters pass the bounds but derive another key: the key check refuses it.
+    h.kdf = mmry::kdf_params{.log2_n = 4, .r = 1, .p = 1};
+    std::array<std::byte, mmry::format::store_header_size> out{};
+    h.write(out);
+    const auto cheapened = store_header::parse(out, "s");
+    const mmry::byte_view salt(cheapened.salt);
+    CHECK(code_of([&] {
+              cheapened.check_key(
+                  mmry::key::from_passphrase("correct horse").material(salt, cheapened.kdf), "s");
           }) == mmry::errc::wrong_key);
 }
 

@@ -29,6 +29,25 @@ struct kdf_params {
     std::uint8_t log2_n = 15;
     std::uint32_t r = 8;
     std::uint32_t p = 1;
+
+    /// The most a derivation may ask: Scrypt needs 128 * r * N bytes (1 GiB at most here) and
+    /// time in proportion to N * r * p (at most 128 times the defaults', about 20 s). A store's
+    /// header is read from a file anyone with write access could have changed: without a bound,
+    /// N = 2^30 would make every open try to allocate a terabyte.
+    static constexpr std::uint64_t max_memory = std::uint64_t{1} << 30;
+    static constexpr std::uint64_t max_work = std::uint64_t{1} << 25;
+
+    /// True when the parameters are valid for Scrypt and within the bounds above.
+    constexpr bool bounded() const noexcept {
+        if (log2_n < 1 || log2_n > 30 || r == 0 || p == 0) return false;
+        const std::uint64_t n = std::uint64_t{1} << log2_n;
+        const std::uint64_t nr = n * r;  // < 2^62: no overflow
+        return nr <= max_memory / 128 && nr * p <= max_work;
+    }
+    std::string describe() const {
+        return "log2_n=" + std::to_string(log2_n) + " r=" + std::to_string(r) +
+               " p=" + std::to_string(p);
+    }
 };
 
 class key {
@@ -116,11 +135,11 @@ class key {
     static void check_passphrase(std::string_view passphrase, kdf_params params) {
         if (passphrase.empty())
             throw error(errc::invalid_argument, "key::from_passphrase got an empty passphrase");
-        if (params.log2_n < 1 || params.log2_n > 30 || params.r == 0 || params.p == 0 ||
-            std::uint64_t{params.r} * params.p >= (1u << 30))
+        if (!params.bounded())
             throw error(errc::invalid_argument,
-                        "scrypt parameters out of range: log2_n=" + std::to_string(params.log2_n) +
-                            " r=" + std::to_string(params.r) + " p=" + std::to_string(params.p));
+                        "scrypt parameters out of range: " + params.describe() +
+                            " (Scrypt needs N >= 2, r, p >= 1; mmry allows at most 1 GiB of "
+                            "memory, 128 * r * N, and N * r * p <= 2^25)");
     }
 
     CryptoPP::SecByteBlock master_;

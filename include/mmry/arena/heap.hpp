@@ -50,6 +50,8 @@ class heap {
     static constexpr std::uint8_t id = 1;
     static constexpr std::string_view name = "heap";
     static constexpr bool shared = false;
+    /// Blocks the arena allocates for itself (the store header's): stats().blocks counts them.
+    static constexpr std::uint64_t own_blocks = 1;
 
     using lock_type = detail::local_lock;
     template <class T>

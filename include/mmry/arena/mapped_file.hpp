@@ -10,7 +10,12 @@
 // Throws: errc::already_exists (create), errc::not_found (open), errc::io_error when the system
 // refuses.
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
 
 #include <cstdint>
 #include <filesystem>
@@ -29,6 +34,7 @@
 #include <mmry/arena/shared_memory.hpp>
 #include <mmry/concepts.hpp>
 #include <mmry/detail/segment_arena.hpp>
+#include <mmry/detail/segment_file.hpp>
 #include <mmry/error.hpp>
 
 namespace mmry {
@@ -47,6 +53,8 @@ struct file_backend {
         std::snprintf(file, sizeof file, "segment-%04u.mmry", k);
         return (std::filesystem::path(dir) / file).string();
     }
+    /// Creates the segment file with every block of it allocated (posix_fallocate), so that a
+    /// full file system is an error here, never a SIGBUS at a later page fault.
     static managed create(const std::string& file, std::size_t size, unsigned mode) {
         namespace bip = boost::interprocess;
         const auto dir = std::filesystem::path(file).parent_path();
@@ -56,16 +64,46 @@ struct file_backend {
         if (ec)
             throw error(errc::io_error,
                         "creating directory " + quote(dir.string()) + ": " + ec.message());
-        return interprocess_call("creating segment file " + quote(file), [&] {
+        const std::string what = "segment file " + quote(file);
+        const std::string scratch = file + ".reserve";
+        reserve_ahead(
+            size, what,
+            [&] { return ::open(scratch.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600); },
+            [&] { ::unlink(scratch.c_str()); });
+        auto m = interprocess_call("creating " + what, [&] {
             return managed(bip::create_only, file.c_str(), size, nullptr, bip::permissions(mode));
         });
+        try {
+            fd_guard fd(::open(file.c_str(), O_RDWR | O_CLOEXEC));
+            if (fd.get() < 0) {
+                const int e = errno;
+                throw error(errc::io_error, "reopening " + what + ": " + errno_text(e));
+            }
+            reserve(fd.get(), size, what);
+        } catch (...) {
+            m = managed();
+            remove(file);
+            throw;
+        }
+        return m;
     }
-    static managed open(const std::string& file) {
-        if (!std::filesystem::exists(file))
-            throw error(errc::not_found, "no segment file " + quote(file));
-        return interprocess_call("opening segment file " + quote(file), [&] {
+    /// Opens the segment file, refusing in bounded time one that is truncated, never finished,
+    /// or not ours to read.
+    static managed open(const std::string& file,
+                        std::chrono::milliseconds patience = std::chrono::seconds(2)) {
+        const std::string what = "segment file " + quote(file);
+        fd_guard fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+        if (fd.get() < 0) {
+            const int e = errno;
+            throw error(e == ENOENT ? errc::not_found : errc::io_error,
+                        (e == ENOENT ? "no " : "opening ") + what + ": " + errno_text(e));
+        }
+        check_before_open(fd.get(), what, patience);
+        auto m = interprocess_call("opening " + what, [&] {
             return managed(boost::interprocess::open_only, file.c_str());
         });
+        check_mapped_size(fd.get(), m.get_segment_manager()->get_size(), what);
+        return m;
     }
     static bool remove(const std::string& file) {
         std::error_code ec;

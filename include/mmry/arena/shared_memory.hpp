@@ -8,6 +8,11 @@
 // Throws: errc::already_exists (create), errc::not_found (open), errc::invalid_argument for a name
 // that is not 1-200 characters of [A-Za-z0-9._-], errc::io_error when the system refuses.
 
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,6 +27,7 @@
 
 #include <mmry/concepts.hpp>
 #include <mmry/detail/segment_arena.hpp>
+#include <mmry/detail/segment_file.hpp>
 #include <mmry/error.hpp>
 
 namespace mmry {
@@ -62,16 +68,51 @@ struct shm_backend {
                                                     " must be 1-200 characters of [A-Za-z0-9._-]");
         return "mmry." + name + "." + std::to_string(k);
     }
+    /// Creates the segment with every page of it reserved in /dev/shm (so that a full /dev/shm
+    /// is an error here, never a SIGBUS later).
     static managed create(const std::string& seg, std::size_t size, unsigned mode) {
         namespace bip = boost::interprocess;
-        return interprocess_call("creating shared memory segment " + quote(seg), [&] {
+        const std::string what = "shared memory segment " + quote(seg);
+        const std::string scratch = "/" + seg + ".reserve";
+        reserve_ahead(
+            size, what,
+            [&] {
+                return ::shm_open(scratch.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+            },
+            [&] { ::shm_unlink(scratch.c_str()); });
+        auto m = interprocess_call("creating " + what, [&] {
             return managed(bip::create_only, seg.c_str(), size, nullptr, bip::permissions(mode));
         });
+        try {
+            fd_guard fd(::shm_open(("/" + seg).c_str(), O_RDWR | O_CLOEXEC, 0));
+            if (fd.get() < 0) {
+                const int e = errno;
+                throw error(errc::io_error, "reopening " + what + ": " + errno_text(e));
+            }
+            reserve(fd.get(), size, what);
+        } catch (...) {
+            m = managed();
+            remove(seg);
+            throw;
+        }
+        return m;
     }
-    static managed open(const std::string& seg) {
-        return interprocess_call("opening shared memory segment " + quote(seg), [&] {
+    /// Opens the segment, refusing in bounded time one that is truncated or never finished.
+    static managed open(const std::string& seg,
+                        std::chrono::milliseconds patience = std::chrono::seconds(2)) {
+        const std::string what = "shared memory segment " + quote(seg);
+        fd_guard fd(::shm_open(("/" + seg).c_str(), O_RDONLY | O_CLOEXEC, 0));
+        if (fd.get() < 0) {
+            const int e = errno;
+            throw error(e == ENOENT ? errc::not_found : errc::io_error,
+                        "opening " + what + ": " + errno_text(e));
+        }
+        check_before_open(fd.get(), what, patience);
+        auto m = interprocess_call("opening " + what, [&] {
             return managed(boost::interprocess::open_only, seg.c_str());
         });
+        check_mapped_size(fd.get(), m.get_segment_manager()->get_size(), what);
+        return m;
     }
     static bool remove(const std::string& seg) {
         return boost::interprocess::shared_memory_object::remove(seg.c_str());

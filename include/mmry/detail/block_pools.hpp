@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -83,10 +84,12 @@ class block_pools {
         return h;
     }
 
-    /// Frees a block of n bytes (the size it was allocated with).
+    /// Frees a block of n bytes (the size it was allocated with). Its bytes are zeroed first:
+    /// an erased value must not stay readable in a segment file or a shared memory object.
     template <class RawFree, class At>
     static void deallocate(pool_state& s, handle h, std::size_t n, RawFree&& raw_free,
                            At&& at) noexcept {
+        std::memset(at(h), 0, n);
         if (n > table::max_pooled) {
             raw_free(h);
             --s.large_blocks;
@@ -98,6 +101,14 @@ class block_pools {
         s.free_head[c] = h.raw() + 1;
         ++s.free[c];
         --s.used[c];
+    }
+
+    /// What allocate(s, n) would take from the best-fit tree: n for a large block, a slab when
+    /// n's class has no free block, else nothing.
+    static std::size_t tree_bytes(const pool_state& s, std::size_t n) noexcept {
+        if (n > table::max_pooled) return n;
+        const std::size_t c = table::class_of(n);
+        return s.free_head[c] != 0 ? 0 : slab_blocks(c) * table::size_of(c);
     }
 
     static void describe(const pool_state& s, arena_stats& out) {
@@ -112,11 +123,15 @@ class block_pools {
     }
 
   private:
+    static std::size_t slab_blocks(std::size_t c) noexcept {
+        return std::max<std::size_t>(4, (16 * 1024) / table::size_of(c));
+    }
+
     template <class Raw, class At>
     static void refill(pool_state& s, std::size_t c, Raw& raw, At& at) {
         const std::size_t size = table::size_of(c);
         // A slab of 16 KiB (at least 4 blocks); near the store's limit, as little as one block.
-        std::size_t blocks = std::max<std::size_t>(4, (16 * 1024) / size);
+        std::size_t blocks = slab_blocks(c);
         handle slab;
         for (;;) {
             try {

@@ -133,8 +133,14 @@ struct lock_block {
     std::atomic<std::uint32_t> high_water{0};
     reader_slot slots[max_readers];
 
-    /// Resets every lock after a reboot (no process of an earlier boot can be alive).
+    /// Resets every lock after a reboot (no process of an earlier boot can be alive). A writer
+    /// that was inside an update when the machine went down left the store half changed: that
+    /// is kept as needs_recovery, never cleared with the locks.
     void reset() {
+        if (in_update.load() != 0 && needs_recovery.load() == 0) {
+            dead_writer_pid = writer_pid.load();
+            needs_recovery.store(1, std::memory_order_release);
+        }
         writer.init();
         writer_active = 0;
         writer_pid = 0;
@@ -267,7 +273,10 @@ class process_lock {
     void reclaim_dead_slots() {
         for (auto& s : b_->slots) {
             const process_id owner{s.pid.load(), s.start.load()};
-            if (owner.pid != 0 && !owner.alive()) {
+            // A slot is claimed (pid, then start) before it is ever active: an active slot
+            // without a start time is damaged, whatever process its pid names.
+            const bool damaged = owner.start == 0 && s.active.load() != 0;
+            if (owner.pid != 0 && (damaged || !owner.alive())) {
                 s.active = 0;
                 s.start = 0;
                 std::uint32_t pid = owner.pid;

@@ -7,9 +7,15 @@
 // A mutex found in a mapped file after a reboot may name an owner of the previous boot that the
 // kernel will never mark dead: the store re-initializes it when the boot id changes.
 
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -39,12 +45,26 @@ class robust_mutex {
             throw error(errc::io_error, std::string("pthread_mutex_init: ") + std::strerror(rc));
     }
 
-    acquired lock() {
-        const int rc = pthread_mutex_lock(&m_);
-        if (rc == 0) return acquired::clean;
-        if (rc == EOWNERDEAD) return acquired::owner_died;
-        throw error(rc == ENOTRECOVERABLE ? errc::needs_recovery : errc::io_error,
-                    std::string("locking the store's writer mutex: ") + std::strerror(rc));
+    /// Waits for the mutex as long as its owner lives. Every `poll` it checks that the owner the
+    /// mutex names exists: a word that names no thread (damaged bytes, or an owner the kernel
+    /// could not mark dead) is handed back as if its owner had died, so the wait is bounded.
+    acquired lock(std::chrono::milliseconds poll = std::chrono::milliseconds(100)) {
+        for (;;) {
+            timespec until{};
+            ::clock_gettime(CLOCK_REALTIME, &until);
+            const auto ns = until.tv_nsec + static_cast<long>(poll.count()) * 1000000L;
+            until.tv_sec += ns / 1000000000L;
+            until.tv_nsec = ns % 1000000000L;
+            const int rc = pthread_mutex_timedlock(&m_, &until);
+            if (rc == 0) return acquired::clean;
+            if (rc == EOWNERDEAD) return acquired::owner_died;
+            if (rc == ETIMEDOUT) {
+                release_if_owner_gone();
+                continue;
+            }
+            throw error(rc == ENOTRECOVERABLE ? errc::needs_recovery : errc::io_error,
+                        std::string("locking the store's writer mutex: ") + std::strerror(rc));
+        }
     }
 
     /// Marks the state consistent again after `owner_died`; the mutex stays usable.
@@ -52,6 +72,28 @@ class robust_mutex {
     void unlock() { pthread_mutex_unlock(&m_); }
 
   private:
+    // What the kernel does when a robust mutex's owner dies (FUTEX_OWNER_DIED in the futex word,
+    // then a wake-up), done by a waiter for an owner that does not exist. The compare-and-swap
+    // replaces only the very word it saw, so a mutex taken in the meantime is left alone. The
+    // word's layout is glibc's (the owner's thread id in the low 30 bits), as is the robust
+    // futex protocol it follows; elsewhere a wait lasts as long as the owner the kernel knows.
+    void release_if_owner_gone() noexcept {
+#if defined(__GLIBC__) && defined(__linux__)
+        auto* word = reinterpret_cast<std::atomic<int>*>(&m_.__data.__lock);
+        static_assert(sizeof(std::atomic<int>) == sizeof(m_.__data.__lock));
+        int seen = word->load();
+        const int tid = seen & FUTEX_TID_MASK;
+        if (tid == 0 || (seen & FUTEX_OWNER_DIED) != 0 || thread_exists(tid)) return;
+        if (word->compare_exchange_strong(seen, FUTEX_OWNER_DIED | (seen & FUTEX_WAITERS)))
+            ::syscall(SYS_futex, word, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+#endif
+    }
+    static bool thread_exists(int tid) {
+        // /proc/<tid> exists for every thread of every process of this pid namespace.
+        const std::string path = "/proc/" + std::to_string(tid);
+        return ::access(path.c_str(), F_OK) == 0 || errno != ENOENT;
+    }
+
     pthread_mutex_t m_;
 };
 

@@ -11,7 +11,8 @@
 // Thread-safety: allocate/deallocate need the store's write lock; bytes() and stats() may run in
 // any number of threads at once (segments are mapped under a process-local mutex).
 // Backend: a struct with `managed` (a Boost.Interprocess managed memory type), `segment_name(name,
-// k)`, `create(name, size, mode)`, `open(name)`, `remove(name)` and `exists(name)`.
+// k)`, `create(name, size, mode)`, `open(name, patience)` (patience: how long to wait for a
+// creator still at work), `remove(name)` and `exists(name)`.
 
 #include <algorithm>
 #include <array>
@@ -36,6 +37,7 @@
 #include <mmry/detail/arena_params.hpp>
 #include <mmry/detail/block_pools.hpp>
 #include <mmry/detail/describe.hpp>
+#include <mmry/detail/hash64.hpp>
 #include <mmry/detail/process_lock.hpp>
 #include <mmry/error.hpp>
 #include <mmry/format/store_header.hpp>
@@ -55,6 +57,9 @@ class segment_arena {
     using lock_type = process_lock;
 
     static constexpr std::uint32_t max_segments = 1024;
+    /// Blocks the arena allocates for itself from its pools (none: its header and tables are
+    /// named objects of segment 0).
+    static constexpr std::uint64_t own_blocks = 0;
 
     /// In segment 0: published when creation is complete, so an opener never reads a store that
     /// is half made.
@@ -86,7 +91,6 @@ class segment_arena {
         table_->params = params_;
         table_->boot_id_hash = boot_id_hash();
         segments_[0].store(seg.release());
-        mapped_ = 1;
     }
 
     /// Opens segment 0 of an existing store, read-only in effect until the caller has checked the
@@ -118,7 +122,6 @@ class segment_arena {
         }
         params_ = table_->params;
         segments_[0].store(seg.release());
-        mapped_ = 1;
     }
 
     ~segment_arena() {
@@ -183,52 +186,44 @@ class segment_arena {
     // A block from the segments' best-fit allocators, adding a segment when none has room.
     handle raw_allocate(std::size_t n) {
         map_all();
-        const std::uint32_t count = table_->count.load();
+        const std::uint32_t count = segment_count();
         for (std::uint32_t k = count; k-- > 0;) {
-            auto& m = segments_[k].load()->m;
-            // Segment 0 keeps a quarter of itself, or what the index's next growth needs if more,
-            // for the index and root objects; records go to the other segments.
-            const std::size_t keep = std::max<std::size_t>(
-                m.get_size() / 4, table_->root_reserve.load(std::memory_order_relaxed));
-            if (k == 0 && m.get_free_memory() < n + keep) continue;
-            if (void* p = m.allocate(n, std::nothrow)) return to_handle(k, p);
+            if (k == 0 && segment_free(0) < n + root_keep()) continue;
+            if (void* p = segments_[k].load()->m.allocate(n, std::nothrow)) return to_handle(k, p);
         }
-        const std::uint64_t reserved = table_->reserved.load();
-        const std::size_t want = round_up(std::max(params_.capacity, n + overhead));
-        const std::size_t need = round_up(n + overhead);
-        const std::size_t size =
-            params_.max_size == 0 || reserved + want <= params_.max_size ? want : need;
-        if (params_.max_size != 0 && reserved + size > params_.max_size)
-            throw error(errc::limit_exceeded,
-                        "store " + quote(name_) + ": storing a block of " + std::to_string(n) +
-                            " bytes needs a new segment of " + std::to_string(size) +
-                            " bytes; the store has " + std::to_string(reserved) + " bytes (" +
-                            std::to_string(used_bytes()) + " in use) and a limit of " +
-                            std::to_string(params_.max_size));
-        if (count == max_segments)
-            throw error(errc::limit_exceeded, "store " + quote(name_) + " has the maximum of " +
-                                                  std::to_string(max_segments) + " segments");
-        // A segment left by a writer that died before publishing it is replaced.
-        Backend::remove(Backend::segment_name(name_, count));
-        auto seg = std::make_unique<segment>(
-            Backend::create(Backend::segment_name(name_, count), size, params_.mode));
-        void* p = seg->m.allocate(n, std::nothrow);
+        const std::uint32_t k = add_segment(count, n);
+        void* p = segments_[k].load()->m.allocate(n, std::nothrow);
         if (!p) throw std::bad_alloc();
-        {
-            std::lock_guard lock(map_mutex_);
-            segments_[count].store(seg.release());
-            mapped_ = count + 1;
+        return to_handle(k, p);
+    }
+
+    /// Makes room for a block of n bytes before the writer's update begins: when no segment can
+    /// hold what allocate(n) will take from the best-fit allocators, creates and publishes the
+    /// next segment now. A writer killed here leaves at most an unpublished file (which the next
+    /// creator replaces) or an empty published segment, never a half-changed structure, and
+    /// making a segment (a file, its reservation, Boost's construction) is the longest step of a
+    /// put that needs one. Throws errc::io_error when the segment cannot be made.
+    void make_room(std::size_t n) {
+        const std::size_t need = block_pools::tree_bytes(table_->pools, n);
+        if (need == 0) return;
+        map_all();
+        const std::uint32_t count = segment_count();
+        for (std::uint32_t k = count; k-- > 0;)
+            if (segment_free(k) >= need + (k == 0 ? root_keep() : 0) + overhead) return;
+        try {
+            add_segment(count, need);
+        } catch (const error& e) {
+            // Near max_size, allocate() itself settles for less (a smaller slab) or refuses,
+            // changing nothing either way.
+            if (e.code_value() != errc::limit_exceeded) throw;
         }
-        table_->reserved.fetch_add(size);
-        table_->count.store(count + 1, std::memory_order_release);
-        return to_handle(count, p);
     }
 
     /// The n bytes at h, checked to lie inside one segment; maps the segment on first use.
     std::span<std::byte> bytes(handle h, std::uint64_t n) const {
         const std::uint32_t k = h.segment();
         segment* s = k < max_segments ? segments_[k].load(std::memory_order_acquire) : nullptr;
-        if (!s && k < table_->count.load(std::memory_order_acquire)) s = map(k);
+        if (!s && k < max_segments && k < segment_count()) s = map(k);
         if (!s || h.offset() > s->m.get_size() || n > s->m.get_size() - h.offset())
             throw error(errc::corrupt, "store " + quote(name_) + ": handle {segment " +
                                            std::to_string(k) + ", offset " +
@@ -242,7 +237,7 @@ class segment_arena {
     arena_stats stats() const {
         map_all();
         arena_stats st;
-        st.segments = table_->count.load();
+        st.segments = segment_count();
         st.limit_bytes = params_.max_size;
         for (std::uint32_t k = 0; k < st.segments; ++k) {
             auto& m = segments_[k].load()->m;
@@ -283,11 +278,12 @@ class segment_arena {
     static constexpr std::size_t overhead = 4096;
     static std::size_t round_up(std::size_t n) { return (n + page - 1) / page * page; }
 
+    // hash64, not std::hash: processes built with another standard library share the store.
     static std::uint64_t boot_id_hash() {
         std::ifstream in("/proc/sys/kernel/random/boot_id");
         std::string id;
         std::getline(in, id);
-        return std::hash<std::string>{}(id);
+        return hash64(id);
     }
 
     void check_params() const {
@@ -300,6 +296,49 @@ class segment_arena {
                                                     std::to_string(params_.capacity));
     }
 
+    // Free bytes of mapped segment k.
+    std::size_t segment_free(std::uint32_t k) const {
+        return segments_[k].load()->m.get_free_memory();
+    }
+    // What records leave free in segment 0: a quarter of it, or what the index's next growth
+    // needs if more, for the index and root objects.
+    std::size_t root_keep() const {
+        return std::max<std::size_t>(segments_[0].load()->m.get_size() / 4,
+                                     table_->root_reserve.load(std::memory_order_relaxed));
+    }
+
+    // Creates segment `count` with room for a block of n bytes and publishes it; returns count.
+    std::uint32_t add_segment(std::uint32_t count, std::size_t n) {
+        const std::uint64_t reserved = table_->reserved.load();
+        const std::size_t want = round_up(std::max(params_.capacity, n + overhead));
+        const std::size_t need = round_up(n + overhead);
+        const std::size_t size =
+            params_.max_size == 0 || reserved + want <= params_.max_size ? want : need;
+        if (params_.max_size != 0 && reserved + size > params_.max_size)
+            throw error(errc::limit_exceeded,
+                        "store " + quote(name_) + ": storing a block of " + std::to_string(n) +
+                            " bytes needs a new segment of " + std::to_string(size) +
+                            " bytes; the store has " + std::to_string(reserved) + " bytes (" +
+                            std::to_string(used_bytes()) + " in use) and a limit of " +
+                            std::to_string(params_.max_size));
+        if (count == max_segments)
+            throw error(errc::limit_exceeded, "store " + quote(name_) + " has the maximum of " +
+                                                  std::to_string(max_segments) + " segments");
+        // A segment left by a writer that died before publishing it is replaced.
+        Backend::remove(Backend::segment_name(name_, count));
+        auto seg = std::make_unique<segment>(
+            Backend::create(Backend::segment_name(name_, count), size, params_.mode));
+        {
+            std::lock_guard lock(map_mutex_);
+            segments_[count].store(seg.release());
+        }
+        // Reserved before the count: a writer killed in between overstates the size, never
+        // understates it against max_size.
+        table_->reserved.fetch_add(size);
+        table_->count.store(count + 1, std::memory_order_release);
+        return count;
+    }
+
     managed& seg0() { return segments_[0].load()->m; }
     std::byte* base(std::uint32_t k) const {
         return static_cast<std::byte*>(segments_[k].load()->m.get_address());
@@ -308,19 +347,31 @@ class segment_arena {
         return {k, static_cast<std::uint64_t>(static_cast<std::byte*>(p) - base(k))};
     }
 
+    // The segment count from segment 0, which is untrusted input like every byte of a segment.
+    std::uint32_t segment_count() const {
+        const std::uint32_t count = table_->count.load(std::memory_order_acquire);
+        if (count == 0 || count > max_segments)
+            throw error(errc::corrupt, "store " + quote(name_) +
+                                           ": the segment table of segment 0 " + "names " +
+                                           std::to_string(count) + " segments (1 to " +
+                                           std::to_string(max_segments) + " possible)");
+        return count;
+    }
+
+    // Maps segment k alone, so that a damaged segment fails only the handles into it. A published
+    // segment was complete before it was published: no grace period for a creator at work.
     segment* map(std::uint32_t k) const {
         std::lock_guard lock(map_mutex_);
-        for (std::uint32_t i = mapped_; i <= k; ++i) {
-            if (!segments_[i].load())
-                segments_[i].store(new segment(Backend::open(Backend::segment_name(name_, i))),
-                                   std::memory_order_release);
-            mapped_ = i + 1;
-        }
+        if (!segments_[k].load())
+            segments_[k].store(new segment(Backend::open(Backend::segment_name(name_, k),
+                                                         std::chrono::milliseconds(0))),
+                               std::memory_order_release);
         return segments_[k].load();
     }
     void map_all() const {
-        const std::uint32_t count = table_->count.load(std::memory_order_acquire);
-        if (count > 0 && !segments_[count - 1].load(std::memory_order_acquire)) map(count - 1);
+        const std::uint32_t count = segment_count();
+        for (std::uint32_t k = 0; k < count; ++k)
+            if (!segments_[k].load(std::memory_order_acquire)) map(k);
     }
     std::uint64_t used_bytes() const {
         const auto st = stats();
@@ -332,7 +383,6 @@ class segment_arena {
     header_block* header_ = nullptr;
     segment_table* table_ = nullptr;
     mutable std::mutex map_mutex_;
-    mutable std::uint32_t mapped_ = 0;
     mutable std::array<std::atomic<segment*>, max_segments> segments_{};
 };
 

@@ -125,6 +125,10 @@ struct store_header {
         h.frame_size = load_le<std::uint32_t>(p + 20);
         h.kdf.r = load_le<std::uint32_t>(p + 24);
         h.kdf.p = load_le<std::uint32_t>(p + 28);
+        // Checked before anything derives a key with them (see kdf_params::bounded).
+        if (h.passphrase && !h.kdf.bounded())
+            throw error(errc::corrupt, who + ": the store header's scrypt parameters (" +
+                                           h.kdf.describe() + ") are outside what mmry allows");
         std::memcpy(h.id.data(), p + 32, h.id.size());
         std::memcpy(h.salt.data(), p + 48, h.salt.size());
         std::memcpy(h.key_check.data(), p + 64, h.key_check.size());

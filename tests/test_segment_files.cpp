@@ -1,0 +1,400 @@
+// The files behind a shared store's segments, when they are not what the store left: truncated,
+// garbled, unreadable to the opener, on a file system that fills up, or carried across a reboot
+// while a writer was inside an update. Each case ends in an mmry::error that names the file, in
+// bounded time: never a hang, a SIGBUS or a store served half changed.
+//
+// Cases that could hang run in a forked child under alarm(); a child reports through its exit
+// code. The full-file-system cases mount a small tmpfs in a private mount namespace of the child
+// (root only; elsewhere they say that they were skipped).
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <string>
+
+#include <mmry/arena/mapped_file.hpp>
+#include <mmry/arena/shared_memory.hpp>
+
+#include "shared_support.hpp"
+#include "support.hpp"
+
+using mmry::errc;
+using mmry_test::file;
+using mmry_test::in_child;
+using mmry_test::is_error;
+using mmry_test::numbered;
+using mmry_test::place;
+using mmry_test::random_bytes;
+using mmry_test::raw_traits;
+using mmry_test::shm;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int skipped = 77;
+
+/// Runs f in a child that dies by SIGALRM after `seconds`: a hang is a failure, not a stall.
+int bounded(unsigned seconds, const std::function<int()>& f) {
+    return in_child([&] {
+        ::alarm(seconds);
+        return f();
+    });
+}
+
+/// 0 when f throws an mmry::error with code `code` whose message holds `text`, within 5 s.
+template <class F>
+int expect_error(errc code, const std::string& text, F&& f) {
+    const auto t0 = steady::now();
+    try {
+        f();
+        std::fprintf(stderr, "no error (wanted '%s')\n", text.c_str());
+        return 1;
+    } catch (const mmry::error& e) {
+        if (e.code() != code || std::string(e.what()).find(text) == std::string::npos) {
+            std::fprintf(stderr, "unexpected error: %s\n", e.what());
+            return 2;
+        }
+    }
+    return steady::now() - t0 < std::chrono::seconds(5) ? 0 : 3;
+}
+
+void resize(const std::string& path, off_t size) {
+    REQUIRE(::truncate(path.c_str(), size) == 0);
+}
+
+void write_at(const std::string& path, off_t offset, const void* data, std::size_t n) {
+    const int fd = ::open(path.c_str(), O_WRONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(::pwrite(fd, data, n, offset) == static_cast<ssize_t>(n));
+    ::close(fd);
+}
+
+std::uint64_t size_of(const std::string& path) {
+    return std::filesystem::file_size(path);
+}
+
+template <class Arena>
+using backend = std::conditional_t<std::is_same_v<Arena, file>, mmry::detail::file_backend,
+                                   mmry::detail::shm_backend>;
+
+/// Changes segment 0's segment table in place, as a crash or another boot would have left it.
+template <class Arena, class F>
+void edit_segment_table(const place<Arena>& at, F&& edit) {
+    using table = typename mmry::detail::segment_arena<backend<Arena>>::segment_table;
+    auto m = backend<Arena>::open(backend<Arena>::segment_name(at.name(), 0));
+    auto* t = m.template find<table>("mmry.segments").first;
+    REQUIRE(t != nullptr);
+    edit(*t);
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("segment files: a truncated segment 0 is refused at open, in bounded time",
+                   "[segment_files][truncated]", shm, file) {
+    using S = mmry::basic_store<raw_traits<TestType>>;
+    place<TestType> at;
+    {
+        auto s = S::create(at.name(), {.capacity = 1 << 20});
+        for (int i = 0; i < 50; ++i) s.put(numbered("k/", i), random_bytes(300, i));
+    }
+    const std::string seg0 = at.segment_path(0);
+    const auto full = static_cast<off_t>(size_of(seg0));
+
+    SECTION("to half its size") {
+        resize(seg0, full / 2);
+        CHECK(bounded(20, [&] {
+                  return expect_error(errc::corrupt, "truncated", [&] { S::open(at.name()); });
+              }) == 0);
+    }
+    SECTION("to one page") {
+        resize(seg0, 4096);
+        CHECK(bounded(20, [&] {
+                  return expect_error(errc::corrupt, "truncated", [&] { S::open(at.name()); });
+              }) == 0);
+    }
+    SECTION("to less than a page") {
+        resize(seg0, 100);
+        CHECK(bounded(20, [&] {
+                  return expect_error(errc::corrupt, "shorter than any segment",
+                                      [&] { S::open(at.name()); });
+              }) == 0);
+    }
+    SECTION("to nothing: a creator that never finished, refused after its grace period") {
+        resize(seg0, 0);
+        CHECK(bounded(20, [&] {
+                  return expect_error(errc::needs_recovery, "never completely initialized",
+                                      [&] { S::open(at.name()); });
+              }) == 0);
+    }
+    SECTION("with a first word that says nothing Boost.Interprocess knows") {
+        const std::uint32_t garbage = 0xdeadbeef;
+        write_at(seg0, 0, &garbage, sizeof garbage);
+        CHECK(bounded(20, [&] {
+                  return expect_error(errc::corrupt, "does not start with an initialized segment",
+                                      [&] { S::open(at.name()); });
+              }) == 0);
+    }
+    SECTION("with a first word that says 'being initialized' (a creator that died)") {
+        const std::uint32_t initializing = 1;
+        write_at(seg0, 0, &initializing, sizeof initializing);
+        CHECK(bounded(20, [&] {
+                  return expect_error(errc::needs_recovery, "never completely initialized",
+                                      [&] { S::open(at.name()); });
+              }) == 0);
+    }
+}
+
+TEMPLATE_TEST_CASE(
+    "segment files: a later segment truncated fails the reads that need it, and "
+    "holds no lock",
+    "[segment_files][truncated]", shm, file) {
+    using S = mmry::basic_store<raw_traits<TestType>>;
+    place<TestType> at;
+    const int keys = 40;
+    {
+        auto s = S::create(at.name(), {.capacity = 64 * 1024});
+        for (int i = 0; i < keys; ++i) s.put(numbered("k/", i), random_bytes(8000, i));
+        REQUIRE(s.stats().arena.segments >= 3);
+    }
+    resize(at.segment_path(1), 0);
+
+    CHECK(bounded(30, [&] {
+              auto s = S::open(at.name());
+              int failed = 0;
+              for (int i = 0; i < keys; ++i) {
+                  try {
+                      if (s.get(numbered("k/", i)) != random_bytes(8000, i)) return 10;
+                  } catch (const mmry::error& e) {
+                      const std::string what = e.what();
+                      if (what.find("segment") == std::string::npos) return 11;
+                      ++failed;
+                  }
+              }
+              if (failed == 0) return 12;
+              // The failed reads left no reader slot taken: another process can still write (or
+              // is refused with an error), and does not wait.
+              const int writer = in_child([&] {
+                  auto t = S::open(at.name());
+                  try {
+                      t.put("after", "value");
+                  } catch (const mmry::error&) {
+                  }
+                  return 0;
+              });
+              return writer == 0 ? 0 : 13;
+          }) == 0);
+}
+
+TEMPLATE_TEST_CASE("segment files: a store the opener may not read is an mmry::error naming it",
+                   "[segment_files][permissions]", shm, file) {
+    using S = mmry::basic_store<raw_traits<TestType>>;
+    if (::geteuid() != 0) {
+        WARN("skipped: needs root to open the store as another user");
+        return;
+    }
+    place<TestType> at;
+    S::create(at.name(), {.capacity = 1 << 20}).put("k", "v");
+    CHECK(bounded(20, [&] {
+              if (::setegid(65534) != 0 || ::seteuid(65534) != 0) return skipped;
+              return expect_error(errc::io_error, "Permission denied", [&] { S::open(at.name()); });
+          }) == 0);
+}
+
+namespace {
+
+/// In a child with a private mount namespace, mounts a tmpfs of `bytes` at `where` and runs f.
+int with_small_file_system(const std::string& where, std::size_t bytes,
+                           const std::function<int()>& f) {
+    return bounded(60, [&] {
+        if (::unshare(CLONE_NEWNS) != 0) return skipped;
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return skipped;
+        const std::string size = "size=" + std::to_string(bytes);
+        if (::mount("tmpfs", where.c_str(), "tmpfs", 0, size.c_str()) != 0) return skipped;
+        return f();
+    });
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE(
+    "segment files: a full file system fails the put that needs a new segment, "
+    "and the store keeps every value",
+    "[segment_files][full]", shm, file) {
+    using S = mmry::basic_store<raw_traits<TestType>>;
+    constexpr bool files = std::is_same_v<TestType, file>;
+    // A mapped-file store in a directory of its own, on the small file system; a shared-memory
+    // store in /dev/shm, which the child's namespace replaces with the small file system.
+    std::string dir;
+    if constexpr (files) {
+        dir = "/tmp/mmry-full-" + std::to_string(::getpid()) + "-XXXXXX";
+        REQUIRE(::mkdtemp(dir.data()) != nullptr);
+    }
+    const std::string mount_at = files ? dir : "/dev/shm";
+    const int code = with_small_file_system(mount_at, 2 << 20, [&] {
+        const std::string name = files ? dir + "/store" : "mmry-full-" + std::to_string(::getpid());
+        auto s = S::create(name, {.capacity = 256 * 1024});
+        std::map<std::string, mmry::bytes> kept;
+        for (int i = 0;; ++i) {
+            const auto key = numbered("k/", i);
+            const auto value = random_bytes(20000, i);
+            try {
+                s.put(key, value);
+                kept[key] = value;
+            } catch (const mmry::error& e) {
+                const std::string what = e.what();
+                if (e.code() != errc::io_error) return 20;
+                if (what.find("No space left on device") == std::string::npos) return 21;
+                if (what.find("segment") == std::string::npos) return 22;
+                if (s.contains(key)) return 23;
+                break;
+            }
+            if (i > 1000) return 24;  // the file system never filled up
+        }
+        if (kept.size() < 10) return 25;
+        for (const auto& [k, v] : kept)
+            if (s.get(k) != v) return 26;
+        // The store still works: space freed by an erase serves the next put.
+        s.erase(kept.begin()->first);
+        s.put("after", random_bytes(1000, 1));
+        if (s.get("after") != random_bytes(1000, 1)) return 27;
+        if (s.size() != kept.size()) return 28;
+        // No scratch file or half-made segment is left behind.
+        if constexpr (files) {
+            for (const auto& e : std::filesystem::directory_iterator(name))
+                if (e.path().extension() != ".mmry") return 29;
+        }
+        S::remove(name);
+        return 0;
+    });
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+    if (code == skipped) {
+        WARN("skipped: cannot mount a small tmpfs here (needs root and mount namespaces)");
+        return;
+    }
+    CHECK(code == 0);
+}
+
+TEMPLATE_TEST_CASE(
+    "segment files: after a reboot, a store a writer left mid-update is refused, "
+    "one left between updates serves",
+    "[segment_files][reboot]", shm, file) {
+    using S = mmry::basic_store<raw_traits<TestType>>;
+    place<TestType> at;
+    {
+        auto s = S::create(at.name(), {.capacity = 1 << 20});
+        for (int i = 0; i < 20; ++i) s.put(numbered("k/", i), random_bytes(100, i));
+    }
+    SECTION("between updates: the locks are reset and every value is there") {
+        edit_segment_table(at, [](auto& t) {
+            t.boot_id_hash ^= 1;            // another boot
+            t.locks.writer_active = 1;      // a writer held the lock...
+            t.locks.writer_pid = 999999;    // ...in a process that is gone
+            t.locks.slots[5].pid = 999998;  // and so did a reader
+            t.locks.slots[5].active = 1;
+        });
+        CHECK(bounded(20, [&] {
+                  auto s = S::open(at.name());
+                  for (int i = 0; i < 20; ++i)
+                      if (s.get(numbered("k/", i)) != random_bytes(100, i)) return 1;
+                  s.put("k/new", "v");
+                  return s.size() == 21 ? 0 : 2;
+              }) == 0);
+    }
+    SECTION("inside an update: refused, naming the writer, never served") {
+        edit_segment_table(at, [](auto& t) {
+            t.boot_id_hash ^= 1;
+            t.locks.writer_active = 1;
+            t.locks.writer_pid = 4242;
+            t.locks.in_update = 1;
+        });
+        const auto refused = is_error(errc::needs_recovery, "pid 4242");
+        CHECK_THROWS_MATCHES(S::open(at.name()), mmry::error, refused);
+        // ...and again by every later opener: the reset did not clear it.
+        CHECK_THROWS_MATCHES(S::open(at.name()), mmry::error, refused);
+    }
+}
+
+TEMPLATE_TEST_CASE(
+    "segment files: lock words that name no live owner are taken back, in bounded "
+    "time",
+    "[segment_files][locks]", shm, file) {
+    using S = mmry::basic_store<raw_traits<TestType>>;
+    place<TestType> at;
+    {
+        auto s = S::create(at.name(), {.capacity = 1 << 20});
+        for (int i = 0; i < 10; ++i) s.put(numbered("k/", i), random_bytes(100, i));
+    }
+    SECTION("a writer mutex owned by a thread id that cannot exist (above any pid_max)") {
+        edit_segment_table(at, [](auto& t) {
+            auto* raw = reinterpret_cast<pthread_mutex_t*>(&t.locks.writer);
+            raw->__data.__lock = 0x3ffffff0;
+            raw->__data.__owner = 0x3ffffff0;
+        });
+    }
+    SECTION("a reader slot left active without the start time every claimed slot has") {
+        edit_segment_table(at, [](auto& t) {
+            t.locks.slots[7].pid = 1;  // a live process, but not one that ever claimed the slot
+            t.locks.slots[7].start = 0;
+            t.locks.slots[7].active = 3;
+            t.locks.high_water = 8;
+        });
+    }
+    CHECK(bounded(20, [&] {
+              const auto t0 = steady::now();
+              auto s = S::open(at.name());
+              s.put("k/new", "v");
+              for (int i = 0; i < 10; ++i)
+                  if (s.get(numbered("k/", i)) != random_bytes(100, i)) return 1;
+              return steady::now() - t0 < std::chrono::seconds(5) ? 0 : 2;
+          }) == 0);
+}
+
+TEMPLATE_TEST_CASE("segment files: erased and replaced values do not stay readable in the files",
+                   "[segment_files][erase]", shm, file) {
+    using S = mmry::basic_store<raw_traits<TestType>>;
+    place<TestType> at;
+    // Values that no compressor or cipher changes (raw_traits stores them as they are), each with
+    // a marker of its own, small (pooled blocks) and large (the best-fit tree's blocks).
+    const auto value_of = [](int i, std::size_t size) {
+        std::string v(size, '.');
+        const std::string marker = numbered("<<erased-value-", i) + ">>";
+        for (std::size_t at = 0; at + marker.size() <= size; at += 4096)
+            v.replace(at, marker.size(), marker);
+        return v;
+    };
+    {
+        auto s = S::create(at.name(), {.capacity = 1 << 20});
+        for (int i = 0; i < 20; ++i) s.put(numbered("small/", i), value_of(i, 100));
+        for (int i = 20; i < 40; ++i) s.put(numbered("large/", i), value_of(i, 40000));
+        for (int i = 0; i < 20; ++i) s.erase(numbered("small/", i));
+        for (int i = 20; i < 30; ++i) s.erase(numbered("large/", i));
+        // Replaced: the old value's block is freed too.
+        for (int i = 30; i < 40; ++i) s.put(numbered("large/", i), std::string(100, '#'));
+        s.put("kept", value_of(99, 100));
+    }
+    std::string all;
+    for (const auto& path : at.segment_paths()) {
+        std::ifstream in(path, std::ios::binary);
+        all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    for (int i = 0; i < 40; ++i) {
+        INFO("value " << i);
+        CHECK(all.find(numbered("<<erased-value-", i) + ">>") == std::string::npos);
+    }
+    // The live value is there, as it is: the search would have found an erased one.
+    CHECK(all.find("<<erased-value-99>>") != std::string::npos);
+}
