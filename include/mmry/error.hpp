@@ -26,6 +26,7 @@ enum class errc : int {
     already_exists,         ///< a store that was to be created exists already
     needs_recovery,         ///< a writer died mid-update; the store must be recovered first
     io_error,               ///< the operating system refused an operation
+    conflict,               ///< a conditional write's condition did not hold; nothing changed
 };
 
 /// The error category of mmry::errc.
@@ -58,6 +59,8 @@ class error_category final : public std::error_category {
                 return "store needs recovery";
             case errc::io_error:
                 return "I/O error";
+            case errc::conflict:
+                return "conflict";
         }
         return "unknown mmry error";
     }

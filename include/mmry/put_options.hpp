@@ -5,9 +5,12 @@
 // Content type, tags and attributes are stored in the clear even in an encrypted store (like keys;
 // they are authenticated, not hidden): do not put secrets in them.
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <mmry/versions.hpp>
 
 namespace mmry {
 inline namespace v1 {
@@ -19,6 +22,15 @@ struct put_options {
     std::vector<std::string> tags{};
     /// Small name/value pairs (names 1 to 65535 bytes, values up to 65535 bytes).
     std::vector<std::pair<std::string, std::string>> attributes{};
+
+    // Conditions, checked under the write lock against the store as it is then; when one does
+    // not hold, the put throws errc::conflict and changes nothing (compare-and-swap, optimistic
+    // concurrency). Neither is stored.
+
+    /// Put only when the key's current version is this one.
+    std::optional<version> if_version{};
+    /// Put only when the key has no current version.
+    bool if_absent = false;
 };
 
 }  // namespace v1

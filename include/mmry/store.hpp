@@ -87,6 +87,16 @@ class basic_store {
     /// True when the store lives in named segments that other processes can open.
     static constexpr bool shared = arena_type::shared;
 
+  private:
+    // Declared before the members whose requires-clauses name them: a requires-clause is not a
+    // complete-class context, so clang (rightly) does not look ahead for them.
+    static constexpr bool sealed = cipher_type::tag_size > 0;
+    static constexpr bool keeps_history = path_type::history;
+    static constexpr std::size_t layouts = path_type::layouts;
+    static constexpr std::uint32_t all_layouts = (std::uint32_t{1} << layouts) - 1;
+    static constexpr bool folding = fold_type::id != 0;
+
+  public:
     /// An unnamed store in this process's memory (in-process arenas only).
     /// Throws errc::invalid_argument for a bad option (naming it), e.g. a cipher without a key.
     explicit basic_store(options opts = {}) requires(!shared)
@@ -514,6 +524,9 @@ class basic_store {
         see_seq(v.header().seq);
         bytes copy(record.begin(), record.end());
         commit(key, copy, origin::import);
+        // The record keeps its own sequence number, which this process may have cached for
+        // the value it replaces (a get would then be served the old value).
+        s_->cache.erase(key);
     }
 
     // ---- dictionaries -----------------------------------------------------------------------
@@ -595,12 +608,8 @@ class basic_store {
   private:
     friend struct detail::store_access;
     static constexpr std::size_t batch_size = 256;
-    static constexpr bool sealed = cipher_type::tag_size > 0;
-    static constexpr bool keeps_history = path_type::history;
-    static constexpr std::size_t layouts = path_type::layouts;
-    static constexpr std::uint32_t all_layouts = (std::uint32_t{1} << layouts) - 1;
-    static constexpr bool folding = fold_type::id != 0;
     static constexpr std::size_t default_dictionary_capacity = 112640;
+    static constexpr std::uint64_t max_seq = std::uint64_t{1} << 62;
     using state = detail::store_state<Traits>;
     using codec_type = typename state::codec_type;
     using dictionary_ptr = std::shared_ptr<const compress::dictionary>;
@@ -639,6 +648,16 @@ class basic_store {
         lock_type& lock;
         explicit update_scope(lock_type& l) : lock(l) { lock.begin_update(); }
         ~update_scope() { lock.end_update(); }
+    };
+
+    // What a conditional put requires of the key's current version (put_options::if_version,
+    // if_absent); checked under the write lock before anything changes.
+    struct condition {
+        std::optional<std::uint64_t> version;
+        bool absent = false;
+        static condition of(const put_options& o) {
+            return {o.if_version ? std::optional(o.if_version->number) : std::nullopt, o.if_absent};
+        }
     };
 
     // What a put continues from: the version it follows, that version's chain hash, and the
@@ -958,14 +977,26 @@ class basic_store {
         }
     }
 
-    // Copies an encoded record into a new block of the arena.
+    // Copies an encoded record into a new block of the arena (inside an update).
     record_ref place(const bytes& record, const format::record_view& parsed);
+    // The same for a commit that holds the write lock but is not inside an update: allocates in
+    // an update of its own and copies outside it, so that a writer killed while copying costs
+    // a leaked block, not the store.
+    record_ref place_unlinked(const bytes& record, const format::record_view& parsed);
+    // Frees the block of a writer that died while copying into it (under the write lock).
+    void free_pending();
+    static record_ref ref_of(handle where, const bytes& record, const format::record_view& parsed);
 
     // The one write path: every mutation that adds a record goes through here, with the record
     // fully encoded beforehand (only version, chain hash and created time are stamped under the
     // lock), so it could be journaled as it is. Returns the version the record holds.
     std::uint64_t commit(std::string_view key, bytes& record, origin from,
-                         fold_plan* plan = nullptr);
+                         fold_plan* plan = nullptr, const condition& when = {});
+
+    // The key's current version (0 when its record cannot be read), or nullopt when it has none.
+    std::optional<std::uint64_t> current_version(std::string_view key) const;
+    // Throws errc::conflict, naming the key and both versions, when `when` does not hold.
+    void check_condition(std::string_view key, const condition& when) const;
 
     void commit_latest(std::string_view key, bytes& record, const format::record_view& parsed,
                        origin from);
@@ -1001,7 +1032,12 @@ class basic_store {
 
     std::uint64_t next_seq() { return s_->root->seq.fetch_add(1, std::memory_order_relaxed) + 1; }
     // Sequence numbers stay unique: later puts number after an imported record.
+    // An imported sequence number is untrusted input: one near 2^64 would make the counter wrap,
+    // and sequence numbers (nonces of sealed frames) repeat.
     void see_seq(std::uint64_t seq) {
+        if (seq > max_seq)
+            throw error(errc::corrupt, "an imported record's sequence number " +
+                                           std::to_string(seq) + " is above the limit of 2^62");
         std::uint64_t seen = s_->root->seq.load();
         while (seen < seq && !s_->root->seq.compare_exchange_weak(seen, seq)) {
         }
@@ -1013,7 +1049,7 @@ class basic_store {
         const auto dict = current_dictionary();
         s_->codec.encode(key, value, next_seq(), now_ns(), o, s_->opts.content_hash, record,
                          {dict.get(), {}, {}});
-        return commit(key, record, origin::put);
+        return commit(key, record, origin::put, nullptr, condition::of(o));
     }
     std::uint64_t put_folded(std::string_view key, byte_view value, const put_options& o);
     // Encodes a chunk as a record filed under its id (stamped: it is complete).

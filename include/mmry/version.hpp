@@ -14,8 +14,9 @@ inline namespace v1 {
 inline constexpr unsigned format_version = 3;
 
 /// The version of the store format: the store header and the layout of segment 0 (the index and
-/// counters a process maps in place). 4: index::hashed is an open-addressing table.
-inline constexpr unsigned store_format_version = 4;
+/// counters a process maps in place). 4: index::hashed is an open-addressing table. 5: the root
+/// records the block a writer is copying into, so that the next writer frees it if it died.
+inline constexpr unsigned store_format_version = 5;
 
 }  // namespace v1
 }  // namespace mmry

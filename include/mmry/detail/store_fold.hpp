@@ -104,7 +104,7 @@ std::uint64_t basic_store<Traits>::put_folded(std::string_view key, byte_view va
         {dict.get(),
          format::folded_info{value.size(), static_cast<std::uint32_t>(plan.chunks.size())},
          content});
-    return commit(key, record, origin::put, &plan);
+    return commit(key, record, origin::put, &plan, condition::of(o));
 }
 
 template <class Traits>
@@ -499,6 +499,7 @@ void basic_store<Traits>::import_bundle(byte_view bytes_in) {
     see_seq(v.header().seq);
     bytes copy(records[0].begin(), records[0].end());
     commit(key, copy, origin::import, &plan);
+    s_->cache.erase(key);  // as in import_record
 }
 
 // ---- dictionaries -----------------------------------------------------------------------------

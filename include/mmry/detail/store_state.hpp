@@ -24,6 +24,7 @@
 #include <mmry/detail/arena_params.hpp>
 #include <mmry/detail/describe.hpp>
 #include <mmry/detail/fastcdc.hpp>
+#include <mmry/detail/hash64.hpp>
 #include <mmry/detail/history.hpp>
 #include <mmry/detail/key_schedule.hpp>
 #include <mmry/detail/value_cache.hpp>
@@ -83,6 +84,17 @@ struct store_root {
     ChunkMap chunks;  ///< chunk id -> chunk (fold::cdc only)
     boost::container::vector<dictionary_slot, dictionary_alloc> dictionaries;
     std::atomic<std::uint32_t> current_dictionary{0};  ///< 0: none
+    /// The block a writer is copying a record into, between the update that allocated it and
+    /// the one that links it (size 0: none). A writer that holds the lock and finds one set
+    /// knows its writer died while copying, and frees it.
+    handle pending_where{};
+    std::uint64_t pending_size = 0;
+    std::uint64_t pending_check = 0;  ///< pending_check_of(where, size): damaged bytes free nothing
+
+    static std::uint64_t pending_check_of(handle where, std::uint64_t size) noexcept {
+        const std::uint64_t words[2] = {where.raw(), size};
+        return detail::hash64(std::string_view(reinterpret_cast<const char*>(words), sizeof words));
+    }
 
     explicit store_root(const Alloc& alloc)
         : index(alloc), heads(alloc), chunks(alloc), dictionaries(dictionary_alloc(alloc)) {}

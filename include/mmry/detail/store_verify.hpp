@@ -138,6 +138,24 @@ verify_report basic_store<Traits>::verify() const {
         check("chunk_logical", root.chunk_logical, chunk_logical);
         check("chunk_stored", root.chunk_stored, chunk_stored);
         check("pieces", root.pieces, pieces);
+        // Blocks, against what names them: every record, chunk and dictionary has one, and the
+        // block of a writer that died while copying into it is pending (the next put frees it).
+        // Any other block nobody names is leaked (damage, or a bug).
+        if constexpr (requires { arena_type::own_blocks; }) {
+            try {
+                const std::uint64_t blocks = s_->arena->stats().blocks - arena_type::own_blocks;
+                const std::uint64_t named_blocks = records.size() + root.chunks.size() +
+                                                   root.dictionaries.size() +
+                                                   (root.pending_size != 0 ? 1 : 0);
+                if (blocks != named_blocks)
+                    problem("the arena has " + count(blocks) +
+                            " blocks allocated, the store names " + count(named_blocks) +
+                            " (records, chunks and dictionaries)" +
+                            (blocks > named_blocks ? ": leaked blocks" : ""));
+            } catch (const error& e) {
+                problem(std::string("the arena's segments: ") + e.what());
+            }
+        }
     }
     return out;
 }

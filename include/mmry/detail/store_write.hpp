@@ -65,6 +65,47 @@ record_ref basic_store<Traits>::place(const bytes& record, const format::record_
     const handle where = s_->arena->allocate(record.size());
     detail::fault_point("commit.allocated");
     std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(), record.size());
+    return ref_of(where, record, parsed);
+}
+
+template <class Traits>
+record_ref basic_store<Traits>::place_unlinked(const bytes& record,
+                                               const format::record_view& parsed) {
+    // A new segment, when one is needed, is made before the update (see make_room).
+    if constexpr (requires(arena_type & a) { a.make_room(std::size_t{}); })
+        s_->arena->make_room(record.size());
+    handle where;
+    {
+        update_scope update(s_->lock);
+        where = s_->arena->allocate(record.size());
+        s_->root->pending_where = where;
+        s_->root->pending_size = record.size();
+        s_->root->pending_check = s_->root->pending_check_of(where, record.size());
+        detail::fault_point("commit.allocated");
+    }
+    // No index entry, head or counter names the block yet, only pending_where: a writer killed
+    // while copying changes nothing but that, and the next writer frees the block (see
+    // free_pending), so the copy, the longest step of a put, runs outside the update.
+    detail::fault_point("commit.copying");
+    std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(), record.size());
+    return ref_of(where, record, parsed);
+}
+
+template <class Traits>
+void basic_store<Traits>::free_pending() {
+    auto& root = *s_->root;
+    if (root.pending_size == 0) return;
+    update_scope update(s_->lock);
+    // Checked, as every field of a segment: a damaged one must not free a live record's block
+    // (it leaks instead, and verify() reports it).
+    if (root.pending_check == root.pending_check_of(root.pending_where, root.pending_size))
+        s_->arena->deallocate(root.pending_where, root.pending_size);
+    root.pending_size = 0;
+}
+
+template <class Traits>
+record_ref basic_store<Traits>::ref_of(handle where, const bytes& record,
+                                       const format::record_view& parsed) {
     record_ref ref{where, record.size(), parsed.value_size(), parsed.header().frame_count, 0};
     for (std::uint32_t i = 0; i < parsed.header().frame_count; ++i)
         if (parsed.entry(i).codec != 0) ++ref.compressed_frames;
@@ -72,13 +113,42 @@ record_ref basic_store<Traits>::place(const bytes& record, const format::record_
 }
 
 template <class Traits>
+std::optional<std::uint64_t> basic_store<Traits>::current_version(std::string_view key) const {
+    if constexpr (!keeps_history) {
+        const record_ref* ref = s_->root->index.find(key);
+        if (!ref) return std::nullopt;
+        return predecessor_of(*ref).version;
+    } else {
+        const auto* head = s_->root->heads.find(key);
+        const auto* slot = head ? latest_slot(*head) : nullptr;
+        return slot ? std::optional(slot->version) : std::nullopt;
+    }
+}
+
+template <class Traits>
+void basic_store<Traits>::check_condition(std::string_view key, const condition& when) const {
+    if (!when.absent && !when.version) return;
+    const auto current = current_version(key);
+    const std::string has =
+        current ? "has version " + std::to_string(*current) : std::string("has no version");
+    if (when.absent && current)
+        throw error(errc::conflict,
+                    "put of key " + detail::quote(key) + " if absent: the key " + has);
+    if (when.version && current != when.version)
+        throw error(errc::conflict, "put of key " + detail::quote(key) + " if at version " +
+                                        std::to_string(*when.version) + ": the key " + has);
+}
+
+template <class Traits>
 std::uint64_t basic_store<Traits>::commit(std::string_view key, bytes& record, origin from,
-                                          fold_plan* plan) {
+                                          fold_plan* plan, const condition& when) {
     const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
     std::optional<usage_alert> alert;
     {
         std::unique_lock lock(s_->lock);
         detail::fault_point("commit.locked");
+        free_pending();
+        check_condition(key, when);
         if (plan) acquire_chunks(*plan);
         try {
             if constexpr (!keeps_history)
@@ -111,8 +181,9 @@ void basic_store<Traits>::commit_latest(std::string_view key, bytes& record,
         s_->codec.stamp(record, parsed, p.version + 1, p.version, p.chain,
                         p.found ? p.created_ns : parsed.header().modified_ns);
     }
+    const record_ref ref = place_unlinked(record, parsed);
     update_scope update(s_->lock);
-    const record_ref ref = place(record, parsed);
+    s_->root->pending_size = 0;  // from here on, the block is linked or freed in this update
     try {
         s_->root->index.upsert(key, ref);
     } catch (const boost::interprocess::bad_alloc&) {
@@ -146,23 +217,23 @@ void basic_store<Traits>::commit_history(std::string_view key, bytes& record,
     for (std::size_t i = 0; i < layouts; ++i) keys[i] = stored_key_of(i, parsed);
     for (const auto& k : keys) check_stored_key(key, k);
 
+    const record_ref ref = place_unlinked(record, parsed);
     update_scope update(s_->lock);
+    root.pending_size = 0;  // from here on, the block is linked or freed in this update
     auto undo_head = [&] {
         if (new_head) root.heads.erase(key);
     };
     try {
         head = &root.heads.emplace(key, s_->arena->root_allocator());
         head->versions.reserve(head->versions.size() + 1);
-    } catch (const boost::interprocess::bad_alloc&) {
-        undo_head();
-        index_full(key);
-    }
-    record_ref ref;
-    try {
-        ref = place(record, parsed);
     } catch (...) {
         undo_head();
-        throw;
+        s_->arena->deallocate(ref.where, ref.size);
+        try {
+            throw;
+        } catch (const boost::interprocess::bad_alloc&) {
+            index_full(key);
+        }
     }
     std::array<std::optional<record_ref>, layouts> replaced;
     std::size_t filed = 0;

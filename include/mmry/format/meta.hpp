@@ -75,6 +75,10 @@ inline void check_put_options(const put_options& o, std::string_view key, bool s
         throw error(errc::invalid_argument, "put of key " + detail::quote(key) + ": " + why);
     };
     constexpr std::size_t max_field = 0xffff;
+    if (o.if_absent && o.if_version)
+        fail("if_absent and if_version cannot both hold: give one condition");
+    if (o.if_version && o.if_version->number == 0)
+        fail("if_version 0 names no version (versions start at 1): use if_absent");
     if (o.content_type.size() > max_field) fail("the content type is over 65535 bytes");
     if (o.tags.size() > max_field) fail("more than 65535 tags");
     if (o.attributes.size() > max_field) fail("more than 65535 attributes");
