@@ -66,44 +66,30 @@ struct file_backend {
                         "creating directory " + quote(dir.string()) + ": " + ec.message());
         const std::string what = "segment file " + quote(file);
         const std::string scratch = file + ".reserve";
-        reserve_ahead(
+        return create_reserved(
             size, what,
+            [&] {
+                return interprocess_call("creating " + what, [&] {
+                    return managed(bip::create_only, file.c_str(), size, nullptr,
+                                   bip::permissions(mode));
+                });
+            },
+            [&] { return ::open(file.c_str(), O_RDWR | O_CLOEXEC); },
             [&] { return ::open(scratch.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600); },
-            [&] { ::unlink(scratch.c_str()); });
-        auto m = interprocess_call("creating " + what, [&] {
-            return managed(bip::create_only, file.c_str(), size, nullptr, bip::permissions(mode));
-        });
-        try {
-            fd_guard fd(::open(file.c_str(), O_RDWR | O_CLOEXEC));
-            if (fd.get() < 0) {
-                const int e = errno;
-                throw error(errc::io_error, "reopening " + what + ": " + errno_text(e));
-            }
-            reserve(fd.get(), size, what);
-        } catch (...) {
-            m = managed();
-            remove(file);
-            throw;
-        }
-        return m;
+            [&] { ::unlink(scratch.c_str()); }, [&] { remove(file); });
     }
     /// Opens the segment file, refusing in bounded time one that is truncated, never finished,
     /// or not ours to read.
     static managed open(const std::string& file,
                         std::chrono::milliseconds patience = std::chrono::seconds(2)) {
         const std::string what = "segment file " + quote(file);
-        fd_guard fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-        if (fd.get() < 0) {
-            const int e = errno;
-            throw error(e == ENOENT ? errc::not_found : errc::io_error,
-                        (e == ENOENT ? "no " : "opening ") + what + ": " + errno_text(e));
-        }
-        check_before_open(fd.get(), what, patience);
-        auto m = interprocess_call("opening " + what, [&] {
-            return managed(boost::interprocess::open_only, file.c_str());
-        });
-        check_mapped_size(fd.get(), m.get_segment_manager()->get_size(), what);
-        return m;
+        return open_checked(
+            what, patience, [&] { return ::open(file.c_str(), O_RDONLY | O_CLOEXEC); },
+            [&] {
+                return interprocess_call("opening " + what, [&] {
+                    return managed(boost::interprocess::open_only, file.c_str());
+                });
+            });
     }
     static bool remove(const std::string& file) {
         std::error_code ec;

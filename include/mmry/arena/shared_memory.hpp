@@ -73,46 +73,33 @@ struct shm_backend {
     static managed create(const std::string& seg, std::size_t size, unsigned mode) {
         namespace bip = boost::interprocess;
         const std::string what = "shared memory segment " + quote(seg);
-        const std::string scratch = "/" + seg + ".reserve";
-        reserve_ahead(
+        const std::string object = "/" + seg, scratch = "/" + seg + ".reserve";
+        return create_reserved(
             size, what,
+            [&] {
+                return interprocess_call("creating " + what, [&] {
+                    return managed(bip::create_only, seg.c_str(), size, nullptr,
+                                   bip::permissions(mode));
+                });
+            },
+            [&] { return ::shm_open(object.c_str(), O_RDWR | O_CLOEXEC, 0); },
             [&] {
                 return ::shm_open(scratch.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
             },
-            [&] { ::shm_unlink(scratch.c_str()); });
-        auto m = interprocess_call("creating " + what, [&] {
-            return managed(bip::create_only, seg.c_str(), size, nullptr, bip::permissions(mode));
-        });
-        try {
-            fd_guard fd(::shm_open(("/" + seg).c_str(), O_RDWR | O_CLOEXEC, 0));
-            if (fd.get() < 0) {
-                const int e = errno;
-                throw error(errc::io_error, "reopening " + what + ": " + errno_text(e));
-            }
-            reserve(fd.get(), size, what);
-        } catch (...) {
-            m = managed();
-            remove(seg);
-            throw;
-        }
-        return m;
+            [&] { ::shm_unlink(scratch.c_str()); }, [&] { remove(seg); });
     }
     /// Opens the segment, refusing in bounded time one that is truncated or never finished.
     static managed open(const std::string& seg,
                         std::chrono::milliseconds patience = std::chrono::seconds(2)) {
         const std::string what = "shared memory segment " + quote(seg);
-        fd_guard fd(::shm_open(("/" + seg).c_str(), O_RDONLY | O_CLOEXEC, 0));
-        if (fd.get() < 0) {
-            const int e = errno;
-            throw error(e == ENOENT ? errc::not_found : errc::io_error,
-                        "opening " + what + ": " + errno_text(e));
-        }
-        check_before_open(fd.get(), what, patience);
-        auto m = interprocess_call("opening " + what, [&] {
-            return managed(boost::interprocess::open_only, seg.c_str());
-        });
-        check_mapped_size(fd.get(), m.get_segment_manager()->get_size(), what);
-        return m;
+        const std::string object = "/" + seg;
+        return open_checked(
+            what, patience, [&] { return ::shm_open(object.c_str(), O_RDONLY | O_CLOEXEC, 0); },
+            [&] {
+                return interprocess_call("opening " + what, [&] {
+                    return managed(boost::interprocess::open_only, seg.c_str());
+                });
+            });
     }
     static bool remove(const std::string& seg) {
         return boost::interprocess::shared_memory_object::remove(seg.c_str());

@@ -150,6 +150,48 @@ void reserve_ahead(std::uint64_t size, const std::string& what, Open&& open_scra
     remove_scratch();
 }
 
+/// Creates a segment of `size` bytes with every byte of it reserved: `make()` is Boost's
+/// create_only, `open_fd()` opens the file or object behind it, `remove()` removes it. The
+/// space is reserved in `scratch` first (see reserve_ahead), then in the segment itself; when that
+/// fails, the segment is unmapped and removed.
+template <class Make, class OpenFd, class OpenScratch, class RemoveScratch, class Remove>
+auto create_reserved(std::uint64_t size, const std::string& what, Make&& make, OpenFd&& open_fd,
+                     OpenScratch&& open_scratch, RemoveScratch&& remove_scratch, Remove&& remove) {
+    reserve_ahead(size, what, open_scratch, remove_scratch);
+    auto m = make();
+    try {
+        fd_guard fd(open_fd());
+        if (fd.get() < 0) {
+            const int e = errno;
+            throw error(errc::io_error, "reopening " + what + ": " + errno_text(e));
+        }
+        reserve(fd.get(), size, what);
+    } catch (...) {
+        m = decltype(m)();
+        remove();
+        throw;
+    }
+    return m;
+}
+
+/// Opens a segment, refusing in bounded time one that is missing (errc::not_found), not ours to
+/// read (errc::io_error), truncated, garbled or never finished (see check_before_open): the
+/// checks look through `open_fd()` (read-only), then `open()` is Boost's open_only.
+template <class OpenFd, class Open>
+auto open_checked(const std::string& what, std::chrono::milliseconds patience, OpenFd&& open_fd,
+                  Open&& open) {
+    fd_guard fd(open_fd());
+    if (fd.get() < 0) {
+        const int e = errno;
+        throw error(e == ENOENT ? errc::not_found : errc::io_error,
+                    (e == ENOENT ? "no " : "opening ") + what + ": " + errno_text(e));
+    }
+    check_before_open(fd.get(), what, patience);
+    auto m = open();
+    check_mapped_size(fd.get(), m.get_segment_manager()->get_size(), what);
+    return m;
+}
+
 }  // namespace detail
 }  // namespace v1
 }  // namespace mmry
