@@ -316,7 +316,10 @@ TEST_CASE("fold: a range read touches only the chunks it covers", "[fold]") {
     CHECK(counting_zstd::decompressions <= 4);
     counting_zstd::decompressions = 0;
     CHECK(s.template get<std::string>("big") == value);
-    CHECK(counting_zstd::decompressions >= chunks);
+    // Every chunk but the last is at least the chunker's minimum and compresses; the last one's
+    // size depends on the cut points, which an encrypted store derives from its random key, and
+    // a tail of a few bytes is kept raw.
+    CHECK(counting_zstd::decompressions >= chunks - 1);
 }
 
 TEMPLATE_TEST_CASE("fold: a damaged chunk is an error for the values that use it only", "[fold]",
