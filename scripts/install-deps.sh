@@ -15,6 +15,8 @@ packages=(
     catch2
     # benchmarks: the peers we compare against, and the harness
     liblmdb-dev librocksdb-dev libbenchmark-dev
+    # benchmark charts (tools/bench-charts)
+    gnuplot-nox
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
