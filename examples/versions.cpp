@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <string>
 
 #include <range/v3/view/take.hpp>
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
 
     const auto pruned = docs.prune({.keep_last = 2});
     std::cout << "pruned " << pruned << " old versions; user/ann/cv keeps "
-              << docs.history("user/ann/cv").size() << '\n';
+              << std::ranges::distance(docs.history("user/ann/cv")) << '\n';
 
     std::cout << "drafts under user/:";
     for (const auto& e : docs.with_tag("draft", "user/") | ranges::views::take(10))

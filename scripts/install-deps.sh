@@ -11,8 +11,10 @@ packages=(
     cmake g++ make pkg-config
     # the library's dependencies
     libboost-dev libzstd-dev libcrypto++-dev librange-v3-dev
-    # tests
-    catch2
+    # the mmry tool (tools/mmry): its dependencies only, never the library's
+    libcli11-dev nlohmann-json3-dev libfmt-dev
+    # tests (python3 parses the tool's JSON; script, from bsdutils, gives it a terminal)
+    catch2 python3 bsdutils
     # benchmarks: the peers we compare against, and the harness
     liblmdb-dev librocksdb-dev libbenchmark-dev
     # benchmark charts (tools/bench-charts)

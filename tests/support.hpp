@@ -188,6 +188,14 @@ std::vector<std::string> keys_of(Range&& r) {
     return out;
 }
 
+/// The entries of a listing or a history, in the order it yields them.
+template <class Range>
+std::vector<mmry::entry> entries_of(Range&& r) {
+    std::vector<mmry::entry> out;
+    for (const auto& e : r) out.push_back(e);
+    return out;
+}
+
 /// prefix followed by i in 4 digits, so that key order is number order: padded("user/", 7) is
 /// "user/0007".
 inline std::string padded(std::string_view prefix, int i) {

@@ -131,7 +131,8 @@ TEST_CASE("custom policy: records of another compressor are refused as a policy 
     mmry::store builtin({.frame_size = 1024});
     user.put("k", runs(2000));
     CHECK_THROWS_MATCHES(builtin.import_record(*user.export_record("k")), mmry::error,
-                         is_error(errc::policy_mismatch, "compressor id 200"));
+                         is_error(errc::policy_mismatch,
+                                  "compressor a policy of the user's own (id 200)"));
     CHECK_FALSE(builtin.contains("k"));
 }
 

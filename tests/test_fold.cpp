@@ -113,7 +113,7 @@ void recount(Store& s) {
             if (!h.meta.folded) continue;
             ++folded_values;
             folded_logical += h.meta.logical_size;
-            const auto b = s.export_record(e.key, mmry::version{h.meta.version});
+            const auto b = s.export_record(e.key, h.meta.version);
             REQUIRE(b);
             const auto bundle = mmry::format::parse_bundle(*b);
             const auto& records = bundle.records;
@@ -161,7 +161,7 @@ TEST_CASE("fold: 100 edited versions of a 1 MiB text cost at most 5 percent of s
     for (int v = 1; v <= 100; ++v) {
         if (v > 1)
             for (int e = 0; e < 2; ++e) edit(doc, rng);
-        CHECK(f.put("doc", doc) == static_cast<std::uint64_t>(v));
+        CHECK(f.put("doc", doc) == mmry::version{static_cast<std::uint64_t>(v)});
         u.put("doc", doc);
         hashes.push_back(sha256(doc));
     }

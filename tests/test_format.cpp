@@ -586,7 +586,7 @@ TEST_CASE("format: a plain record has the documented little-endian layout", "[fo
     const auto value = mmry_test::random_bytes(5000);
     const mmry::put_options annotated{
         .content_type = "text/plain", .tags = {"a", "bc"}, .attributes = {{"k", "v"}}};
-    CHECK(s.put("abc", value, annotated) == 1);
+    CHECK(s.put("abc", value, annotated) == mmry::version{1});
     const auto r = *s.export_record("abc");
     const auto described = s.metadata("abc");
     REQUIRE(described);
@@ -695,10 +695,10 @@ TEST_CASE("format: version, previous version, chain hash and created time are st
 
     SECTION("with content hashes") {
         mmry::basic_store<traits> s({.clock = [&now] { return now; }});
-        CHECK(s.put("key", first) == 1);
+        CHECK(s.put("key", first) == mmry::version{1});
         const auto r1 = *s.export_record("key");
         now += std::chrono::seconds(5);
-        CHECK(s.put("key", second) == 2);
+        CHECK(s.put("key", second) == mmry::version{2});
         const auto r2 = *s.export_record("key");
 
         const auto chain1 = mmry_test::slice(r1, meta + meta_chain, 32);
@@ -719,8 +719,8 @@ TEST_CASE("format: version, previous version, chain hash and created time are st
               crc32c({range(r2, 0, 20), range(r2, 24, meta + 94 + format::table_entry_size)}));
 
         const auto m = *s.metadata("key");
-        CHECK(m.version == 2);
-        CHECK(m.previous_version == 1);
+        CHECK(m.version == mmry::version{2});
+        CHECK(m.previous_version == mmry::version{1});
         CHECK(m.hash_kind == mmry::hash_kind::sha256);
         CHECK(mmry::bytes(m.content_hash.begin(), m.content_hash.end()) == sha256({second}));
         CHECK(mmry::bytes(m.chain_hash.begin(), m.chain_hash.end()) ==
@@ -730,7 +730,7 @@ TEST_CASE("format: version, previous version, chain hash and created time are st
     SECTION("without content hashes") {
         mmry::basic_store<traits> s({.clock = [&now] { return now; }, .content_hash = false});
         s.put("key", first);
-        CHECK(s.put("key", second) == 2);
+        CHECK(s.put("key", second) == mmry::version{2});
         const auto r = *s.export_record("key");
         CHECK(le(r, meta, 1) == 0);  // no hash: content and chain hashes are zero
         CHECK(le(r, meta + meta_version, 8) == 2);

@@ -45,6 +45,7 @@
 
 #include <mmry/arena/mapped_file.hpp>
 #include <mmry/arena/shared_memory.hpp>
+#include <mmry/inspect.hpp>
 #include <mmry/path/versioned.hpp>
 
 #include "shared_support.hpp"
@@ -930,6 +931,17 @@ TEMPLATE_TEST_CASE(
     const auto before = snapshot(at);
     REQUIRE(before.size() == 1);
 
+    // What the store is made of can be read without its types or key, and changes nothing.
+    const auto header = mmry::inspect<typename T::arena>(at.name());
+    CHECK(header.policies.ids == mmry::format::fingerprint::of<T>().ids);
+    CHECK(header.policies.names[1] == "hashed");
+    CHECK(header.policies.names[2] == "zstd");
+    CHECK(header.policies.names[3] == "aes256_gcm");
+    CHECK(header.policies.layout == mmry::format::fingerprint::of<T>().layout);
+    CHECK(snapshot(at) == before);
+    CHECK_THROWS_MATCHES(mmry::inspect<typename T::arena>(at.name() + "-none"), mmry::error,
+                         is_error(errc::not_found));
+
     using other_index =
         shared_traits<TestType, mmry_test::ordered, mmry_test::zstd3, mmry_test::aes>;
     using other_compressor =
@@ -941,10 +953,14 @@ TEMPLATE_TEST_CASE(
     const mmry::options with_key{.key = test_key()};
 
     CHECK_THROWS_MATCHES(mmry::basic_store<other_index>::open(at.name(), with_key), mmry::error,
-                         is_error(errc::policy_mismatch, "index 'ordered'"));
+                         is_error(errc::policy_mismatch,
+                                  "was created with index 'hashed' (id 1), but is opened with "
+                                  "index 'ordered'"));
     CHECK(snapshot(at) == before);
     CHECK_THROWS_MATCHES(mmry::basic_store<other_compressor>::open(at.name(), with_key),
-                         mmry::error, is_error(errc::policy_mismatch, "compressor 'none'"));
+                         mmry::error, is_error(errc::policy_mismatch,
+                                  "compressor 'zstd' (id 1), but is opened with compressor "
+                                  "'none'"));
     CHECK(snapshot(at) == before);
     CHECK_THROWS_MATCHES(mmry::basic_store<other_cipher>::open(at.name(), with_key), mmry::error,
                          is_error(errc::policy_mismatch, "cipher 'xchacha20_poly1305'"));
@@ -1483,16 +1499,16 @@ TEMPLATE_TEST_CASE("processes: versions put by four processes form one chained h
 
     // One history of writers * puts versions, numbered without gap, each linked to the one before
     // (previous version and chain hash) and readable, whichever process wrote it.
-    const auto h = s.history("doc");
+    const auto h = mmry_test::entries_of(s.history("doc"));
     REQUIRE(h.size() == static_cast<std::size_t>(writers * puts));
     std::map<int, int> next_of;  // writer -> its next put, in the order it put them
     for (std::size_t i = 0; i < h.size(); ++i) {
         const auto& m = h[i].meta;
-        CHECK(m.version == i + 1);
-        CHECK(m.previous_version == i);
+        CHECK(m.version == mmry::version{i + 1});
+        CHECK(m.previous_version == mmry::version{i});
         REQUIRE(m.tags.size() == 1);
         const int w = std::stoi(m.tags[0].substr(1));
-        const auto v = s.template get<std::string>("doc", mmry::version{m.version});
+        const auto v = s.template get<std::string>("doc", m.version);
         REQUIRE(v);
         CHECK(*v == content(w, next_of[w]++));
         if (i > 0) {
@@ -1502,7 +1518,8 @@ TEMPLATE_TEST_CASE("processes: versions put by four processes form one chained h
         }
     }
     for (int w = 0; w < writers; ++w) {
-        CHECK(s.history(numbered("own/", w)).size() == static_cast<std::size_t>(puts));
+        CHECK(mmry_test::entries_of(s.history(numbered("own/", w))).size() ==
+              static_cast<std::size_t>(puts));
         CHECK(s.template get<std::string>(numbered("own/", w)) == content(w, puts - 1));
     }
     CHECK(s.size() == writers + 1);
@@ -1519,12 +1536,12 @@ TEMPLATE_TEST_CASE("processes: versions put by four processes form one chained h
                    : fail("prune erased another count");
     });
     CHECK(kids.wait(pruner) == 0);
-    CHECK(s.history("doc").size() == 3);
+    CHECK(mmry_test::entries_of(s.history("doc")).size() == 3);
     CHECK(s.stats().records == static_cast<std::uint64_t>(3 * (writers + 1)));
     const auto latest = s.metadata("doc");
     s = S::open(at.name(), opts);
     REQUIRE(s.metadata("doc"));
     CHECK(s.metadata("doc")->chain_hash == latest->chain_hash);
-    CHECK(s.history("doc").front().meta.version == static_cast<std::uint64_t>(writers * puts - 2));
+    CHECK(s.history("doc").begin()->meta.version == mmry::version(writers * puts - 2));
     mmry_test::check_counters(s);
 }

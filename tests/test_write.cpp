@@ -53,7 +53,7 @@ auto snapshot(const Store& s) {
 TEMPLATE_LIST_TEST_CASE("write: if_absent puts only a key that has no version", "[write][conflict]",
                         compositions) {
     mmry::basic_store<TestType> s;
-    CHECK(s.put("k", value_of(1), {.if_absent = true}) == 1);
+    CHECK(s.put("k", value_of(1), {.if_absent = true}) == mmry::version{1});
     const auto before = snapshot(s);
     CHECK_THROWS_MATCHES(s.put("k", value_of(2), {.if_absent = true}), mmry::error,
                          is_error(errc::conflict, "'k' if absent: the key has version 1"));
@@ -63,7 +63,7 @@ TEMPLATE_LIST_TEST_CASE("write: if_absent puts only a key that has no version", 
 
     // Erased, the key is absent again.
     s.erase("k");
-    CHECK(s.put("k", value_of(3), {.if_absent = true}) >= 1);
+    CHECK(s.put("k", value_of(3), {.if_absent = true}) >= mmry::version{1});
     CHECK(s.template get<std::string>("k") == value_of(3));
 }
 
@@ -71,15 +71,15 @@ TEMPLATE_LIST_TEST_CASE("write: if_version puts only over the version the caller
                         "[write][conflict]", compositions) {
     mmry::basic_store<TestType> s;
     const auto v1 = s.put("k", value_of(1));
-    const auto v2 = s.put("k", value_of(2), {.if_version = mmry::version{v1}});
-    CHECK(v2 == v1 + 1);
+    const auto v2 = s.put("k", value_of(2), {.if_version = v1});  // the version put returned
+    CHECK(v2 == mmry::version{v1.number + 1});
     CHECK(s.template get<std::string>("k") == value_of(2));
 
     const auto before = snapshot(s);
     CHECK_THROWS_MATCHES(
-        s.put("k", value_of(3), {.if_version = mmry::version{v1}}), mmry::error,
-        is_error(errc::conflict, "if at version " + std::to_string(v1) + ": the key has version " +
-                                     std::to_string(v2)));
+        s.put("k", value_of(3), {.if_version = v1}), mmry::error,
+        is_error(errc::conflict, "if at version " + std::to_string(v1.number) +
+                                     ": the key has version " + std::to_string(v2.number)));
     CHECK_THROWS_MATCHES(s.put("absent", value_of(3), {.if_version = mmry::version{1}}),
                          mmry::error, is_error(errc::conflict, "the key has no version"));
     CHECK(s.template get<std::string>("k") == value_of(2));
@@ -112,7 +112,7 @@ TEST_CASE("write: threads incrementing one counter with if_version lose no incre
                 // Another thread may have written between the two reads: the put then conflicts,
                 // as it must whenever the value read is not the current one.
                 try {
-                    s.put("counter", *n + 1, {.if_version = mmry::version{v}});
+                    s.put("counter", *n + 1, {.if_version = v});  // metadata's version as it is
                     ++done;
                 } catch (const mmry::error& e) {
                     if (e.code() != errc::conflict) throw;
@@ -123,5 +123,5 @@ TEST_CASE("write: threads incrementing one counter with if_version lose no incre
     for (auto& t : pool) t.join();
     CHECK(s.get<std::uint64_t>("counter") == std::uint64_t{threads * increments});
     INFO("conflicts: " << conflicts.load());
-    CHECK(s.metadata("counter")->version == threads * increments + 1);
+    CHECK(s.metadata("counter")->version == mmry::version{threads * increments + 1});
 }

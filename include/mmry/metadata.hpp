@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 
 #include <mmry/arena/stats.hpp>
 #include <mmry/detail/value_cache.hpp>
+#include <mmry/versions.hpp>
 
 namespace mmry {
 inline namespace v1 {
@@ -44,8 +46,8 @@ struct metadata {
     std::uint64_t seq = 0;         ///< the store's write sequence number of this record
     std::chrono::system_clock::time_point created;   ///< when the key was first put
     std::chrono::system_clock::time_point modified;  ///< when this value was put
-    std::uint64_t version = 0;           ///< 1 for the key's first put, then one more per put
-    std::uint64_t previous_version = 0;  ///< the version this one followed (0: the first)
+    mmry::version version{};           ///< 1 for the key's first put, then one more per put
+    mmry::version previous_version{};  ///< the version this one followed (0: the first)
     mmry::hash_kind hash_kind = mmry::hash_kind::none;
     std::array<std::byte, 32> content_hash{};  ///< of the value (see hash_kind)
     /// hash(previous version's chain hash, content hash, version, previous version, key): equal
@@ -108,6 +110,9 @@ struct verify_report {
 
     bool ok() const noexcept { return problems.empty(); }
 };
+
+/// Called by basic_store::verify with (checked so far, total): records, then chunks and pieces.
+using verify_progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 /// Store-wide counters, kept exactly on every put and erase (not sampled or estimated).
 struct store_stats {

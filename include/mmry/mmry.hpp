@@ -24,6 +24,7 @@
 #include <mmry/handle.hpp>
 #include <mmry/index/hashed.hpp>
 #include <mmry/index/ordered.hpp>
+#include <mmry/inspect.hpp>
 #include <mmry/key.hpp>
 #include <mmry/listing.hpp>
 #include <mmry/metadata.hpp>

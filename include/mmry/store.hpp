@@ -81,6 +81,8 @@ class basic_store {
     using path_type = typename Traits::path;
     using fold_type = typename Traits::fold;
     using range_type = entry_range<basic_store>;
+    /// What history() returns: the same lazy range, over one key's versions.
+    using history_range = entry_range<basic_store, history_query>;
     /// The lock readers and writers take: a view holds it shared.
     using lock_type = typename detail::store_state<Traits>::lock_type;
 
@@ -153,12 +155,12 @@ class basic_store {
     // ---- writing ----------------------------------------------------------------------------
 
     /// Stores `value` under `key` as the key's next version, with the content type, tags and
-    /// attributes of `o`; returns the version number it got (1 for a new key). With path::latest
-    /// it replaces the value the key had (keeping its created time); with a path policy that keeps
-    /// history the earlier versions stay (see mmry/path/). Throws errc::invalid_argument for an
-    /// empty key or one over 64 KiB, or bad put_options; errc::limit_exceeded when the store's
-    /// max_size would be passed. Strong guarantee.
-    std::uint64_t put(std::string_view key, byte_view value, const put_options& o = {}) {
+    /// attributes of `o`; returns the version it got (mmry::version{1} for a new key). With
+    /// path::latest it replaces the value the key had (keeping its created time); with a path
+    /// policy that keeps history the earlier versions stay (see mmry/path/). Throws
+    /// errc::invalid_argument for an empty key or one over 64 KiB, or bad put_options;
+    /// errc::limit_exceeded when the store's max_size would be passed. Strong guarantee.
+    version put(std::string_view key, byte_view value, const put_options& o = {}) {
         check_key(key);
         if (value.size() > format::max_logical_size)
             throw error(errc::invalid_argument, "value of " + std::to_string(value.size()) +
@@ -171,21 +173,21 @@ class basic_store {
                             std::to_string(s_->header.frame_size) + " bytes");
         format::check_put_options(o, key, sealed);
         if constexpr (folding)
-            if (value.size() >= fold_type::min_size) return put_folded(key, value, o);
-        return put_whole(key, value, o);
+            if (value.size() >= fold_type::min_size) return version{put_folded(key, value, o)};
+        return version{put_whole(key, value, o)};
     }
     /// Stores text as its bytes (no terminating NUL).
-    std::uint64_t put(std::string_view key, std::string_view value, const put_options& o = {}) {
+    version put(std::string_view key, std::string_view value, const put_options& o = {}) {
         return put(key, as_bytes(value), o);
     }
     /// Stores any contiguous run of bytes or chars as it is.
     template <byte_range R>
-    std::uint64_t put(std::string_view key, const R& value, const put_options& o = {}) {
+    version put(std::string_view key, const R& value, const put_options& o = {}) {
         return put(key, as_byte_view(value), o);
     }
     /// Stores a value through its mmry::codec<T>.
     template <value_codec T>
-    requires(!byte_range<T> && !std::is_convertible_v<const T&, std::string_view>) std::uint64_t
+    requires(!byte_range<T> && !std::is_convertible_v<const T&, std::string_view>) version
         put(std::string_view key, const T& value, const put_options& o = {}) {
         const bytes encoded = codec<T>::encode(value);
         return put(key, byte_view(encoded), o);
@@ -247,8 +249,8 @@ class basic_store {
     }
 
     /// Writes the content, content type, tags and attributes of version `v` of `key` as a new
-    /// version; returns the new version number, or nullopt when version v is not kept.
-    std::optional<std::uint64_t> rollback(std::string_view key, version v) requires keeps_history {
+    /// version; returns the new version, or nullopt when version v is not kept.
+    std::optional<version> rollback(std::string_view key, version v) requires keeps_history {
         auto value = get(key, v);
         auto meta = metadata(key, v);
         if (!value || !meta) return std::nullopt;
@@ -376,28 +378,16 @@ class basic_store {
         return describe(*rec);
     }
 
-    /// The kept versions of `key`, oldest first, each with its metadata (no value is decoded).
-    /// With path::latest, the one current version.
-    std::vector<entry> history(std::string_view key) const {
-        return history(key, std::chrono::system_clock::time_point::min(),
-                       std::chrono::system_clock::time_point::max());
+    /// The kept versions of `key`, oldest first, each with its metadata (no value is decoded):
+    /// a lazy range like list()'s, fetched in batches that resume after the last version yielded
+    /// (see mmry/listing.hpp). With path::latest, the one current version.
+    history_range history(std::string_view key) const {
+        return history_range(this, history_query{std::string(key)});
     }
     /// The kept versions of `key` written in [from, to], oldest first.
-    std::vector<entry> history(std::string_view key, std::chrono::system_clock::time_point from,
-                               std::chrono::system_clock::time_point to) const {
-        std::shared_lock lock(s_->lock);
-        std::vector<entry> out;
-        auto add = [&](const format::record_view& v) {
-            auto m = describe(v);
-            if (m.modified >= from && m.modified <= to) out.push_back({std::string(key), m});
-        };
-        if constexpr (!keeps_history) {
-            if (const record_ref* ref = s_->root->index.find(key)) add(open_record(key, *ref));
-        } else if (const auto* head = s_->root->heads.find(key)) {
-            for (const auto& slot : head->versions)
-                if (visible(slot)) add(open_slot(key, slot));
-        }
-        return out;
+    history_range history(std::string_view key, std::chrono::system_clock::time_point from,
+                          std::chrono::system_clock::time_point to) const {
+        return history_range(this, history_query{std::string(key), from, to});
     }
 
     /// The keys that start with `prefix`, each with its current metadata (see mmry/listing.hpp
@@ -476,7 +466,9 @@ class basic_store {
     /// manifest names but the store lacks, a reference count that is off, a counter that
     /// disagrees); it never throws for a damaged store and never changes it. Holds the read lock
     /// throughout: writers wait. O(stored bytes).
-    verify_report verify() const;
+    /// `progress`, when given, is called (on this thread, under the read lock: keep it short)
+    /// after each record, chunk and piece with the number checked so far and the total.
+    verify_report verify(const verify_progress& progress = {}) const;
 
     /// The stored form of `key`'s current record (still compressed and encrypted), or nullopt:
     /// what a backup copies and import_record takes back. A folded value exports as a bundle of
@@ -571,12 +563,12 @@ class basic_store {
     std::size_t recompress();
 
     /// The listing source behind list(), range(), with_tag(), where() and stored(): appends the
-    /// next batch of entries after `after`.
-    bool fetch(const query& q, std::string_view after, std::vector<entry>& out) const {
+    /// next batch of entries after `after` (nullptr: the first batch).
+    bool fetch(const query& q, const entry* after, std::vector<entry>& out) const {
         std::shared_lock lock(s_->lock);
         std::string start = q.from;
-        if (!after.empty() && std::string_view(after) >= std::string_view(start))
-            start = std::string(after) + '\0';  // the least key after `after`
+        if (after && std::string_view(after->key) >= std::string_view(start))
+            start = after->key + '\0';  // the least key after `after`
         bool more = false;
         auto emit = [&](std::string_view k, auto&& open) {
             if (k < std::string_view(q.from)) return true;
@@ -587,7 +579,7 @@ class basic_store {
             out.push_back(std::move(e));
             return true;
         };
-        if (!index_type::sorted && !after.empty()) return false;  // the first batch took all
+        if (!index_type::sorted && after) return false;  // the first batch took all
         if (q.stored || !keeps_history) {
             s_->root->index.scan(q.prefix, start, [&](std::string_view k, const record_ref& ref) {
                 return emit(k,
@@ -603,6 +595,34 @@ class basic_store {
             std::sort(out.begin(), out.end(),
                       [](const entry& a, const entry& b) { return a.key < b.key; });
         return more;
+    }
+    /// The source behind history(): appends the next batch of the key's versions after the
+    /// version of `after` (nullptr: the first batch).
+    bool fetch(const history_query& q, const entry* after, std::vector<entry>& out) const {
+        std::shared_lock lock(s_->lock);
+        const std::string_view key = q.key;
+        auto add = [&](const format::record_view& v) {
+            auto m = describe(v);
+            if (m.modified >= q.from && m.modified <= q.to) out.push_back({q.key, std::move(m)});
+        };
+        if constexpr (!keeps_history) {
+            if (const record_ref* ref = s_->root->index.find(key); ref && !after)
+                add(open_record(key, *ref));
+            return false;
+        } else {
+            const auto* head = s_->root->heads.find(key);
+            if (!head) return false;
+            const std::uint64_t last = after ? after->meta.version.number : 0;
+            auto it = std::upper_bound(
+                head->versions.begin(), head->versions.end(), last,
+                [](std::uint64_t v, const detail::version_slot& slot) { return v < slot.version; });
+            for (; it != head->versions.end(); ++it) {
+                if (!visible(*it)) continue;
+                if (out.size() == batch_size) return true;
+                add(open_slot(key, *it));
+            }
+            return false;
+        }
     }
 
   private:
@@ -916,8 +936,8 @@ class basic_store {
         m.modified = system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
             std::chrono::nanoseconds(h.modified_ns)));
         const auto& meta = v.meta();
-        m.version = meta.version();
-        m.previous_version = meta.previous();
+        m.version = version{meta.version()};
+        m.previous_version = version{meta.previous()};
         m.hash_kind = static_cast<mmry::hash_kind>(meta.hash_kind());
         m.content_hash = meta.content_hash();
         m.chain_hash = meta.chain_hash();

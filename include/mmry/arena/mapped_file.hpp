@@ -1,9 +1,10 @@
 #pragma once
 // arena::mapped_file: the store lives in a directory of memory-mapped segment files
-// ("<dir>/segment-<k>.mmry"), shared by every process that opens it and still there after they
-// all exit, a clean close or a reboot. Files are created 0600 (the directory 0700) unless
-// options.mode says otherwise. Durability across a machine crash is not promised here: pages
-// reach the disk when the kernel writes them back (a journal comes later).
+// ("<dir>/segment-0000.mmry", "<dir>/segment-0001.mmry", ...: the segment number in four digits),
+// shared by every process that opens it and still there after they all exit, a clean close or a
+// reboot. Files are created 0600 (the directory 0700) unless options.mode says otherwise.
+// Durability across a machine crash is not promised here: pages reach the disk when the kernel
+// writes them back (a journal comes later).
 //
 // Thread-safety and growth: see detail/segment_arena.hpp. A store object must not be carried
 // across fork(): the child opens the store again.

@@ -34,6 +34,7 @@
 #include <mmry/detail/key_schedule.hpp>
 #include <mmry/detail/le.hpp>
 #include <mmry/error.hpp>
+#include <mmry/format/policy_names.hpp>
 #include <mmry/format/record.hpp>
 #include <mmry/put_options.hpp>
 
@@ -216,11 +217,12 @@ class frame_codec {
         const auto& h = v.header();
         if (h.cipher_id != Cipher::id || h.compressor_id != Compressor::id)
             throw error(errc::policy_mismatch,
-                        "record " + quote(key) + " was written with cipher id " +
-                            std::to_string(h.cipher_id) + " and compressor id " +
-                            std::to_string(h.compressor_id) + ", the store uses cipher '" +
-                            std::string(Cipher::name) + "' (id " + std::to_string(Cipher::id) +
-                            ") and compressor '" + std::string(Compressor::name) + "' (id " +
+                        "record " + quote(key) + " was written with cipher " +
+                            format::describe_policy(3, h.cipher_id) + " and compressor " +
+                            format::describe_policy(2, h.compressor_id) +
+                            ", the store uses cipher '" + std::string(Cipher::name) + "' (id " +
+                            std::to_string(Cipher::id) + ") and compressor '" +
+                            std::string(Compressor::name) + "' (id " +
                             std::to_string(Compressor::id) + ")");
         if (v.key() != key)
             throw error(errc::corrupt,

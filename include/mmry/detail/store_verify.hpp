@@ -9,7 +9,7 @@ namespace mmry {
 inline namespace v1 {
 
 template <class Traits>
-verify_report basic_store<Traits>::verify() const {
+verify_report basic_store<Traits>::verify(const verify_progress& progress) const {
     verify_report out;
     auto problem = [&](std::string what) {
         if (out.problems.size() < 1000) out.problems.push_back(std::move(what));
@@ -34,6 +34,13 @@ verify_report basic_store<Traits>::verify() const {
         });
     }
 
+    // Progress counts records, then chunks and pieces: what is decoded, the bulk of the work.
+    const std::uint64_t total = records.size() + root.chunks.size();
+    std::uint64_t done = 0;
+    auto step = [&] {
+        if (progress) progress(++done, total);
+    };
+
     std::map<format::chunk_reference, std::uint64_t> named;  // references, as manifests count them
     std::map<std::uint32_t, std::uint64_t> dictionary_use;
     std::uint64_t logical = 0, stored = 0, folded_values = 0, folded_logical = 0;
@@ -56,6 +63,7 @@ verify_report basic_store<Traits>::verify() const {
         } catch (const std::exception& e) {
             problem("stored key " + detail::quote(stored_key) + ": " + e.what());
         }
+        step();
     }
 
     std::uint64_t chunk_logical = 0, chunk_stored = 0, pieces = 0, refs = 0;
@@ -86,6 +94,7 @@ verify_report basic_store<Traits>::verify() const {
         } catch (const std::exception& e) {
             problem(name + ": " + e.what());
         }
+        step();
         return true;
     });
 

@@ -396,7 +396,7 @@ std::optional<mmry::metadata> basic_store<Traits>::erase_key(std::string_view ke
             if (!ref) return std::nullopt;
             const record_ref old = *ref;
             removed = describe_or_size(key, old);
-            if (want != 0 && removed->version != want) return std::nullopt;
+            if (want != 0 && removed->version.number != want) return std::nullopt;
             update_scope update(s_->lock);
             s_->root->index.erase(key);
             free_record(old);

@@ -7,7 +7,8 @@
 //   0 magic "MMRYSTOR" | 8 u32 format version | 12 six policy ids: arena, index, compressor,
 //   cipher, path, fold | 18 u8 scrypt log2 N | 19 u8 flags (bit 0: key from a passphrase) |
 //   20 u32 frame size | 24 u32 scrypt r | 28 u32 scrypt p | 32 store id (16) | 48 KDF salt (16) |
-//   64 key check value (16) | 80 u32 CRC32C of bytes [0,80) | 84 u32 zero
+//   64 key check value (16) | 80 u32 CRC32C of bytes [0,80) and [84,88) | 84 u32 path layout check
+//   (fingerprint::layout)
 
 #include <array>
 #include <cstddef>
@@ -25,6 +26,7 @@
 #include <mmry/detail/key_schedule.hpp>
 #include <mmry/detail/le.hpp>
 #include <mmry/error.hpp>
+#include <mmry/format/policy_names.hpp>
 #include <mmry/key.hpp>
 #include <mmry/path/input.hpp>
 #include <mmry/version.hpp>
@@ -142,7 +144,7 @@ struct store_header {
             if (policies.ids[i] != expected.ids[i])
                 throw error(errc::policy_mismatch,
                             "store " + detail::quote(store) + " was created with " +
-                                fingerprint::roles[i] + " id " + std::to_string(policies.ids[i]) +
+                                fingerprint::roles[i] + " " + describe_policy(i, policies.ids[i]) +
                                 ", but is opened with " + fingerprint::roles[i] + " '" +
                                 std::string(expected.names[i]) + "' (id " +
                                 std::to_string(expected.ids[i]) + ")");

@@ -1,0 +1,168 @@
+// mmry: look into and work on mmry stores from a shell (README, "The mmry tool").
+//
+//   mmry stat STORE [--watch SECONDS [--count N]]      mmry ls STORE [PREFIX] [-l] [--tag T]
+//   mmry get STORE KEY [-o FILE] [--range OFF LEN]    mmry put STORE KEY [FILE] [--tag T] ...
+//   mmry rm STORE KEY...    mmry history STORE KEY    mmry dump STORE -o FILE   mmry load STORE
+//   FILE mmry verify STORE       mmry create STORE [--index ...] [--compressor ...] [--cipher ...]
+//
+// STORE is a mapped-file store's directory, or shm:NAME for a shared-memory store. Exit status:
+// 0 ok, 1 not found (a key, a version) or problems found (verify), 2 an error - printed as one
+// line, "mmry: <what>", on stderr.
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <fmt/core.h>
+#include <CLI/CLI.hpp>
+
+#include <mmry/error.hpp>
+#include <mmry/version.hpp>
+
+#include "dispatch.hpp"
+#include "output.hpp"
+#include "request.hpp"
+
+namespace {
+
+using mmry_tool::request;
+
+/// Options every command that opens a store takes.
+void store_options(CLI::App& cmd, request& r, std::string& store) {
+    cmd.add_option("STORE", store, "the store: a directory (mapped file) or shm:NAME")->required();
+    cmd.add_option("--key-file", r.key_file,
+                   "read the key (64 hex digits, 32 raw bytes, or the passphrase) from FILE; "
+                   "else MMRY_KEY, else a prompt on the terminal");
+}
+
+void json_flag(CLI::App& cmd, request& r) {
+    cmd.add_flag("--json", r.json, "print JSON (JSON Lines for listings)");
+}
+
+void progress_flags(CLI::App& cmd, request& r) {
+    cmd.add_flag_callback(
+        "--progress", [&r] { r.progress = true; },
+        "show a progress bar even when stderr is not a terminal");
+    cmd.add_flag_callback(
+        "--no-progress", [&r] { r.progress = false; }, "never show a progress bar");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    request r;
+    std::string store, key;
+    CLI::App app{"mmry " MMRY_VERSION_STRING
+                 ": inspect and change mmry stores (mapped-file directories or shm:NAME)",
+                 "mmry"};
+    app.set_version_flag("--version", MMRY_VERSION_STRING);
+    app.require_subcommand(1);
+
+    auto* stat = app.add_subcommand("stat", "sizes, ratios, segments and usage of a store");
+    store_options(*stat, r, store);
+    json_flag(*stat, r);
+    stat->add_option("--watch", r.watch_seconds, "print one line every SECONDS")
+        ->check(CLI::PositiveNumber);
+    stat->add_option("--count", r.watch_count, "with --watch: stop after N lines");
+
+    auto* ls = app.add_subcommand("ls", "list keys (by prefix, key range or tag)");
+    store_options(*ls, r, store);
+    json_flag(*ls, r);
+    ls->add_option("PREFIX", r.prefix, "only keys starting with PREFIX");
+    ls->add_flag("-l,--long", r.long_format, "sizes, version, time, content type and tags");
+    ls->add_option("--tag", r.tag, "only entries with this tag");
+    ls->add_option("--range", r.key_range, "keys in [FROM, TO)")->type_size(2);
+
+    auto* get = app.add_subcommand("get", "write a value to stdout or a file");
+    store_options(*get, r, store);
+    get->add_option("KEY", key, "the key")->required();
+    get->add_option("-o,--output", r.output, "write to FILE (default: stdout)");
+    get->add_option("--range", r.byte_range, "bytes [OFF, OFF + LEN) only")->type_size(2);
+    get->add_option("--version", r.version, "that version (stores that keep history)");
+
+    auto* put = app.add_subcommand("put", "store a value from a file or stdin");
+    store_options(*put, r, store);
+    json_flag(*put, r);
+    put->add_option("KEY", key, "the key")->required();
+    put->add_option("FILE", r.input, "read the value from FILE (default or -: stdin)");
+    put->add_option("--tag", r.tags, "a tag (repeat for more)");
+    put->add_option("--content-type", r.content_type, "a media type, e.g. application/json");
+    put->add_option("--attribute", r.attributes, "NAME=VALUE (repeat for more)");
+    put->add_flag("--if-absent", r.if_absent, "only when the key has no value (else exit 2)");
+    put->add_option("--if-version", r.if_version, "only when the key is at version N");
+
+    auto* rm = app.add_subcommand("rm", "erase keys");
+    store_options(*rm, r, store);
+    json_flag(*rm, r);
+    rm->add_option("KEY", r.keys, "keys to erase")->required();
+    rm->add_option("--version", r.version, "erase that version only (stores that keep history)");
+
+    auto* history = app.add_subcommand("history", "the kept versions of a key");
+    store_options(*history, r, store);
+    json_flag(*history, r);
+    history->add_option("KEY", key, "the key")->required();
+
+    auto* dump = app.add_subcommand("dump", "write every record as stored to a portable stream");
+    store_options(*dump, r, store);
+    json_flag(*dump, r);
+    progress_flags(*dump, r);
+    dump->add_option("PREFIX", r.prefix, "only keys starting with PREFIX");
+    dump->add_flag("--records", r.records,
+                   "records as stored (compressed, encrypted): only this store takes them back");
+    dump->add_option("-o,--output", r.output, "write to FILE (default: stdout, not a terminal)");
+
+    auto* load = app.add_subcommand("load", "put back the records of a dump");
+    store_options(*load, r, store);
+    json_flag(*load, r);
+    progress_flags(*load, r);
+    load->add_option("FILE", r.input, "the dump (default or -: stdin)");
+
+    auto* verify = app.add_subcommand("verify", "decode and check every record, chunk and counter");
+    store_options(*verify, r, store);
+    json_flag(*verify, r);
+    progress_flags(*verify, r);
+
+    auto* create = app.add_subcommand("create", "make a new store of built-in policies");
+    store_options(*create, r, store);
+    json_flag(*create, r);
+    auto& c = r.composition;
+    create->add_option("--index", c.index, "hashed or ordered")->capture_default_str();
+    create->add_option("--compressor", c.compressor, "none, zstd or adaptive")
+        ->capture_default_str();
+    create->add_option("--cipher", c.cipher, "none, aes256_gcm or xchacha20_poly1305")
+        ->capture_default_str();
+    create
+        ->add_option("--path", c.path,
+                     "latest, versioned, temporal-{year,month,day,hour,minute,second}")
+        ->capture_default_str();
+    create->add_option("--fold", c.fold, "none or cdc")->capture_default_str();
+    create->add_option("--capacity", r.capacity, "bytes of the first segment")
+        ->capture_default_str();
+    create->add_option("--max-size", r.max_size, "ceiling on all segments (0: none)");
+    create->add_flag("--passphrase", r.passphrase_key,
+                     "the key is a passphrase (scrypt), not 64 hex digits");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? 0 : mmry_tool::failed;
+    }
+    r.command = app.get_subcommands().front()->get_name();
+    if (!key.empty()) r.keys.push_back(key);
+    try {
+        r.store = mmry_tool::parse_location(store);
+        return mmry_tool::dispatch(r);
+    } catch (const mmry_tool::missing& e) {
+        fmt::print(stderr, "mmry: store {}: {}\n", store, e.what());
+        return mmry_tool::not_found;
+    } catch (const std::exception& e) {
+        // mmry's messages name the store already; others get it here.
+        const std::string what = mmry_tool::reason(e);
+        if (what.find(store) != std::string::npos)
+            fmt::print(stderr, "mmry: {}\n", what);
+        else
+            fmt::print(stderr, "mmry: store {}: {}\n", store, what);
+        return mmry_tool::failed;
+    }
+}
