@@ -147,21 +147,17 @@ int dispatch(const request& r) {
     if (r.command == "create") {
         o.header.policies = planned(r);
         o.header.passphrase = r.passphrase_key;
-        choose(r, o.header.policies, o.layout);
-        if (o.header.policies.ids[cipher_role] != 0) o.key = key_for(r, r.passphrase_key);
-    } else {
-        if (r.store.arena == location::kind::mapped_file && !std::filesystem::exists(r.store.name))
+    } else if (r.store.arena == location::kind::mapped_file) {
+        if (!std::filesystem::exists(r.store.name))
             throw mmry::error(mmry::errc::not_found,
                               "store " + r.store.shown + " does not exist (no such directory)");
-        o.header = r.store.arena == location::kind::mapped_file
-                       ? mmry::inspect<mmry::arena::mapped_file>(r.store.name)
-                       : mmry::inspect<mmry::arena::shared_memory>(r.store.name);
-        const auto run = choose(r, o.header.policies, o.layout);
-        if (o.header.policies.ids[cipher_role] != 0) o.key = key_for(r, o.header.passphrase);
-        return run(r, o);
+        o.header = mmry::inspect<mmry::arena::mapped_file>(r.store.name);
+    } else {
+        o.header = mmry::inspect<mmry::arena::shared_memory>(r.store.name);
     }
-    std::string layout;
-    return choose(r, o.header.policies, layout)(r, o);
+    const auto run = choose(r, o.header.policies, o.layout);
+    if (o.header.policies.ids[cipher_role] != 0) o.key = key_for(r, o.header.passphrase);
+    return run(r, o);
 }
 
 }  // namespace mmry_tool

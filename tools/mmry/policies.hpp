@@ -122,32 +122,30 @@ struct any_history_path {
     static constexpr int layout_count = 7;
 
     static void stored_key(std::size_t, const mmry::path::input& in, std::string& out) {
-        using mmry::path::granularity;
-        using mmry::path::temporal_with;
-        switch (layout) {
-            case 1:
-                return temporal_with<granularity::year>::stored_key(0, in, out);
-            case 2:
-                return temporal_with<granularity::month>::stored_key(0, in, out);
-            case 3:
-                return temporal_with<granularity::day>::stored_key(0, in, out);
-            case 4:
-                return temporal_with<granularity::hour>::stored_key(0, in, out);
-            case 5:
-                return temporal_with<granularity::minute>::stored_key(0, in, out);
-            case 6:
-                return temporal_with<granularity::second>::stored_key(0, in, out);
-            default:
-                return mmry::path::versioned::stored_key(0, in, out);
-        }
+        layouts_[layout >= 0 && layout < layout_count ? layout : 0].write(0, in, out);
     }
     /// What `layout` is called, for `stat` and errors.
     static std::string_view describe(int l) {
-        constexpr std::string_view names[] = {
-            "versioned",       "temporal (year)",   "temporal (month)", "temporal (day)",
-            "temporal (hour)", "temporal (minute)", "temporal (second)"};
-        return l >= 0 && l < layout_count ? names[l] : "unknown";
+        return l >= 0 && l < layout_count ? layouts_[l].name : "unknown";
     }
+
+  private:
+    template <mmry::path::granularity G>
+    using temporal = mmry::path::temporal_with<G>;
+    using granularity = mmry::path::granularity;
+    struct known_layout {
+        void (*write)(std::size_t, const mmry::path::input&, std::string&);
+        std::string_view name;
+    };
+    static constexpr known_layout layouts_[layout_count] = {
+        {&mmry::path::versioned::stored_key, "versioned"},
+        {&temporal<granularity::year>::stored_key, "temporal (year)"},
+        {&temporal<granularity::month>::stored_key, "temporal (month)"},
+        {&temporal<granularity::day>::stored_key, "temporal (day)"},
+        {&temporal<granularity::hour>::stored_key, "temporal (hour)"},
+        {&temporal<granularity::minute>::stored_key, "temporal (minute)"},
+        {&temporal<granularity::second>::stored_key, "temporal (second)"},
+    };
 };
 
 }  // namespace mmry_tool
