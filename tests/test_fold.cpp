@@ -8,6 +8,8 @@
 
 #include <cryptopp/sha.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -472,6 +474,29 @@ TEMPLATE_TEST_CASE("fold: export and import of a folded value as a bundle", "[fo
         CHECK_THROWS_AS(t.import_record(*bundle), mmry::error);
         CHECK(t.stats().chunks == 0);
     }
+}
+
+TEST_CASE("fold: verify finds a chunk whose length is not the one its manifest names", "[fold]") {
+    auto s = make_store<plain>();
+    const std::string value = text(300'000, 43);
+    s.put("k", value);
+    REQUIRE(s.verify().ok());
+    // The first chunk of "k", as its bundle carries it (the manifest, then the chunks).
+    const auto first = bundled_chunks(*s.export_record("k")).front().first;
+    mmry::format::chunk_reference ref{};
+    REQUIRE(first.size() >= ref.size());
+    std::memcpy(ref.data(), first.data(), ref.size());
+    auto* slot = mmry::detail::store_access::chunk_slot_of(s, ref);
+    REQUIRE(slot);
+    slot->ref.logical_size += 1;
+    const auto report = s.verify();
+    CHECK_FALSE(report.ok());
+    const bool named = std::any_of(report.problems.begin(), report.problems.end(), [](auto& p) {
+        return p.find("but is named with length") != std::string::npos;
+    });
+    CHECK(named);
+    slot->ref.logical_size -= 1;
+    CHECK(s.verify().ok());
 }
 
 TEST_CASE("fold: a failed put leaves chunks and counters as they were", "[fold]") {

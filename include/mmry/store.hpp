@@ -1101,6 +1101,8 @@ class basic_store {
     void check_frames(const format::record_view& v) const;
     // The manifest of a folded record.
     format::manifest manifest_of(const format::record_view& v) const;
+    /// All of a record's content, decoded frame by frame (see the definition for why).
+    bytes decode_whole(const format::record_view& v, const compress::dictionary* dict) const;
     // The entries of the piece in `slot`, checked against its id.
     std::vector<format::chunk_ref> piece_entries(const detail::chunk_slot& slot,
                                                  std::string_view key) const;
@@ -1181,6 +1183,12 @@ struct store_access {
         for (const auto& d : s.s_->root->dictionaries)
             if (d.id == id) return s.s_->arena->bytes(d.ref.where, d.ref.size);
         return {};
+    }
+    /// The chunk table's slot of the chunk with reference `ref` (nullptr when there is none),
+    /// writable: to give a chunk a length its manifest does not name.
+    template <class Traits>
+    static chunk_slot* chunk_slot_of(basic_store<Traits>& s, const format::chunk_reference& ref) {
+        return const_cast<chunk_slot*>(s.s_->root->chunks.find(format::chunk_key(ref)));
     }
     /// The records of the store's chunks (fold::cdc), in the chunk table's order.
     template <class Traits>

@@ -336,8 +336,7 @@ std::vector<format::chunk_ref> basic_store<Traits>::piece_entries(const detail::
                                                                   std::string_view key) const {
     const auto v =
         s_->codec.open(s_->arena->bytes(slot.ref.where, slot.ref.size), format::chunk_key(slot.id));
-    bytes content(static_cast<std::size_t>(v.header().logical_size));
-    s_->codec.decode(v, 0, content, dictionary_for(v));
+    const bytes content = decode_whole(v, dictionary_for(v));
     if (v.header().folded || s_->codec.piece_hasher().hash(content) != slot.id)
         throw error(errc::corrupt, "key " + detail::quote(key) + ": manifest piece " +
                                        detail::chunk_name(format::reference_of(slot.id)) +
@@ -368,9 +367,24 @@ void basic_store<Traits>::decode_chunk(std::string_view key, const format::chunk
 
 template <class Traits>
 format::manifest basic_store<Traits>::manifest_of(const format::record_view& v) const {
-    bytes m(static_cast<std::size_t>(v.header().logical_size));
-    s_->codec.decode(v, 0, m, dictionary_for(v));
-    auto out = format::manifest::parse(m, v.value_size(), v.key());
+    return format::manifest::parse(decode_whole(v, dictionary_for(v)), v.value_size(), v.key());
+}
+
+template <class Traits>
+bytes basic_store<Traits>::decode_whole(const format::record_view& v,
+                                        const compress::dictionary* dict) const {
+    // The buffer grows by one frame at a time, as frames decode: a head that claims terabytes
+    // (a CRC is not a MAC) costs one frame's allocation before its first frame fails, not an
+    // allocation of what it claims (fuzz finding F1).
+    const std::uint64_t total = v.header().logical_size;
+    const std::uint64_t step = v.header().frame_size;
+    bytes out;
+    out.reserve(static_cast<std::size_t>(std::min(total, step)));
+    for (std::uint64_t at = 0; at < total; at += step) {
+        const auto n = static_cast<std::size_t>(std::min(step, total - at));
+        out.resize(static_cast<std::size_t>(at) + n);
+        s_->codec.decode(v, at, std::span(out).subspan(static_cast<std::size_t>(at), n), dict);
+    }
     return out;
 }
 
@@ -442,8 +456,7 @@ void basic_store<Traits>::import_bundle(byte_view bytes_in) {
         std::memcpy(id.data(), p.key().data(), id.size());
         const auto cv = s_->codec.open(records[i], p.key());
         if (cv.header().folded) fail(i, "is folded");
-        content.resize(static_cast<std::size_t>(cv.header().logical_size));
-        s_->codec.decode(cv, 0, content, dictionary_for(cv));
+        content = decode_whole(cv, dictionary_for(cv));
         see_seq(cv.header().seq);
         return id;
     };
@@ -453,7 +466,15 @@ void basic_store<Traits>::import_bundle(byte_view bytes_in) {
         const auto m = manifest_of(v);
         plan.depth = m.depth;
         plan.top = m.entries;
-        std::set<format::chunk_reference> named;  // the chunks the bundle may carry
+        // The chunks the bundle may carry, with the length the manifest (or a piece) gives each:
+        // a chunk of another length would import, and every read of the value fail (F2).
+        std::map<format::chunk_reference, std::uint32_t> named;
+        auto name = [&](std::size_t i, const format::chunk_ref& c) {
+            const auto [at, fresh] = named.try_emplace(c.ref, c.length);
+            if (!fresh && at->second != c.length)
+                fail(i, "names chunk " + detail::chunk_name(c.ref) + " with lengths " +
+                            std::to_string(at->second) + " and " + std::to_string(c.length));
+        };
         if (m.depth == 0) {
             plan.chunks = m.entries;
         } else {
@@ -470,12 +491,17 @@ void basic_store<Traits>::import_bundle(byte_view bytes_in) {
                     fail(i, "does not hold the content its id names");
                 const auto children = format::parse_entries(content, format::max_chunk_size,
                                                             "bundle of key " + detail::quote(key));
+                std::uint64_t covers = 0;
+                for (const auto& c : children) covers += c.length;
                 for (std::size_t u = t->second; u < m.entries.size(); ++u) {
                     if (m.entries[u].ref != ref) continue;
+                    if (covers != m.entries[u].length)
+                        fail(i, "covers " + std::to_string(covers) + " bytes, its manifest entry " +
+                                    std::to_string(m.entries[u].length));
                     plan.pieces[u] = {plan.chunks.size(), plan.chunks.size() + children.size(),
                                       content, id};
                 }
-                for (const auto& c : children) named.insert(c.ref);
+                for (const auto& c : children) name(i, c);
                 plan.chunks.insert(plan.chunks.end(), children.begin(), children.end());
                 plan.encoded.try_emplace(
                     ref, encoded_chunk{id, bytes(records[i].begin(), records[i].end()),
@@ -483,12 +509,16 @@ void basic_store<Traits>::import_bundle(byte_view bytes_in) {
             }
         }
         if (m.depth == 0)
-            for (const auto& c : m.entries) named.insert(c.ref);
+            for (const auto& c : m.entries) name(0, c);
         for (std::size_t i = 1 + b.pieces; i < records.size(); ++i) {
             bytes content;
             const auto id = open_chunk(i, content);
             const auto ref = format::reference_of(id);
-            if (!named.contains(ref)) fail(i, "is a chunk its manifest does not name");
+            const auto length = named.find(ref);
+            if (length == named.end()) fail(i, "is a chunk its manifest does not name");
+            if (content.size() != length->second)
+                fail(i, "holds " + std::to_string(content.size()) + " bytes, its manifest entry " +
+                            std::to_string(length->second));
             if (s_->codec.chunk_hasher().hash(content) != id)
                 fail(i, "does not hold the content its id names");
             plan.encoded.try_emplace(ref,
@@ -528,8 +558,7 @@ typename basic_store<Traits>::dictionary_ptr basic_store<Traits>::load_dictionar
     const auto v = s_->codec.open(s_->arena->bytes(slot->ref.where, slot->ref.size), key);
     if (v.header().dictionary != 0 || v.header().folded)
         throw error(errc::corrupt, "dictionary " + std::to_string(id) + " has a malformed record");
-    bytes content(static_cast<std::size_t>(v.header().logical_size));
-    s_->codec.decode(v, 0, content);
+    const bytes content = decode_whole(v, nullptr);
     auto loaded = std::make_shared<const compress::dictionary>(content, id);
     std::lock_guard guard(s_->dictionaries_mutex);
     return s_->dictionaries.emplace(id, std::move(loaded)).first->second;
