@@ -958,7 +958,8 @@ TEMPLATE_TEST_CASE(
                                   "index 'ordered'"));
     CHECK(snapshot(at) == before);
     CHECK_THROWS_MATCHES(mmry::basic_store<other_compressor>::open(at.name(), with_key),
-                         mmry::error, is_error(errc::policy_mismatch,
+                         mmry::error,
+                         is_error(errc::policy_mismatch,
                                   "compressor 'zstd' (id 1), but is opened with compressor "
                                   "'none'"));
     CHECK(snapshot(at) == before);
@@ -1338,6 +1339,49 @@ TEMPLATE_TEST_CASE("processes: a cached value is never served after another proc
 }
 
 // ---- zero-copy views ----------------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("processes: stats() counts the store's readers, live ones only",
+                   "[shared][processes]", shm, file) {
+    using S = mmry::basic_store<raw_traits<TestType>>;
+    place<TestType> at;
+    auto s = S::create(at.name());
+    s.put("k", "value");
+    CHECK(s.stats().readers.readers == 1);
+    CHECK(s.stats().readers.reading == 0);
+    CHECK_FALSE(s.stats().readers.writing);
+    {
+        auto t = S::open(at.name());
+        CHECK(s.stats().readers.readers == 2);
+        const auto v = t.view("k");  // a read held open by the other store object
+        REQUIRE(v);
+        CHECK(s.stats().readers.reading == 1);
+    }
+    CHECK(s.stats().readers.readers == 1);
+    CHECK(s.stats().readers.reading == 0);
+
+    // A child that reads and stays, then one killed inside a read: counted while alive only.
+    family kids;
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t child = kids.spawn([&] {
+        auto t = S::open(at.name());
+        const auto v = t.view("k");
+        const char c = 'r';
+        if (::write(ready[1], &c, 1) != 1) return 1;
+        ::pause();
+        return 0;
+    });
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    CHECK(s.stats().readers.readers == 2);
+    CHECK(s.stats().readers.reading == 1);
+    ::kill(child, SIGKILL);
+    CHECK(kids.wait(child) == 128 + SIGKILL);
+    CHECK(s.stats().readers.readers == 1);
+    CHECK(s.stats().readers.reading == 0);
+    ::close(ready[0]);
+    ::close(ready[1]);
+}
 
 TEMPLATE_TEST_CASE("processes: a view is the record's bytes in the segment, and holds writers off",
                    "[shared][processes][view]", shm, file) {

@@ -142,7 +142,8 @@ struct store_stats {
     std::uint64_t erases = 0;
     std::vector<size_class_stats> size_classes;  ///< records by size, non-empty classes only
     arena_stats arena;
-    cache_stats cache;  ///< this process's cache
+    reader_stats readers;  ///< who has the store open and who reads it now
+    cache_stats cache;     ///< this process's cache
 
     /// logical_bytes / stored_bytes: above 1 when the store saves space (0 when empty).
     double ratio() const noexcept { return quotient(logical_bytes, stored_bytes); }

@@ -455,6 +455,7 @@ class basic_store {
                                            (std::uint64_t{1} << k) - 1, r.class_blocks[k],
                                            r.class_bytes[k]});
         st.arena = s_->arena->stats();
+        if constexpr (requires { s_->lock.readers(); }) st.readers = s_->lock.readers();
         st.cache = s_->cache.stats();
         return st;
     }

@@ -90,6 +90,7 @@ expect 1 "$mmry" history plain nothing-here
 
 expect 0 "$mmry" stat plain
 contains out.txt "path versioned, fold cdc"
+contains out.txt "1 open (this tool included), 0 reading now"
 contains out.txt "3 keys, 4 records"
 expect 0 "$mmry" stat plain --watch 0.1 --count 3
 [[ "$(wc -l <out.txt)" == 4 ]] || fail "stat --watch --count 3 prints a head and 3 lines: $(cat out.txt)"
@@ -196,7 +197,15 @@ grep -q 'dump \[' err.txt || fail "--progress forces the bar"
 expect 0 "$mmry" create "shm:$shm" --index ordered --compressor adaptive --path temporal-day
 expect 0 "$mmry" put "shm:$shm" k random.bin
 expect 0 "$mmry" stat "shm:$shm" --json
-json out.txt 'doc["composition"]["arena"] == "shared_memory" and doc["composition"]["path_layout"] == "temporal (day)" and doc["entries"] == 1'
+json out.txt 'doc["composition"]["arena"] == "shared_memory" and doc["composition"]["path_layout"] == "temporal (day)" and doc["entries"] == 1 and doc["readers"] == 1'
+# A process that keeps the store open is one more reader (`stat` is the other).
+"$mmry" stat "shm:$shm" --watch 0.2 --count 25 >/dev/null &
+watcher=$!
+sleep 1
+expect 0 "$mmry" stat "shm:$shm" --json
+json out.txt 'doc["readers"] == 2'
+kill $watcher
+wait $watcher 2>/dev/null || true
 expect 0 "$mmry" get "shm:$shm" k -o back.bin
 cmp -s back.bin random.bin || fail "get from shared memory"
 expect 2 "$mmry" create "shm:$shm"

@@ -147,6 +147,9 @@ class commands {
             {"dictionaries", st.dictionaries.size()},
             {"puts", st.puts},
             {"erases", st.erases},
+            {"readers", st.readers.readers},
+            {"reading", st.readers.reading},
+            {"writing", st.readers.writing},
             {"segments", a.segments},
             {"reserved_bytes", a.reserved_bytes},
             {"free_bytes", a.free_bytes},
@@ -187,6 +190,10 @@ class commands {
         fmt::print("frames       {} ({} compressed), {} dictionaries\n", st.frames,
                    st.compressed_frames, st.dictionaries.size());
         fmt::print("writes       {} puts, {} erases since creation\n", st.puts, st.erases);
+        // The tool itself is one of the readers.
+        fmt::print("readers      {} open (this tool included), {} reading now{}\n",
+                   st.readers.readers, st.readers.reading,
+                   st.readers.writing ? ", a writer at work" : "");
         fmt::print("segments     {} mapped, {} reserved, {} free", a.segments,
                    human_bytes(a.reserved_bytes), human_bytes(a.free_bytes));
         if (a.limit_bytes)

@@ -10,6 +10,14 @@
 namespace mmry {
 inline namespace v1 {
 
+/// Who uses a store now, from its reader table (docs/LOCKING.md): what `mdb_stat -r` tells of an
+/// LMDB environment. A heap store has one user, its process.
+struct reader_stats {
+    std::uint32_t readers = 0;  ///< open store objects, in live processes, this one included
+    std::uint32_t reading = 0;  ///< of the others, those inside a read right now
+    bool writing = false;       ///< a writer holds the store (or is waiting for readers to leave)
+};
+
 /// One size-class pool: blocks of block_size bytes handed out (used) or waiting for reuse (free).
 struct pool_stats {
     std::uint64_t block_size = 0;

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include <mmry/arena/stats.hpp>
 #include <mmry/detail/writer_first_mutex.hpp>
 
 namespace mmry {
@@ -25,6 +26,8 @@ class local_lock {
     void begin_update() noexcept {}
     void end_update() noexcept {}
     void check_recovery() const noexcept {}
+    /// This store object only: the table of a shared store is what other processes add.
+    reader_stats readers() const noexcept { return {1, 0, false}; }
 
   private:
     writer_first_mutex m_;

@@ -32,6 +32,7 @@
 #include <string>
 #include <thread>
 
+#include <mmry/arena/stats.hpp>
 #include <mmry/detail/robust_mutex.hpp>
 #include <mmry/error.hpp>
 
@@ -203,6 +204,23 @@ class process_lock {
         }
     }
     void unlock_shared() { slot_->active.fetch_sub(1, std::memory_order_release); }
+
+    /// The reader table now: claimed slots of live processes (a dead process's slot stays
+    /// claimed until a writer or an opener reclaims it, and is not counted), and how many of the
+    /// others are inside a read. O(slots ever claimed), with a /proc read per claimed slot.
+    reader_stats readers() const {
+        reader_stats out;
+        const auto n = std::min(b_->high_water.load(), lock_block::max_readers);
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const auto& s = b_->slots[i];
+            const process_id owner{s.pid.load(), s.start.load()};
+            if (owner.pid == 0 || (&s != slot_ && !owner.alive())) continue;
+            ++out.readers;
+            if (&s != slot_ && s.active.load() != 0) ++out.reading;
+        }
+        out.writing = b_->writer_active.load() != 0;
+        return out;
+    }
 
     void lock() {
         check_recovery();
