@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <initializer_list>
@@ -194,6 +195,14 @@ std::vector<mmry::entry> entries_of(Range&& r) {
     std::vector<mmry::entry> out;
     for (const auto& e : r) out.push_back(e);
     return out;
+}
+
+/// A count from the environment variable `name` (long soak and crash runs), or `fallback` when
+/// it is unset or not a positive number.
+inline int env_count(const char* name, int fallback) {
+    const char* e = std::getenv(name);
+    const int v = e ? std::atoi(e) : fallback;
+    return v < 1 ? fallback : v;
 }
 
 /// prefix followed by i in 4 digits, so that key order is number order: padded("user/", 7) is

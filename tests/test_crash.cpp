@@ -41,6 +41,7 @@
 #include "support.hpp"
 
 using mmry::errc;
+using mmry_test::env_count;
 using mmry_test::file;
 using mmry_test::in_child;
 using mmry_test::numbered;
@@ -50,12 +51,6 @@ using mmry_test::shared_traits;
 using mmry_test::shm;
 
 namespace {
-
-int env_count(const char* name, int fallback) {
-    const char* e = std::getenv(name);
-    const int v = e ? std::atoi(e) : fallback;
-    return v < 1 ? fallback : v;
-}
 
 constexpr int keys = 24;
 

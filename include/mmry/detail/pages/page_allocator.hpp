@@ -1,0 +1,291 @@
+#pragma once
+// The page allocator of one write transaction. It starts from the committed state's free lists
+// and high-water mark, and hands out pages that no committed state reaches and no reader can see:
+//
+// - from its pool: pages of usable lists (freed by a transaction no pinned reader predates),
+//   taken a list page at a time, and pages this transaction freed after allocating them;
+// - else from the high-water mark, making the next segment when it is reached.
+//
+// Pages the transaction frees that a committed state reaches go to a new list marked with this
+// transaction. At commit, finish() writes the free state the new meta names: that list, and one
+// list of what the pool has left plus the list pages consumed (read by writers only, so free for
+// anyone once the commit lands). Nothing the committed state reaches, its list pages included,
+// is written before the commit point: a writer killed anywhere leaves the old state whole.
+//
+// Everything read from list pages is checked (magic, checksum, counts, page numbers in range, no
+// page free twice) and a failure is errc::corrupt naming the page.
+//
+// Thread-safety: one writer thread, under the store's writer lock.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <mmry/detail/fault.hpp>
+#include <mmry/detail/pages/page_format.hpp>
+#include <mmry/error.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail::pages {
+
+/// Pages: `std::byte* at(page_id)` (the page's bytes; maps its segment) and
+/// `void make_segment(std::uint32_t k)` (makes segment k ready for pages).
+template <class Pages>
+class page_allocator {
+  public:
+    page_allocator(Pages& pages, const meta& committed, std::uint64_t oldest,
+                   std::uint64_t segment_pages, std::uint64_t max_pages, std::string store)
+        : pages_(pages)
+        , committed_high_(committed.high_water)
+        , high_water_(committed.high_water)
+        , txn_(committed.txn + 1)
+        , oldest_(oldest)
+        , segment_pages_(segment_pages)
+        , max_pages_(max_pages)
+        , store_(std::move(store))
+        , lists_(committed.list.begin(), committed.list.begin() + committed.lists) {}
+
+    std::uint64_t high_water() const noexcept { return high_water_; }
+
+    /// n contiguous pages in one segment, zeroed. Throws errc::limit_exceeded past the store's
+    /// size limit, errc::invalid_argument for a run longer than a segment.
+    page_id allocate(std::uint64_t n) {
+        if (n == 0 || n > segment_pages_)
+            throw error(errc::invalid_argument, "store " + store_ + ": a run of " +
+                                                    std::to_string(n) +
+                                                    " pages does not fit in a segment of " +
+                                                    std::to_string(segment_pages_) + " pages");
+        page_id first = take_run(n);
+        for (int refills = 0; first == no_page && refills < (n == 1 ? 1 << 30 : 4); ++refills) {
+            if (!refill()) break;
+            first = take_run(n);
+        }
+        if (first == no_page) first = from_high_water(n);
+        fresh_[first] = n;
+        std::memset(pages_.at(first), 0, n * page_size);
+        return first;
+    }
+
+    /// True when [first, first + n) lies in one run this transaction allocated (writable).
+    bool fresh(page_id first, std::uint64_t n) const {
+        auto it = fresh_.upper_bound(first);
+        if (it == fresh_.begin()) return false;
+        --it;
+        return first + n <= it->first + it->second && first + n > first;
+    }
+
+    /// Frees pages: a run this transaction allocated goes back to the pool at once; pages of the
+    /// committed state are freed when no reader can reach them any more.
+    void free(page_id first, std::uint64_t n) {
+        if (n == 0 || first < first_data_page || first + n > high_water_ || first + n < first)
+            throw error(errc::invalid_argument, "store " + store_ + ": freeing pages [" +
+                                                    std::to_string(first) + ", +" +
+                                                    std::to_string(n) + ") outside its pages");
+        if (const auto it = fresh_.find(first); it != fresh_.end() && it->second == n) {
+            fresh_.erase(it);
+            for (page_id p = first; p < first + n; ++p) pool_.insert(p);
+            return;
+        }
+        if (fresh(first, 1) || fresh(first + n - 1, 1))
+            throw error(errc::invalid_argument, "store " + store_ +
+                                                    ": freeing part of a run of new pages at " +
+                                                    std::to_string(first));
+        if (first + n > committed_high_)
+            throw error(errc::invalid_argument, "store " + store_ + ": freeing pages [" +
+                                                    std::to_string(first) + ", +" +
+                                                    std::to_string(n) + ") that no state holds");
+        for (page_id p = first; p < first + n; ++p)
+            if (pool_.count(p) || !freed_.insert(p).second)
+                throw error(errc::invalid_argument, "store " + store_ + ": page " +
+                                                        std::to_string(p) +
+                                                        " freed twice, or free already");
+    }
+
+    /// Writes the free state for the commit of this transaction into `next` (lists and
+    /// high-water mark); `written` gets every page this transaction wrote.
+    void finish(meta& next, std::vector<page_id>& written) {
+        while (lists_.size() + 2 > max_lists) absorb_smallest();
+        std::vector<page_id> freed(freed_.begin(), freed_.end());
+        const page_id freed_head = write_list(freed, [this] { return allocate(1); });
+        // What the pool keeps (pages and consumed list pages): its list pages come from the
+        // pool itself, or from the high-water mark when it is empty.
+        std::vector<page_id> chain;
+        while (chain.size() < pages_for(pool_.size() + released_.size())) {
+            page_id p;
+            if (!pool_.empty()) {
+                p = *pool_.begin();
+                pool_.erase(pool_.begin());
+            } else {
+                p = from_high_water(1);
+            }
+            fresh_[p] = 1;
+            chain.push_back(p);
+        }
+        std::vector<page_id> rest(pool_.begin(), pool_.end());
+        rest.insert(rest.end(), released_.begin(), released_.end());
+        std::size_t next_chain = 0;
+        const page_id rest_head = write_list(rest, [&] { return chain.at(next_chain++); });
+        fault_point("pages.lists_written");
+
+        if (!freed.empty()) lists_.push_back({txn_, freed_head, freed.size()});
+        if (!rest.empty()) lists_.push_back({0, rest_head, rest.size()});
+        next.lists = lists_.size();
+        next.list = {};
+        std::copy(lists_.begin(), lists_.end(), next.list.begin());
+        next.high_water = high_water_;
+        for (const auto& [first, n] : fresh_)
+            for (page_id p = first; p < first + n; ++p) written.push_back(p);
+    }
+
+  private:
+    // A run of n pages from the pool, or no_page.
+    page_id take_run(std::uint64_t n) {
+        if (pool_.empty()) return no_page;
+        if (n == 1) {
+            const page_id p = *pool_.begin();
+            pool_.erase(pool_.begin());
+            return p;
+        }
+        page_id start = no_page;
+        std::uint64_t len = 0;
+        for (const page_id p : pool_) {
+            if (len > 0 && p == start + len && p % segment_pages_ != 0) {
+                ++len;
+            } else {
+                start = p;
+                len = 1;
+            }
+            if (len == n) {
+                pool_.erase(pool_.find(start), std::next(pool_.find(p)));
+                return start;
+            }
+        }
+        return no_page;
+    }
+
+    // n pages at the high-water mark, in one segment (pages skipped to reach the next segment
+    // join the pool).
+    page_id from_high_water(std::uint64_t n) {
+        page_id first = high_water_;
+        if (first / segment_pages_ != (first + n - 1) / segment_pages_)
+            first = (first / segment_pages_ + 1) * segment_pages_;
+        if (first + n > max_pages_)
+            throw error(errc::limit_exceeded,
+                        "store " + store_ + ": " + std::to_string(n) + " more page(s) at page " +
+                            std::to_string(first) + " would pass its limit of " +
+                            std::to_string(max_pages_) + " pages (" +
+                            std::to_string(max_pages_ * page_size) + " bytes)");
+        pages_.make_segment(static_cast<std::uint32_t>(first / segment_pages_));
+        for (page_id p = high_water_; p < first; ++p) pool_.insert(p);
+        high_water_ = first + n;
+        return first;
+    }
+
+    bool usable(const list_ref& l) const noexcept { return l.freed_by <= oldest_; }
+
+    // Moves the next list page of a usable list into the pool; false when no list can give.
+    bool refill() {
+        for (std::size_t i = 0; i < lists_.size(); ++i) {
+            if (!usable(lists_[i])) continue;
+            take_list_page(i, pool_);
+            return true;
+        }
+        return false;
+    }
+
+    // Reads the head page of list i into `into`, and drops the page from the list.
+    template <class Set>
+    void take_list_page(std::size_t i, Set& into) {
+        auto& l = lists_[i];
+        const page_id at = l.head;
+        const std::string where = "store " + store_ + ": free list page " + std::to_string(at);
+        if (at < first_data_page || at >= committed_high_)
+            throw error(errc::corrupt, where + " lies outside the store's " +
+                                           std::to_string(committed_high_) + " pages");
+        list_page page;
+        std::memcpy(&page, pages_.at(at), page_size);
+        if (page.magic != list_magic || page.count > list_page::capacity ||
+            page.sum != page.compute_sum())
+            throw error(errc::corrupt, where + " fails its checks (magic, count or checksum)");
+        if (page.count > l.count || (page.next == no_page) != (page.count == l.count))
+            throw error(errc::corrupt, where + " names " + std::to_string(page.count) +
+                                           " pages where its list has " + std::to_string(l.count) +
+                                           " left");
+        if (page.count == 0)
+            throw error(errc::corrupt, where + " names no page (a list page names at least one)");
+        for (std::size_t k = 0; k < page.count; ++k) {
+            const page_id p = page.ids[k];
+            if (p < first_data_page || p >= committed_high_ || pool_.count(p) || freed_.count(p) ||
+                fresh(p, 1))
+                throw error(errc::corrupt, where + " names page " + std::to_string(p) +
+                                               ", which is out of range or free twice");
+        }
+        for (std::size_t k = 0; k < page.count; ++k) into.insert(page.ids[k]);
+        released_.push_back(at);
+        l.head = page.next;
+        l.count -= page.count;
+        if (l.head == no_page) lists_.erase(lists_.begin() + static_cast<std::ptrdiff_t>(i));
+        fault_point("pages.refill");
+    }
+
+    // Folds the list with the fewest pages into the pool (when usable) or into this
+    // transaction's freed pages (later than its own mark: reuse waits longer, never less).
+    void absorb_smallest() {
+        const auto it =
+            std::min_element(lists_.begin(), lists_.end(),
+                             [](const auto& a, const auto& b) { return a.count < b.count; });
+        const auto i = static_cast<std::size_t>(it - lists_.begin());
+        const bool into_pool = usable(*it);
+        // Each page taken shrinks the list by at least one page number, and the last one drops
+        // it: the loop ends, whatever the list pages say.
+        for (const std::size_t before = lists_.size(); lists_.size() == before;) {
+            if (into_pool)
+                take_list_page(i, pool_);
+            else
+                take_list_page(i, freed_);
+        }
+    }
+
+    // Writes ids as a chain of list pages taken from `next_page`; returns its head.
+    template <class Next>
+    page_id write_list(const std::vector<page_id>& ids, Next&& next_page) {
+        const std::uint64_t n = pages_for(ids.size());
+        std::vector<page_id> chain;
+        for (std::uint64_t k = 0; k < n; ++k) chain.push_back(next_page());
+        for (std::uint64_t k = 0; k < n; ++k) {
+            list_page page;
+            page.next = k + 1 < n ? chain[k + 1] : no_page;
+            const std::size_t from = k * list_page::capacity;
+            page.count = std::min<std::size_t>(list_page::capacity, ids.size() - from);
+            std::copy_n(ids.begin() + static_cast<std::ptrdiff_t>(from), page.count,
+                        page.ids.begin());
+            page.sum = page.compute_sum();
+            std::memcpy(pages_.at(chain[k]), &page, page_size);
+        }
+        return n == 0 ? no_page : chain[0];
+    }
+
+    Pages& pages_;
+    page_id committed_high_;
+    page_id high_water_;
+    std::uint64_t txn_;
+    std::uint64_t oldest_;
+    std::uint64_t segment_pages_;
+    std::uint64_t max_pages_;
+    std::string store_;
+    std::vector<list_ref> lists_;
+    std::set<page_id> pool_;
+    std::set<page_id> freed_;
+    std::vector<page_id> released_;
+    std::map<page_id, std::uint64_t> fresh_;  // runs allocated by this transaction
+};
+
+}  // namespace detail::pages
+}  // namespace v1
+}  // namespace mmry

@@ -1,0 +1,149 @@
+#pragma once
+// The bytes of a page store (docs/DECISIONS.md §11): fixed-size segments of 4 KiB pages, numbered
+// across segments (page p lives in segment p / segment_pages). Segment 0 begins with the control
+// area:
+//
+//   page 0      control block: the creation header (checksummed, never changed) and lock words
+//   pages 1-4   reader slots: which state (transaction number) each open store object reads
+//   pages 5, 6  the two meta pages; the valid one with the higher transaction number is current
+//   pages 7..   data pages, handed out by the page allocator
+//
+// A commit never writes a page that a committed state reaches: it writes new pages, then the meta
+// page that is not current, its transaction number last. That store is the commit point, so a
+// writer killed anywhere leaves the previous meta current and every page it reaches intact.
+//
+// Free pages are kept in free lists: chains of list pages, each naming up to 508 page numbers.
+// A list carries the transaction that freed its pages; readers of older states may still reach
+// them, so they are handed out only once no reader pins a state older than that. List pages are
+// read by writers only.
+//
+// Everything here is read from shared memory or a file, and is checked before it is trusted.
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include <mmry/detail/hash64.hpp>
+#include <mmry/detail/process_lock.hpp>
+#include <mmry/detail/robust_mutex.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail::pages {
+
+inline constexpr std::size_t page_size = 4096;
+/// A page number across segments. 0 (the control page) never names a data page, so it means
+/// "none" wherever a page number is stored.
+using page_id = std::uint64_t;
+inline constexpr page_id no_page = 0;
+
+inline constexpr page_id slot_pages_first = 1;
+inline constexpr std::uint32_t slot_count = 256;
+inline constexpr std::array<page_id, 2> meta_page = {5, 6};
+inline constexpr page_id first_data_page = 7;
+inline constexpr std::uint32_t max_segments = 1024;
+inline constexpr std::uint32_t format_version = 1;
+inline constexpr std::uint64_t control_magic = 0x45474150'59524d4dull;  // "MMRYPAGE"
+inline constexpr std::uint64_t meta_magic = 0x4154454d'59524d4dull;     // "MMRYMETA"
+inline constexpr std::uint64_t list_magic = 0x45455246'59524d4dull;     // "MMRYFREE"
+
+inline std::uint64_t checksum(const void* p, std::size_t n) noexcept {
+    return hash64(std::string_view(static_cast<const char*>(p), n));
+}
+
+/// Fixed at creation; every opener checks it before using any other byte of the store.
+struct creation_header {
+    std::uint64_t magic = control_magic;
+    std::uint32_t format = format_version;
+    std::uint32_t page_bytes = page_size;
+    std::uint64_t segment_pages = 0;
+    std::uint64_t max_pages = 0;  // pages the store may grow to (its limit)
+    std::array<std::uint8_t, 16> store_id{};
+    std::uint64_t sum = 0;  // checksum of the bytes above
+
+    std::uint64_t compute_sum() const noexcept {
+        return checksum(this, offsetof(creation_header, sum));
+    }
+};
+
+/// Page 0. Only `header` is persistent state; the rest are lock words, reset after a reboot.
+struct control_block {
+    creation_header header;
+    std::atomic<std::uint32_t> ready{0};  // 1 once creation is complete
+    std::atomic<std::uint32_t> slots_high_water{0};
+    std::atomic<std::uint64_t> boot_id_hash{0};
+    /// Writers that took the lock from a dead writer (and so recovered the store), and the
+    /// nanoseconds that took in all.
+    std::atomic<std::uint64_t> recoveries{0};
+    std::atomic<std::uint64_t> recovery_ns{0};
+    robust_mutex writer;
+};
+static_assert(sizeof(control_block) <= page_size);
+
+/// One open store object's entry in the reader table: the oldest state any of its threads reads
+/// (0: none). 64 bytes, so that two processes' words seldom share a cache line.
+struct pin_slot {
+    std::atomic<std::uint32_t> pid{0};
+    std::atomic<std::uint32_t> unused{0};
+    std::atomic<std::uint64_t> start{0};
+    std::atomic<std::uint64_t> pin{0};
+    std::byte padding[40]{};
+};
+static_assert(sizeof(pin_slot) == 64);
+static_assert(slot_count * sizeof(pin_slot) == (meta_page[0] - slot_pages_first) * page_size);
+
+/// A free list as the meta page names it: a chain of list pages starting at `head`, naming
+/// `count` free pages that the transaction `freed_by` freed (0: free for every reader).
+struct list_ref {
+    std::uint64_t freed_by = 0;
+    page_id head = no_page;
+    std::uint64_t count = 0;
+};
+
+inline constexpr std::size_t user_words = 16;
+inline constexpr std::size_t max_lists = 48;
+
+/// A meta page's contents. Written word by word with atomic stores and read the same way, so
+/// that a reader copying it while a writer rewrites it gets a copy it can check (the transaction
+/// number before and after, and the checksum), never a data race.
+struct meta {
+    std::uint64_t txn = 0;  // 0 while being written; stored last
+    std::uint64_t magic = meta_magic;
+    page_id high_water = first_data_page;  // the first page never handed out
+    std::array<std::uint64_t, user_words> words{};
+    std::uint64_t lists = 0;
+    std::array<list_ref, max_lists> list{};
+    std::uint64_t sum = 0;
+
+    std::uint64_t compute_sum() const noexcept { return checksum(this, offsetof(meta, sum)); }
+};
+static_assert(sizeof(meta) <= page_size && sizeof(meta) % 8 == 0);
+inline constexpr std::size_t meta_words = sizeof(meta) / 8;
+
+/// A list page: up to 508 page numbers, and the next page of its list.
+struct list_page {
+    static constexpr std::size_t capacity = (page_size - 32) / 8;
+    std::uint64_t magic = list_magic;
+    page_id next = no_page;
+    std::uint64_t count = 0;
+    std::uint64_t sum = 0;  // over magic, next, count and the `count` ids
+    std::array<page_id, capacity> ids{};
+
+    std::uint64_t compute_sum() const noexcept {
+        std::uint64_t h = checksum(this, offsetof(list_page, sum));
+        const std::size_t n = count <= capacity ? count : capacity;
+        return h ^ checksum(ids.data(), n * sizeof(page_id));
+    }
+};
+static_assert(sizeof(list_page) == page_size);
+
+inline std::uint64_t pages_for(std::uint64_t ids) noexcept {
+    return (ids + list_page::capacity - 1) / list_page::capacity;
+}
+
+}  // namespace detail::pages
+}  // namespace v1
+}  // namespace mmry

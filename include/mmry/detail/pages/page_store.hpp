@@ -1,0 +1,399 @@
+#pragma once
+// A store of 4 KiB pages with copy-on-write transactions (docs/DECISIONS.md §11; the layout is in
+// page_format.hpp): the layer under mmry's indexes and records.
+//
+// - read(): a view of the current committed state, pinned in this object's reader slot. It never
+//   waits for a writer, and what it reaches never changes while it lives.
+// - write(): the one writer (a robust process-shared mutex). It allocates new pages, writes only
+//   those, frees pages the new state no longer reaches, sets the meta words (the roots of the
+//   structures above), and commit() makes all of it current at once. A write_txn destroyed
+//   without commit() changes nothing.
+// - A writer killed at any instruction costs only its own transaction: the next writer takes
+//   the lock (counted in stats().recoveries) and goes on from the last committed meta. There is
+//   nothing to repair, so there is no `needs_recovery` here.
+// - commit(sync) on a mapped-file store writes the new pages to disk, then the meta, so that
+//   after a power cut the store opens at that commit or a later one.
+// - check() proves the page accounting: every page is reachable, free, or part of the store's own
+//   control area and free lists, exactly once.
+//
+// Thread-safety: read() and the views from any number of threads. write() blocks while another
+// thread or process writes; a write_txn belongs to the thread that began it (the mutex does).
+// Throws mmry::error: errc::not_found / already_exists (open / create), errc::corrupt (anything
+// read that fails its checks, naming it), errc::limit_exceeded, errc::io_error.
+
+#include <time.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <mmry/detail/describe.hpp>
+#include <mmry/detail/fault.hpp>
+#include <mmry/detail/hash64.hpp>
+#include <mmry/detail/pages/page_allocator.hpp>
+#include <mmry/detail/pages/page_format.hpp>
+#include <mmry/detail/pages/page_segments.hpp>
+#include <mmry/detail/pages/reader_pins.hpp>
+#include <mmry/error.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail::pages {
+
+struct create_t {};
+struct open_t {};
+inline constexpr create_t create{};
+inline constexpr open_t open{};
+
+struct page_store_options {
+    std::uint64_t segment_bytes = 64ull << 20;  // a multiple of 4 KiB, at least 64 KiB
+    std::uint64_t max_bytes = 0;                // 0: as many segments as the format allows
+    unsigned mode = 0600;
+};
+
+struct page_stats {
+    std::uint64_t txn = 0;
+    std::uint64_t pages = 0;       // high-water mark: pages ever handed out, control area included
+    std::uint64_t free_pages = 0;  // named by free lists
+    std::uint64_t lists = 0;
+    std::uint32_t segments = 0;
+    std::uint32_t readers = 0;  // open store objects of live processes
+    std::uint32_t reading = 0;  // of which reading now
+    std::uint64_t recoveries = 0;
+    std::uint64_t recovery_ns = 0;
+};
+
+/// What check() found: the pages of each kind, and every problem, named.
+struct page_check {
+    std::uint64_t pages = 0, reachable = 0, free = 0, list_pages = 0;
+    std::vector<std::string> problems;
+    bool ok() const noexcept { return problems.empty(); }
+};
+
+template <class Backend>
+class page_store {
+  public:
+    class read_txn;
+    class write_txn;
+
+    page_store(create_t, std::string name, page_store_options o = {})
+        : name_(std::move(name)), segments_(name_, check_options(o), o.mode) {
+        if constexpr (Backend::named) Backend::prepare(name_);
+        std::byte* base = segments_.make(0, true);
+        control_ = new (base) control_block();
+        auto& h = control_->header;
+        h.segment_pages = o.segment_bytes / page_size;
+        h.max_pages = o.max_bytes == 0 ? max_segments * h.segment_pages : o.max_bytes / page_size;
+        h.store_id = random_id();
+        h.sum = h.compute_sum();
+        control_->boot_id_hash = boot_id_hash();
+        meta first;
+        first.txn = 1;
+        first.sum = first.compute_sum();
+        publish_meta(first);
+        segments_.sync(0, 0, first_data_page * page_size);
+        control_->ready.store(1, std::memory_order_release);
+        pins_.emplace(*control_, slots(), quote(name_));
+    }
+
+    page_store(open_t, std::string name)
+        : name_(std::move(name)), segments_(name_, read_header(name_).segment_pages, 0) {
+        control_ = reinterpret_cast<control_block*>(segments_.map(0));
+        if (control_->header.sum != control_->header.compute_sum() ||
+            control_->header.segment_pages * page_size != segments_.segment_bytes())
+            throw error(errc::corrupt, "store " + quote(name_) + ": its creation header changed");
+        if (control_->boot_id_hash.load() != boot_id_hash()) {
+            // No process of an earlier boot holds a lock: clear what says otherwise.
+            control_->writer.init();
+            reader_pins::reset(slots());
+            control_->slots_high_water = 0;
+            control_->boot_id_hash = boot_id_hash();
+        }
+        meta m;
+        if (!find_current(m))
+            throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
+        pins_.emplace(*control_, slots(), quote(name_));
+        if (meta other; txn_word(1 - m.txn % 2) != 0 && !load_meta(1 - m.txn % 2, other))
+            write();  // which clears the slot that fails its checks (see write_txn)
+    }
+
+    page_store(const page_store&) = delete;
+    page_store& operator=(const page_store&) = delete;
+
+    const std::string& name() const noexcept { return name_; }
+    std::uint64_t segment_pages() const noexcept { return control_->header.segment_pages; }
+    std::uint64_t max_pages() const noexcept { return control_->header.max_pages; }
+
+    read_txn read() { return read_txn(*this); }
+    write_txn write() { return write_txn(*this); }
+
+    page_stats stats() {
+        auto w = write();
+        page_stats st;
+        st.txn = w.base_.txn;
+        st.pages = w.base_.high_water;
+        for (std::uint64_t i = 0; i < w.base_.lists; ++i) st.free_pages += w.base_.list[i].count;
+        st.lists = w.base_.lists;
+        st.segments =
+            static_cast<std::uint32_t>((st.pages + segment_pages() - 1) / segment_pages());
+        std::tie(st.readers, st.reading) = pins_->readers();
+        st.recoveries = control_->recoveries.load();
+        st.recovery_ns = control_->recovery_ns.load();
+        return st;
+    }
+
+    /// Proves the page accounting of the current state. `visit(view, mark)` walks the structures
+    /// the meta words root and calls mark(first, n) for every run of pages they reach.
+    template <class Visit>
+    page_check check(Visit&& visit) {
+        auto w = write();
+        read_txn view(*this, w.base_);
+        page_check out;
+        const page_id high = w.base_.high_water;
+        out.pages = high;
+        std::vector<std::uint8_t> owner(high, 0);
+        static constexpr const char* kinds[] = {"", "control", "reachable", "free", "a list page"};
+        auto mark = [&](page_id first, std::uint64_t n, std::uint8_t kind) {
+            for (page_id p = first; p < first + n; ++p) {
+                if (p >= high) {
+                    problem(out, "page " + std::to_string(p) + " (" + kinds[kind] +
+                                     ") is past the high-water mark " + std::to_string(high));
+                    return;
+                }
+                if (owner[p] != 0)
+                    problem(out, "page " + std::to_string(p) + " is both " + kinds[owner[p]] +
+                                     " and " + kinds[kind]);
+                owner[p] = kind;
+            }
+        };
+        mark(0, first_data_page, 1);
+        for (std::uint64_t i = 0; i < w.base_.lists; ++i) {
+            const auto& l = w.base_.list[i];
+            page_id at = l.head;
+            std::uint64_t left = l.count;
+            for (std::uint64_t steps = 0; at != no_page; ++steps) {
+                if (at >= high || at < first_data_page || steps > pages_for(l.count)) {
+                    problem(out, "free list " + std::to_string(i) + " leads to page " +
+                                     std::to_string(at) + " after " + std::to_string(steps) +
+                                     " pages");
+                    break;
+                }
+                list_page page;
+                std::memcpy(&page, page_bytes(at, 1), page_size);
+                mark(at, 1, 4);
+                ++out.list_pages;
+                if (page.magic != list_magic || page.count > std::min(left, list_page::capacity) ||
+                    page.sum != page.compute_sum()) {
+                    problem(out, "free list page " + std::to_string(at) + " fails its checks");
+                    break;
+                }
+                for (std::size_t k = 0; k < page.count; ++k) mark(page.ids[k], 1, 3);
+                out.free += page.count;
+                left -= page.count;
+                at = page.next;
+            }
+            if (left != 0)
+                problem(out, "free list " + std::to_string(i) + " names " +
+                                 std::to_string(l.count - left) + " of its " +
+                                 std::to_string(l.count) + " pages");
+        }
+        visit(view, [&](page_id first, std::uint64_t n) {
+            out.reachable += n;
+            mark(first, n, 2);
+        });
+        std::uint64_t leaked = 0;
+        for (page_id p = 0; p < high; ++p)
+            if (owner[p] == 0 && leaked++ < 8)
+                problem(out, "page " + std::to_string(p) + " is neither reachable nor free");
+        if (leaked > 8) problem(out, std::to_string(leaked) + " pages in all are lost");
+        return out;
+    }
+
+    static bool exists(const std::string& name) {
+        if constexpr (!Backend::named) {
+            return false;
+        } else {
+            const int fd = Backend::open(Backend::object(name, 0), O_RDONLY, 0);
+            if (fd < 0) return false;
+            ::close(fd);
+            return true;
+        }
+    }
+    static bool remove(const std::string& name) { return segment_set<Backend>::remove(name); }
+
+  private:
+    friend class read_txn;
+    friend class write_txn;
+
+    // Pages as the allocator sees them.
+    struct page_access {
+        page_store* s;
+        std::byte* at(page_id p) const { return s->page_bytes(p, 1); }
+        void make_segment(std::uint32_t k) const { s->segments_.make(k, false); }
+    };
+
+    static std::uint64_t check_options(const page_store_options& o) {
+        if (o.segment_bytes % page_size != 0 || o.segment_bytes < 64 * 1024 ||
+            o.segment_bytes > (1ull << 40))
+            throw error(errc::invalid_argument,
+                        "segment size " + std::to_string(o.segment_bytes) +
+                            " is not a multiple of 4096 between 64 KiB and 1 TiB");
+        if (o.max_bytes != 0 && o.max_bytes < o.segment_bytes)
+            throw error(errc::invalid_argument, "max_size " + std::to_string(o.max_bytes) +
+                                                    " is below the segment size " +
+                                                    std::to_string(o.segment_bytes));
+        return o.segment_bytes / page_size;
+    }
+
+    // The creation header of a named store, read with plain I/O before anything is mapped (its
+    // segment size says how much to map). A creator still at work gets two seconds.
+    static creation_header read_header(const std::string& name) {
+        if constexpr (!Backend::named) {
+            throw error(errc::not_found, "a heap store cannot be opened again: " + quote(name));
+        } else {
+            const std::string obj = Backend::object(name, 0);
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+            for (;;) {
+                const int fd = Backend::open(obj, O_RDONLY, 0);
+                if (fd < 0) {
+                    const int e = errno;
+                    throw error(e == ENOENT ? errc::not_found : errc::io_error,
+                                "store " + quote(name) + ": " + (e == ENOENT ? "no " : "opening ") +
+                                    obj + ": " + errno_text(e));
+                }
+                fd_guard guard(fd);
+                alignas(8) std::array<std::byte, sizeof(control_block)> raw{};
+                const auto got = ::pread(fd, raw.data(), raw.size(), 0);
+                creation_header h;
+                std::memcpy(&h, raw.data(), sizeof h);
+                std::uint32_t ready = 0;
+                std::memcpy(&ready, raw.data() + offsetof(control_block, ready), sizeof ready);
+                if (got == static_cast<ssize_t>(raw.size()) && ready == 1) {
+                    if (h.magic != control_magic || h.sum != h.compute_sum())
+                        throw error(errc::corrupt,
+                                    "store " + quote(name) + ": " + obj +
+                                        " does not start with a valid page store header");
+                    if (h.format != format_version || h.page_bytes != page_size)
+                        throw error(errc::version_mismatch,
+                                    "store " + quote(name) + " has page store format " +
+                                        std::to_string(h.format) + " with " +
+                                        std::to_string(h.page_bytes) +
+                                        "-byte pages; this build reads format " +
+                                        std::to_string(format_version) + " with 4096-byte pages");
+                    if (h.segment_pages < 16 || h.segment_pages > (1ull << 28) ||
+                        h.max_pages < h.segment_pages ||
+                        h.max_pages > max_segments * h.segment_pages)
+                        throw error(errc::corrupt,
+                                    "store " + quote(name) + ": its header gives segments of " +
+                                        std::to_string(h.segment_pages) + " pages and a limit of " +
+                                        std::to_string(h.max_pages));
+                    return h;
+                }
+                if (std::chrono::steady_clock::now() >= deadline)
+                    throw error(errc::corrupt, "store " + quote(name) + ": " + obj + " is " +
+                                                   (got < static_cast<ssize_t>(raw.size())
+                                                        ? "shorter than a store header"
+                                                        : "a store whose creator never finished"));
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        }
+    }
+
+    static std::uint64_t boot_id_hash() {
+        std::ifstream in("/proc/sys/kernel/random/boot_id");
+        std::string id;
+        std::getline(in, id);
+        return hash64(id);
+    }
+    static std::array<std::uint8_t, 16> random_id() {
+        std::array<std::uint8_t, 16> id{};
+        std::ifstream in("/dev/urandom", std::ios::binary);
+        in.read(reinterpret_cast<char*>(id.data()), id.size());
+        const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
+        for (std::size_t i = 0; i < 8; ++i) id[i] ^= static_cast<std::uint8_t>(t >> (8 * i));
+        return id;
+    }
+    static void problem(page_check& c, std::string what) {
+        if (c.problems.size() < 64) c.problems.push_back(std::move(what));
+    }
+
+    pin_slot* slots() const {
+        return reinterpret_cast<pin_slot*>(segments_.map(0) + slot_pages_first * page_size);
+    }
+    std::uint64_t* meta_slot(std::size_t slot) const {
+        return reinterpret_cast<std::uint64_t*>(segments_.map(0) + meta_page[slot] * page_size);
+    }
+    std::uint64_t txn_word(std::size_t slot) const {
+        return std::atomic_ref<std::uint64_t>(meta_slot(slot)[0]).load(std::memory_order_seq_cst);
+    }
+
+    // A copy of meta slot `slot`, or false when it is being written, torn, or fails its checks.
+    bool load_meta(std::size_t slot, meta& out) const {
+        std::uint64_t* w = meta_slot(slot);
+        std::uint64_t copy[meta_words];
+        copy[0] = std::atomic_ref<std::uint64_t>(w[0]).load(std::memory_order_acquire);
+        for (std::size_t i = 1; i < meta_words; ++i)
+            copy[i] = std::atomic_ref<std::uint64_t>(w[i]).load(std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (std::atomic_ref<std::uint64_t>(w[0]).load(std::memory_order_relaxed) != copy[0])
+            return false;
+        std::memcpy(&out, copy, sizeof out);
+        return out.txn != 0 && out.txn % 2 == slot && out.magic == meta_magic &&
+               out.sum == out.compute_sum() && out.high_water >= first_data_page &&
+               out.high_water <= control_->header.max_pages && out.lists <= max_lists;
+    }
+
+    // The current meta: of the two, the valid one with the higher transaction number.
+    bool find_current(meta& out) const {
+        const std::size_t first = txn_word(0) >= txn_word(1) ? 0 : 1;
+        return load_meta(first, out) || load_meta(1 - first, out);
+    }
+
+    // Writes m into its slot: transaction number 0 first (readers skip the slot), then the
+    // body, then the transaction number, which is the commit point.
+    void publish_meta(const meta& m) {
+        std::uint64_t* w = meta_slot(m.txn % 2);
+        std::uint64_t words[meta_words];
+        std::memcpy(words, &m, sizeof m);
+        std::atomic_ref<std::uint64_t>(w[0]).store(0, std::memory_order_seq_cst);
+        fault_point("pages.meta_begun");
+        for (std::size_t i = 1; i < meta_words; ++i) {
+            std::atomic_ref<std::uint64_t>(w[i]).store(words[i], std::memory_order_relaxed);
+            if (i == meta_words / 2) fault_point("pages.meta_half");
+        }
+        std::atomic_thread_fence(std::memory_order_release);
+        std::atomic_ref<std::uint64_t>(w[0]).store(m.txn, std::memory_order_seq_cst);
+    }
+
+    // The bytes of pages [p, p + n), which must lie in one segment.
+    std::byte* page_bytes(page_id p, std::uint64_t n) const {
+        const std::uint64_t sp = control_->header.segment_pages;
+        const auto k = p / sp;
+        if (k >= max_segments || (p + n - 1) / sp != k)
+            throw error(errc::corrupt, "store " + quote(name_) + ": pages [" + std::to_string(p) +
+                                           ", +" + std::to_string(n) +
+                                           ") do not lie in one segment");
+        return segments_.map(static_cast<std::uint32_t>(k)) + (p % sp) * page_size;
+    }
+
+    std::string name_;
+    segment_set<Backend> segments_;
+    control_block* control_ = nullptr;
+    std::optional<reader_pins> pins_;
+};
+
+}  // namespace detail::pages
+}  // namespace v1
+}  // namespace mmry
+
+#include <mmry/detail/pages/page_txn.hpp>

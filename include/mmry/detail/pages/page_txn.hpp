@@ -1,0 +1,200 @@
+#pragma once
+// The transactions of a page store (included by page_store.hpp): read_txn, a pinned view of one
+// committed state, and write_txn, the writer's copy-on-write transaction.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail::pages {
+
+/// A committed state, as of the moment read() began. Pages it reaches do not change while it
+/// lives (no writer hands them out again before it is gone). Cheap to make: a copy of the meta
+/// and a pin. Not copyable; movable.
+template <class Backend>
+class page_store<Backend>::read_txn {
+  public:
+    read_txn(read_txn&& o) noexcept : s_(std::exchange(o.s_, nullptr)), m_(o.m_) {}
+    read_txn& operator=(read_txn&&) = delete;
+    ~read_txn() {
+        if (s_) s_->pins_->unpin(m_.txn);
+    }
+
+    std::uint64_t txn() const noexcept { return m_.txn; }
+    std::uint64_t word(std::size_t i) const { return m_.words.at(i); }
+    page_id high_water() const noexcept { return m_.high_water; }
+
+    /// The bytes of pages [p, p + n) of this state. Throws errc::corrupt when they are not data
+    /// pages of it (a damaged page number), so no damaged reference is ever followed.
+    std::span<const std::byte> page(page_id p, std::uint64_t n = 1) const {
+        if (p < first_data_page || n == 0 || p + n > m_.high_water || p + n < p)
+            throw error(errc::corrupt,
+                        "store " + quote(s_->name_) + ": pages [" + std::to_string(p) + ", +" +
+                            std::to_string(n) + ") are not data pages of state " +
+                            std::to_string(m_.txn) + " (pages " + std::to_string(first_data_page) +
+                            " to " + std::to_string(m_.high_water - 1) + ")");
+        return {s_->page_bytes(p, n), n * page_size};
+    }
+
+  private:
+    friend class page_store;
+
+    // Pins the current state (the handshake of reader_pins.hpp).
+    explicit read_txn(page_store& s) : s_(&s) {
+        for (int tries = 0;; ++tries) {
+            if (s.find_current(m_)) {
+                s.pins_->pin(m_.txn);
+                const std::size_t slot = m_.txn % 2;
+                if (s.txn_word(slot) == m_.txn && s.txn_word(1 - slot) != m_.txn + 1) return;
+                s.pins_->unpin(m_.txn);
+            }
+            if (tries == 1000)
+                throw error(errc::corrupt,
+                            "store " + quote(s.name_) + ": no valid meta page after 1000 tries");
+            std::this_thread::yield();
+        }
+    }
+    // Pins `m`, which the caller (holding the writer lock) knows to be current.
+    read_txn(page_store& s, const meta& m) : s_(&s), m_(m) { s.pins_->pin(m_.txn); }
+
+    page_store* s_;
+    meta m_;
+};
+
+/// The writer's transaction. Holds the writer lock from construction to destruction; commit()
+/// makes its changes current at once, and destruction without commit() drops them.
+template <class Backend>
+class page_store<Backend>::write_txn {
+  public:
+    write_txn(const write_txn&) = delete;
+    write_txn& operator=(const write_txn&) = delete;
+    ~write_txn() { s_->control_->writer.unlock(); }
+
+    /// The state this transaction started from, and the number its commit will have.
+    std::uint64_t base() const noexcept { return base_.txn; }
+    std::uint64_t txn() const noexcept { return base_.txn + 1; }
+
+    std::uint64_t word(std::size_t i) const { return next_.words.at(i); }
+    void set_word(std::size_t i, std::uint64_t v) { next_.words.at(i) = v; }
+
+    /// n new contiguous pages (in one segment), zeroed and writable until commit.
+    page_id allocate(std::uint64_t n = 1) {
+        check_open();
+        return alloc_->allocate(n);
+    }
+    /// The bytes of pages this transaction allocated. A committed page is never written: throws
+    /// errc::invalid_argument.
+    std::span<std::byte> write(page_id p, std::uint64_t n = 1) {
+        check_open();
+        if (!alloc_->fresh(p, n))
+            throw error(errc::invalid_argument,
+                        "store " + quote(s_->name_) + ": pages [" + std::to_string(p) + ", +" +
+                            std::to_string(n) +
+                            ") were not allocated by this transaction; committed pages are "
+                            "never written");
+        return {s_->page_bytes(p, n), n * page_size};
+    }
+    /// The bytes of pages of the base state or of this transaction.
+    std::span<const std::byte> page(page_id p, std::uint64_t n = 1) const {
+        if (p < first_data_page || n == 0 || p + n > alloc_->high_water() || p + n < p)
+            throw error(errc::corrupt, "store " + quote(s_->name_) + ": pages [" +
+                                           std::to_string(p) + ", +" + std::to_string(n) +
+                                           ") are not data pages of the store");
+        return {s_->page_bytes(p, n), n * page_size};
+    }
+    /// Frees pages the new state no longer reaches (or that this transaction allocated).
+    void free(page_id p, std::uint64_t n = 1) {
+        check_open();
+        alloc_->free(p, n);
+    }
+
+    /// Makes everything this transaction did current. With `sync` (on a mapped-file store), its
+    /// pages reach the disk before the meta does, and the meta before commit returns. Throws
+    /// (and changes nothing) when the free lists cannot be written or a sync fails.
+    void commit(bool sync = false) {
+        check_open();
+        std::vector<page_id> written;
+        alloc_->finish(next_, written);
+        if (sync) sync_pages(written);
+        fault_point("pages.synced");
+        next_.txn = base_.txn + 1;
+        next_.magic = meta_magic;
+        next_.sum = next_.compute_sum();
+        s_->publish_meta(next_);
+        committed_ = true;
+        fault_point("pages.committed");
+        if (sync) s_->segments_.sync(0, meta_page[next_.txn % 2] * page_size, page_size);
+    }
+
+  private:
+    friend class page_store;
+
+    explicit write_txn(page_store& s) : s_(&s), access_{&s} {
+        const auto start = std::chrono::steady_clock::now();
+        const bool died = s.control_->writer.lock() == robust_mutex::acquired::owner_died;
+        try {
+            // A writer that died left its pages unreachable and the last commit whole: there is
+            // nothing to undo, only the mutex to take back.
+            if (died) s.control_->writer.consistent();
+            if (!s.find_current(base_))
+                throw error(errc::corrupt,
+                            "store " + quote(s.name_) + ": neither meta page is valid");
+            // The other slot holds the commit before, or bytes that fail their checks (a meta
+            // torn by a power cut, or damaged): those must not claim a later commit to readers.
+            const std::size_t other = 1 - base_.txn % 2;
+            if (meta m; s.txn_word(other) != 0 && !s.load_meta(other, m))
+                std::atomic_ref<std::uint64_t>(s.meta_slot(other)[0]).store(0);
+            next_ = base_;
+            alloc_.emplace(access_, base_, s.pins_->oldest(base_.txn), s.segment_pages(),
+                           s.max_pages(), quote(s.name_));
+        } catch (...) {
+            s.control_->writer.unlock();
+            throw;
+        }
+        if (died) {
+            s.control_->recoveries.fetch_add(1);
+            s.control_->recovery_ns.fetch_add(
+                static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                               std::chrono::steady_clock::now() - start)
+                                               .count()));
+        }
+    }
+
+    void check_open() const {
+        if (committed_)
+            throw error(errc::invalid_argument,
+                        "store " + quote(s_->name_) + ": the transaction is committed already");
+    }
+
+    // Writes the pages this transaction wrote to disk, a run of neighbours at a time.
+    void sync_pages(std::vector<page_id>& pages) {
+        std::sort(pages.begin(), pages.end());
+        const std::uint64_t sp = s_->segment_pages();
+        for (std::size_t i = 0; i < pages.size();) {
+            std::size_t j = i + 1;
+            while (j < pages.size() && pages[j] == pages[j - 1] + 1 && pages[j] % sp != 0) ++j;
+            s_->segments_.sync(static_cast<std::uint32_t>(pages[i] / sp),
+                               (pages[i] % sp) * page_size, (j - i) * page_size);
+            i = j;
+        }
+    }
+
+    page_store* s_;
+    page_access access_;
+    meta base_;
+    meta next_;
+    std::optional<page_allocator<page_access>> alloc_;
+    bool committed_ = false;
+};
+
+}  // namespace detail::pages
+}  // namespace v1
+}  // namespace mmry

@@ -1,0 +1,453 @@
+// The page store under mmry's coming copy-on-write core (docs/DECISIONS.md §11): transactions
+// all-or-nothing, readers that keep their state while writers go on, pages reused once no reader
+// can see them, a writer killed at every fault point of the commit costing only its own
+// transaction (whitebox), damaged bytes refused or survived, never followed.
+//
+// The structure under test is a small copy-on-write table: meta word 0 names a directory page
+// that lists (key, value, first page, pages) for each key; each value fills its run of pages with
+// a pattern derived from it. A step of the model changes a few keys; state k is what steps 1..k
+// make of an empty table, and meta word 1 says which state a store holds.
+//
+// Whitebox kills: MMRY_PAGES_KILL_STEPS (default 6) steps of 3 transactions each are killed at
+// every fault point they pass, on a shared-memory and on a mapped-file store.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <mmry/detail/pages/page_store.hpp>
+
+#include "support.hpp"
+
+namespace pg = mmry::detail::pages;
+using mmry::errc;
+using mmry_test::env_count;
+using mmry_test::is_error;
+
+namespace {
+
+/// A unique name for a page store of Backend, removed (with its directory) at scope exit.
+template <class Backend>
+class page_place {
+  public:
+    page_place() {
+        static int counter = 0;
+        const std::string unique =
+            "mmry-pages-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+        if constexpr (std::is_same_v<Backend, pg::file_backend>) {
+            dir_ = std::filesystem::temp_directory_path() / unique;
+            name_ = dir_ + "/store";
+        } else {
+            name_ = unique;
+        }
+    }
+    ~page_place() {
+        if constexpr (Backend::named) pg::page_store<Backend>::remove(name_);
+        if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    }
+    const std::string& name() const { return name_; }
+
+  private:
+    std::string dir_, name_;
+};
+
+struct entry {
+    std::uint64_t value = 0;
+    pg::page_id page = 0;
+    std::uint64_t pages = 0;
+};
+using table = std::map<std::uint32_t, entry>;
+constexpr std::size_t per_dir = (pg::page_size - 8) / 32;
+
+std::uint64_t fill_word(std::uint64_t value, std::size_t i) {
+    return value * 0x9e3779b97f4a7c15ull ^ (i * 0xbf58476d1ce4e5b9ull);
+}
+
+/// The changes of model step `step`: a few keys set to new values of 1 to 3 pages, some erased.
+std::vector<std::pair<std::uint32_t, std::uint64_t>> changes_of(std::uint64_t step) {
+    std::mt19937_64 rng(step);
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> out;
+    const int n = 1 + static_cast<int>(rng() % 4);
+    for (int i = 0; i < n; ++i) {
+        const auto key = static_cast<std::uint32_t>(rng() % 40);
+        out.emplace_back(key, rng() % 5 == 0 ? 0 : step * 100 + static_cast<std::uint64_t>(i) + 1);
+    }
+    return out;
+}
+std::uint64_t pages_of(std::uint64_t value) {
+    return 1 + value % 3;
+}
+
+/// The keys and values of model state `step` (pages not modelled: they are the store's choice).
+std::map<std::uint32_t, std::uint64_t> model(std::uint64_t step) {
+    std::map<std::uint32_t, std::uint64_t> m;
+    for (std::uint64_t s = 1; s <= step; ++s)
+        for (const auto& [key, value] : changes_of(s)) {
+            if (value == 0)
+                m.erase(key);
+            else
+                m[key] = value;
+        }
+    return m;
+}
+
+template <class View>
+table load(const View& v) {
+    table t;
+    const pg::page_id dir = v.word(0);
+    if (dir == 0) return t;
+    const auto bytes = v.page(dir);
+    std::uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    if (n > per_dir) throw mmry::error(errc::corrupt, "directory count");
+    for (std::uint64_t i = 0; i < n; ++i) {
+        std::uint64_t f[4];
+        std::memcpy(f, bytes.data() + 8 + i * 32, 32);
+        t[static_cast<std::uint32_t>(f[0])] = {f[1], f[2], f[3]};
+    }
+    return t;
+}
+
+/// The table's values, each checked against its pattern in every word of its pages.
+template <class View>
+std::map<std::uint32_t, std::uint64_t> values(const View& v) {
+    std::map<std::uint32_t, std::uint64_t> out;
+    for (const auto& [key, e] : load(v)) {
+        const auto bytes = v.page(e.page, e.pages);
+        for (std::size_t i = 0; i < bytes.size() / 8; ++i) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, bytes.data() + i * 8, 8);
+            if (w != fill_word(e.value, i))
+                throw mmry::error(errc::corrupt, "value of key " + std::to_string(key) +
+                                                     " changed at word " + std::to_string(i));
+        }
+        out[key] = e.value;
+    }
+    return out;
+}
+
+/// Applies model step `step` in one transaction (copy on write: new pages for every changed
+/// value and for the directory; the replaced ones freed).
+template <class Store>
+void apply(Store& s, std::uint64_t step, bool sync = false) {
+    auto w = s.write();
+    table t = load(w);
+    for (const auto& [key, value] : changes_of(step)) {
+        if (auto it = t.find(key); it != t.end()) {
+            w.free(it->second.page, it->second.pages);
+            t.erase(it);
+        }
+        if (value == 0) continue;
+        const std::uint64_t n = pages_of(value);
+        const pg::page_id p = w.allocate(n);
+        auto bytes = w.write(p, n);
+        for (std::size_t i = 0; i < bytes.size() / 8; ++i) {
+            const std::uint64_t word = fill_word(value, i);
+            std::memcpy(bytes.data() + i * 8, &word, 8);
+        }
+        t[key] = {value, p, n};
+    }
+    if (w.word(0) != 0) w.free(w.word(0));
+    const pg::page_id dir = w.allocate();
+    auto bytes = w.write(dir);
+    const std::uint64_t n = t.size();
+    std::memcpy(bytes.data(), &n, 8);
+    std::size_t i = 0;
+    for (const auto& [key, e] : t) {
+        const std::uint64_t f[4] = {key, e.value, e.page, e.pages};
+        std::memcpy(bytes.data() + 8 + 32 * i++, f, 32);
+    }
+    w.set_word(0, dir);
+    w.set_word(1, step);
+    w.commit(sync);
+}
+
+/// check() with the table's pages as what the meta words reach.
+template <class Store>
+pg::page_check check(Store& s) {
+    return s.check([](const auto& view, auto&& mark) {
+        if (view.word(0) == 0) return;
+        mark(view.word(0), 1);
+        for (const auto& [key, e] : load(view)) mark(e.page, e.pages);
+    });
+}
+
+template <class Store>
+void require_state(Store& s, std::uint64_t step) {
+    auto r = s.read();
+    REQUIRE(r.word(1) == step);
+    REQUIRE(values(r) == model(step));
+    const auto c = check(s);
+    INFO((c.problems.empty() ? std::string() : c.problems.front()));
+    REQUIRE(c.ok());
+}
+
+pg::page_store_options small() {
+    pg::page_store_options o;
+    o.segment_bytes = 64 * 1024;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("pages: commits are all or nothing, and every page is reachable or free exactly once") {
+    pg::page_store<pg::heap_backend> s(pg::create, "heap", small());
+    require_state(s, 0);
+    for (std::uint64_t step = 1; step <= 150; ++step) {
+        apply(s, step);
+        if (step % 10 == 0) require_state(s, step);
+    }
+    SECTION("a transaction dropped without commit changes nothing") {
+        {
+            auto w = s.write();
+            const auto p = w.allocate(3);
+            w.write(p, 3)[0] = std::byte{1};
+            w.free(w.word(0));
+            w.set_word(1, 999);
+        }
+        require_state(s, 150);
+        apply(s, 151);
+        require_state(s, 151);
+    }
+    SECTION("committed pages are never written, and a page is never freed twice") {
+        auto w = s.write();
+        REQUIRE_THROWS_MATCHES(w.write(w.word(0)), mmry::error,
+                               is_error(errc::invalid_argument, "never written"));
+        w.free(w.word(0));
+        REQUIRE_THROWS_MATCHES(w.free(w.word(0)), mmry::error, is_error(errc::invalid_argument));
+        REQUIRE_THROWS_MATCHES(w.free(s.max_pages() + 5), mmry::error,
+                               is_error(errc::invalid_argument));
+    }
+    SECTION("freed pages are reused: a store rewritten 1000 times stays small") {
+        const auto before = s.stats().pages;
+        for (std::uint64_t step = 151; step <= 1150; ++step) apply(s, step);
+        require_state(s, 1150);
+        CHECK(s.stats().pages < before + 200);
+    }
+}
+
+TEST_CASE("pages: a reader keeps its state while writers replace it (threads)") {
+    pg::page_store<pg::heap_backend> s(pg::create, "heap", small());
+    for (std::uint64_t step = 1; step <= 20; ++step) apply(s, step);
+    std::atomic<bool> stop{false};
+    std::atomic<int> failures{0}, rounds{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 2; ++t)
+        readers.emplace_back([&] {
+            while (!stop.load()) {
+                auto r = s.read();
+                const auto step = r.word(1);
+                for (int again = 0; again < 5; ++again)
+                    if (values(r) != model(step)) ++failures;
+                ++rounds;
+            }
+        });
+    for (std::uint64_t step = 21; step <= 400; ++step) apply(s, step);
+    while (rounds.load() < 10) std::this_thread::yield();
+    stop = true;
+    for (auto& t : readers) t.join();
+    CHECK(failures.load() == 0);
+    require_state(s, 400);
+}
+
+TEST_CASE("pages: pages a reader can see are not reused until it is gone") {
+    pg::page_store<pg::heap_backend> s(pg::create, "heap", small());
+    for (std::uint64_t step = 1; step <= 20; ++step) apply(s, step);
+    const auto base = s.stats().pages;
+    {
+        auto r = s.read();
+        const auto seen = values(r);
+        for (std::uint64_t step = 21; step <= 220; ++step) apply(s, step);
+        CHECK(values(r) == seen);             // every page it reaches is as it was
+        CHECK(s.stats().pages > base + 200);  // what it pins could not be reused
+    }
+    // Pinned, 200 steps took more than 200 pages; free again, 400 steps take a few dozen (the
+    // table's own growth to its 40 keys).
+    const auto pinned = s.stats().pages;
+    for (std::uint64_t step = 221; step <= 620; ++step) apply(s, step);
+    CHECK(s.stats().pages < pinned + 100);
+    require_state(s, 620);
+}
+
+TEMPLATE_TEST_CASE("pages: a writer killed at any fault point costs only its own transaction", "",
+                   pg::shm_backend, pg::file_backend) {
+    using store = pg::page_store<TestType>;
+    page_place<TestType> where;
+    { store s(pg::create, where.name(), small()); }
+    static std::atomic<int> hits{0};
+    static int kill_at = 0;
+    const int steps = env_count("MMRY_PAGES_KILL_STEPS", 6);
+    std::uint64_t step = 0;
+    std::uint64_t kills = 0;
+    std::uint64_t recoveries = 0;
+    for (int round = 0; round < steps; ++round) {
+        // One round: children apply the next 3 steps, killed at fault point 0, 1, 2, ... until one
+        // passes every point; after each kill the store holds a whole state and takes writes.
+        for (kill_at = 0;; ++kill_at) {
+            const pid_t child = ::fork();
+            if (child == 0) {
+                hits = 0;
+                mmry::detail::fault_hook = [](std::string_view) {
+                    if (hits++ == kill_at) ::kill(::getpid(), SIGKILL);
+                };
+                try {
+                    store s(pg::open, where.name());
+                    for (std::uint64_t k = 1; k <= 3; ++k) apply(s, step + k, kill_at % 2 == 1);
+                } catch (...) {
+                    ::_exit(3);
+                }
+                ::_exit(0);
+            }
+            int status = 0;
+            REQUIRE(::waitpid(child, &status, 0) == child);
+            store s(pg::open, where.name());
+            auto r = s.read();
+            const auto now = r.word(1);
+            INFO("round " << round << ", killed at point " << kill_at << ", state " << now);
+            REQUIRE((now >= step && now <= step + 3));
+            REQUIRE(values(r) == model(now));
+            if (WIFEXITED(status)) {
+                REQUIRE(WEXITSTATUS(status) == 0);
+                REQUIRE(now == step + 3);
+                step = now;
+                break;
+            }
+            REQUIRE(WIFSIGNALED(status));
+            ++kills;
+            CHECK(s.stats().recoveries == ++recoveries);  // the lock was taken from the dead
+            const auto c = check(s);
+            INFO((c.problems.empty() ? std::string() : c.problems.front()));
+            REQUIRE(c.ok());
+            step = now;
+            apply(s, ++step);  // and the next writer goes on
+        }
+    }
+    CHECK(kills > static_cast<std::uint64_t>(steps) * 10);
+    store s(pg::open, where.name());
+    require_state(s, step);
+}
+
+TEST_CASE("pages: the pin of a reader that died does not hold reuse up") {
+    using store = pg::page_store<pg::shm_backend>;
+    page_place<pg::shm_backend> where;
+    store s(pg::create, where.name(), small());
+    for (std::uint64_t step = 1; step <= 20; ++step) apply(s, step);
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        store mine(pg::open, where.name());
+        auto r = mine.read();
+        (void)!::write(ready[1], "x", 1);
+        ::pause();
+        ::_exit(0);
+    }
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    CHECK(s.stats().reading == 1);
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    // Were the dead reader's pin kept, 400 steps would take more than 400 pages.
+    const auto before = s.stats().pages;
+    for (std::uint64_t step = 21; step <= 420; ++step) apply(s, step);
+    CHECK(s.stats().pages < before + 150);
+    CHECK(s.stats().reading == 0);
+    require_state(s, 420);
+}
+
+TEST_CASE("pages: a full store refuses a transaction and stays as it was") {
+    auto o = small();
+    o.max_bytes = 8 * o.segment_bytes;
+    pg::page_store<pg::heap_backend> s(pg::create, "heap", o);
+    for (std::uint64_t step = 1; step <= 10; ++step) apply(s, step);
+    {
+        auto w = s.write();
+        REQUIRE_THROWS_MATCHES(
+            [&] {
+                for (;;) w.allocate(3);
+            }(),
+            mmry::error, is_error(errc::limit_exceeded, "limit of 128 pages"));
+    }
+    require_state(s, 10);
+    apply(s, 11);
+    require_state(s, 11);
+}
+
+TEST_CASE("pages: damaged bytes are refused with errc::corrupt or survived, never followed") {
+    using store = pg::page_store<pg::file_backend>;
+    page_place<pg::file_backend> where;
+    const std::string seg0 = where.name() + "/pages-0000.mmry";
+    {
+        store s(pg::create, where.name(), small());
+        for (std::uint64_t step = 1; step <= 30; ++step) apply(s, step, true);
+    }
+    auto poke = [](const std::string& file, std::uint64_t offset, unsigned char x) {
+        std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekg(static_cast<std::streamoff>(offset));
+        char c = 0;
+        f.read(&c, 1);
+        c = static_cast<char>(c ^ x);
+        f.seekp(static_cast<std::streamoff>(offset));
+        f.write(&c, 1);
+    };
+    // State k is transaction k + 1 (the empty store is transaction 1).
+    const std::uint64_t meta30 = pg::meta_page[31 % 2] * pg::page_size;
+    const std::uint64_t meta29 = pg::meta_page[30 % 2] * pg::page_size;
+
+    SECTION("a torn current meta: the store opens at the commit before, which is whole") {
+        poke(seg0, meta30 + 200, 0x40);
+        store s(pg::open, where.name());
+        require_state(s, 29);
+        apply(s, 30);
+        require_state(s, 30);
+    }
+    SECTION("both metas damaged") {
+        poke(seg0, meta30 + 16, 1);
+        poke(seg0, meta29 + 16, 1);
+        REQUIRE_THROWS_MATCHES(store(pg::open, where.name()), mmry::error,
+                               is_error(errc::corrupt, "neither meta page is valid"));
+    }
+    SECTION("the creation header") {
+        poke(seg0, 16, 1);
+        REQUIRE_THROWS_MATCHES(store(pg::open, where.name()), mmry::error,
+                               is_error(errc::corrupt, "page store header"));
+    }
+    SECTION("a truncated segment file") {
+        std::filesystem::resize_file(seg0, 8192);
+        REQUIRE_THROWS_MATCHES(store(pg::open, where.name()), mmry::error,
+                               is_error(errc::corrupt, "segment 0"));
+    }
+    SECTION("a directory entry naming pages past the store") {
+        pg::page_id dir = 0;
+        {
+            store s(pg::open, where.name());
+            dir = s.read().word(0);
+        }
+        // The first entry's page number (offset 8 + 16 in the directory page).
+        const std::uint64_t sp = small().segment_bytes / pg::page_size;
+        const std::string file =
+            pg::file_backend::object(where.name(), static_cast<std::uint32_t>(dir / sp));
+        poke(file, (dir % sp) * pg::page_size + 8 + 16 + 3, 0x7f);
+        store s(pg::open, where.name());
+        auto r = s.read();
+        REQUIRE_THROWS_MATCHES(values(r), mmry::error,
+                               is_error(errc::corrupt, "are not data pages of state 31"));
+        REQUIRE_FALSE(check(s).ok());
+    }
+}
