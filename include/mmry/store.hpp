@@ -13,18 +13,29 @@
 // mmry/error.hpp) naming the key, the frame and the values involved.
 // Complexity: get and put cost one index lookup plus encoding of the value; read(key, offset,
 // length) decodes only the frames the range touches.
+//
+// This header is the contract: the class with its public API, and the one-line members. The
+// longer members are defined in the parts it includes at the end, one header per concern:
+//   detail/store_resolve.hpp       keys and versions to records (callers hold the lock)
+//   detail/store_read.hpp          get, read, view, metadata, stats; decoding values
+//   detail/store_listing.hpp       the sources behind list(), range(), stored() and history()
+//   detail/store_write.hpp         put and the one commit path; counters
+//   detail/store_erase.hpp         erase; unlinking a version's stored keys and record
+//   detail/store_history.hpp       set_version, rollback, prune (retention)
+//   detail/store_fold_write.hpp    folding a value into chunks; counting chunk references
+//   detail/store_fold_read.hpp     reading a folded value through its manifest and pieces
+//   detail/store_transfer.hpp      export_record, import_record, bundles
+//   detail/store_dictionaries.hpp  training, storing and loading dictionaries; recompress
+//   detail/store_verify.hpp        verify()
+//   detail/store_access.hpp        a test seam to a record's bytes
 
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <limits>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,11 +43,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <cryptopp/osrng.h>
-#include <boost/interprocess/exceptions.hpp>
 
 #include <mmry/bytes.hpp>
 #include <mmry/codec/frame_codec.hpp>
@@ -46,7 +55,6 @@
 #include <mmry/detail/fault.hpp>
 #include <mmry/detail/store_state.hpp>
 #include <mmry/error.hpp>
-#include <mmry/format/bundle.hpp>
 #include <mmry/format/manifest.hpp>
 #include <mmry/format/record.hpp>
 #include <mmry/format/store_header.hpp>
@@ -152,7 +160,7 @@ class basic_store {
     basic_store(basic_store&&) noexcept = default;
     basic_store& operator=(basic_store&&) noexcept = default;
 
-    // ---- writing ----------------------------------------------------------------------------
+    // ---- writing (detail/store_write.hpp, store_erase.hpp, store_history.hpp) ---------------
 
     /// Stores `value` under `key` as the key's next version, with the content type, tags and
     /// attributes of `o`; returns the version it got (mmry::version{1} for a new key). With
@@ -160,22 +168,7 @@ class basic_store {
     /// policy that keeps history the earlier versions stay (see mmry/path/). Throws
     /// errc::invalid_argument for an empty key or one over 64 KiB, or bad put_options;
     /// errc::limit_exceeded when the store's max_size would be passed. Strong guarantee.
-    version put(std::string_view key, byte_view value, const put_options& o = {}) {
-        check_key(key);
-        if (value.size() > format::max_logical_size)
-            throw error(errc::invalid_argument, "value of " + std::to_string(value.size()) +
-                                                    " bytes for key " + detail::quote(key) +
-                                                    " exceeds the limit of 2^48 bytes");
-        if (value.size() / s_->header.frame_size >= (std::uint64_t{1} << 32) - 1)
-            throw error(errc::invalid_argument,
-                        "value of " + std::to_string(value.size()) + " bytes for key " +
-                            detail::quote(key) + " would need more than 2^32 frames of " +
-                            std::to_string(s_->header.frame_size) + " bytes");
-        format::check_put_options(o, key, sealed);
-        if constexpr (folding)
-            if (value.size() >= fold_type::min_size) return version{put_folded(key, value, o)};
-        return version{put_whole(key, value, o)};
-    }
+    version put(std::string_view key, byte_view value, const put_options& o = {});
     /// Stores text as its bytes (no terminating NUL).
     version put(std::string_view key, std::string_view value, const put_options& o = {}) {
         return put(key, as_bytes(value), o);
@@ -207,148 +200,52 @@ class basic_store {
     /// Removes one stored key (one layout's entry for one version), as a file is removed from one
     /// directory of several; the record goes when no stored key refers to it any more. Returns the
     /// metadata of the record it referred to, or nullopt when there was no such stored key.
-    std::optional<mmry::metadata> erase_stored(std::string_view stored_key) {
-        std::optional<mmry::metadata> removed;
-        std::string owner;
-        {
-            std::unique_lock lock(s_->lock);
-            const record_ref* found = s_->root->index.find(stored_key);
-            if (!found) return std::nullopt;
-            const record_ref ref = *found;
-            owner = owner_of(ref).value_or(std::string(stored_key));
-            removed = describe_or_size(owner, ref);
-            update_scope update(s_->lock);
-            s_->root->index.erase(stored_key);
-            if constexpr (!keeps_history) {
-                free_record(ref);
-            } else {
-                release(ref, layout_of(stored_key, owner, ref));
-            }
-            ++s_->root->erases;
-        }
-        s_->cache.erase(owner);
-        return removed;
-    }
+    std::optional<mmry::metadata> erase_stored(std::string_view stored_key);
 
     /// Makes the next put of `key` version n, so that version numbers can follow an outside
     /// numbering. Throws errc::invalid_argument when `key` has no version yet or n is not above
     /// its latest version.
-    void set_version(std::string_view key, version n) requires keeps_history {
-        std::unique_lock lock(s_->lock);
-        auto* head = s_->root->heads.find(key);
-        if (!head || head->versions.empty())
-            throw error(errc::invalid_argument,
-                        "set_version: key " + detail::quote(key) + " has no version yet");
-        if (n.number <= head->versions.back().version)
-            throw error(errc::invalid_argument, "set_version: version " + std::to_string(n.number) +
-                                                    " of key " + detail::quote(key) +
-                                                    " is not above its latest version " +
-                                                    std::to_string(head->versions.back().version));
-        update_scope update(s_->lock);
-        head->next_version = n.number;
-    }
+    void set_version(std::string_view key, version n) requires keeps_history;
 
     /// Writes the content, content type, tags and attributes of version `v` of `key` as a new
     /// version; returns the new version, or nullopt when version v is not kept.
-    std::optional<version> rollback(std::string_view key, version v) requires keeps_history {
-        auto value = get(key, v);
-        auto meta = metadata(key, v);
-        if (!value || !meta) return std::nullopt;
-        return put(key, byte_view(*value),
-                   put_options{meta->content_type, meta->tags, meta->attributes});
-    }
+    std::optional<version> rollback(std::string_view key, version v) requires keeps_history;
 
     /// Erases the versions of `key` that `r` does not keep (the latest version is always kept);
     /// returns how many it erased.
-    std::size_t prune(std::string_view key, const retention& r) requires keeps_history {
-        std::size_t erased = 0;
-        {
-            std::unique_lock lock(s_->lock);
-            auto* head = s_->root->heads.find(key);
-            if (!head) return 0;
-            update_scope update(s_->lock);
-            erased = prune_head(key, *head, r);
-            s_->root->erases += erased;
-        }
-        if (erased) s_->cache.erase(key);
-        return erased;
-    }
+    std::size_t prune(std::string_view key, const retention& r) requires keeps_history;
     /// prune(key, r) for every key; returns how many versions it erased. O(keys + versions).
-    std::size_t prune(const retention& r) requires keeps_history {
-        std::vector<std::string> keys;
-        {
-            std::shared_lock lock(s_->lock);
-            s_->root->heads.scan("", "", [&](std::string_view k, const head_type&) {
-                keys.emplace_back(k);
-                return true;
-            });
-        }
-        std::size_t erased = 0;
-        for (const auto& k : keys) erased += prune(k, r);
-        return erased;
-    }
+    std::size_t prune(const retention& r) requires keeps_history;
 
-    // ---- reading ----------------------------------------------------------------------------
+    // ---- reading (detail/store_read.hpp, store_listing.hpp) ----------------------------------
 
     /// The current value of `key` as T (bytes, std::string, or any type with an mmry::codec), or
     /// nullopt. Throws errc::corrupt / authentication_failed / wrong_key when the record fails
     /// its checks.
     template <class T = bytes>
-    std::optional<T> get(std::string_view key) const {
-        std::shared_lock lock(s_->lock);
-        const auto at = locate(key);
-        if (!at) return std::nullopt;
-        return decode_as<T>(lock, key, open_record(key, *at), /*cache=*/true);
-    }
+    std::optional<T> get(std::string_view key) const;
     /// Version `v` of `key`, or nullopt when the store does not keep it.
     template <class T = bytes>
-    std::optional<T> get(std::string_view key, version v) const {
-        std::shared_lock lock(s_->lock);
-        const auto rec = open_version(key, v.number);
-        if (!rec) return std::nullopt;
-        return decode_as<T>(lock, key, *rec, /*cache=*/false);
-    }
+    std::optional<T> get(std::string_view key, version v) const;
     /// The value `key` had at time t: the newest kept version written at or before t, or nullopt.
     /// O(versions newer than t).
     template <class T = bytes>
-    std::optional<T> get_as_of(std::string_view key,
-                               std::chrono::system_clock::time_point t) const {
-        std::shared_lock lock(s_->lock);
-        const auto rec = open_as_of(key, t);
-        if (!rec) return std::nullopt;
-        return decode_as<T>(lock, key, *rec, /*cache=*/false);
-    }
+    std::optional<T> get_as_of(std::string_view key, std::chrono::system_clock::time_point t) const;
 
     /// The value of `key` in place, without a copy, or nullopt: for stores whose values are kept
     /// raw (compress::none, cipher::none). The view holds a read lock (see mmry/view.hpp); every
     /// frame's checksum is verified before it is returned (errc::corrupt otherwise).
     std::optional<value_view<lock_type>> view(std::string_view key) const
-        requires(compressor_type::id == 0 && cipher_type::tag_size == 0 && fold_type::id == 0) {
-        std::shared_lock lock(s_->lock);
-        const auto at = locate(key);
-        if (!at) return std::nullopt;
-        const auto bytes = s_->codec.contiguous(open_record(key, *at));
-        return value_view<lock_type>(std::move(lock), bytes);
-    }
+        requires(compressor_type::id == 0 && cipher_type::tag_size == 0 && fold_type::id == 0);
 
     /// Bytes [offset, offset + length) of the current value of `key`, or nullopt when the key is
     /// absent. Decodes only the frames the range touches. Throws errc::out_of_range when the range
     /// passes the end of the value.
     std::optional<bytes> read(std::string_view key, std::uint64_t offset,
-                              std::uint64_t length) const {
-        std::shared_lock lock(s_->lock);
-        const auto at = locate(key);
-        if (!at) return std::nullopt;
-        return read_range(key, open_record(key, *at), offset, length);
-    }
+                              std::uint64_t length) const;
     /// The same, of version `v`.
     std::optional<bytes> read(std::string_view key, std::uint64_t offset, std::uint64_t length,
-                              version v) const {
-        std::shared_lock lock(s_->lock);
-        const auto rec = open_version(key, v.number);
-        if (!rec) return std::nullopt;
-        return read_range(key, *rec, offset, length);
-    }
+                              version v) const;
 
     /// True when `key` has a value (for path::multi: by its existence strategy).
     bool contains(std::string_view key) const {
@@ -364,19 +261,9 @@ class basic_store {
     }
 
     /// What the store knows of `key`'s current value, without decoding it, or nullopt.
-    std::optional<mmry::metadata> metadata(std::string_view key) const {
-        std::shared_lock lock(s_->lock);
-        const auto at = locate(key);
-        if (!at) return std::nullopt;
-        return describe(open_record(key, *at));
-    }
+    std::optional<mmry::metadata> metadata(std::string_view key) const;
     /// What the store knows of version `v` of `key`, or nullopt.
-    std::optional<mmry::metadata> metadata(std::string_view key, version v) const {
-        std::shared_lock lock(s_->lock);
-        const auto rec = open_version(key, v.number);
-        if (!rec) return std::nullopt;
-        return describe(*rec);
-    }
+    std::optional<mmry::metadata> metadata(std::string_view key, version v) const;
 
     /// The kept versions of `key`, oldest first, each with its metadata (no value is decoded):
     /// a lazy range like list()'s, fetched in batches that resume after the last version yielded
@@ -420,45 +307,7 @@ class basic_store {
 
     /// Exact counters (entries, logical and stored bytes, frames, records by size class), the
     /// arena's segments, and this process's cache.
-    store_stats stats() const {
-        std::shared_lock lock(s_->lock);
-        const auto& r = *s_->root;
-        store_stats st;
-        st.entries = key_count();
-        st.records = r.records;
-        st.logical_bytes = r.logical_bytes;
-        st.stored_bytes = r.stored_bytes + r.chunk_stored + r.dictionary_stored;
-        st.folded_bytes = r.logical_bytes - r.folded_logical + r.chunk_logical;
-        st.folded_values = r.folded_values;
-        st.chunks = r.chunks.size() - r.pieces;
-        st.pieces = r.pieces;
-        st.chunk_refs = r.chunk_refs;
-        st.chunk_bytes = r.chunk_logical;
-        st.chunk_stored_bytes = r.chunk_stored;
-        st.payload_bytes = r.payload_bytes;
-        for (const auto& d : r.dictionaries)
-            st.dictionaries.push_back(
-                {d.id, d.bytes, d.ref.size, d.records, d.id == r.current_dictionary.load()});
-        for (std::size_t i = 0; i < detail::level_slots; ++i)
-            if (r.level_frames[i] != 0)
-                st.levels.push_back(
-                    {static_cast<std::int8_t>(static_cast<std::uint8_t>(i)), r.level_frames[i]});
-        std::sort(st.levels.begin(), st.levels.end(),
-                  [](const level_stats& a, const level_stats& b) { return a.level < b.level; });
-        st.frames = r.frames;
-        st.compressed_frames = r.compressed_frames;
-        st.puts = r.puts;
-        st.erases = r.erases;
-        for (std::size_t k = 0; k < detail::size_classes; ++k)
-            if (r.class_blocks[k] != 0)
-                st.size_classes.push_back({k == 0 ? 0 : std::uint64_t{1} << (k - 1),
-                                           (std::uint64_t{1} << k) - 1, r.class_blocks[k],
-                                           r.class_bytes[k]});
-        st.arena = s_->arena->stats();
-        if constexpr (requires { s_->lock.readers(); }) st.readers = s_->lock.readers();
-        st.cache = s_->cache.stats();
-        return st;
-    }
+    store_stats stats() const;
 
     /// Checks the whole store: decodes every record of every stored key and version, every
     /// chunk and manifest piece (against its id) and every dictionary; recounts every chunk's
@@ -471,58 +320,22 @@ class basic_store {
     /// after each record, chunk and piece with the number checked so far and the total.
     verify_report verify(const verify_progress& progress = {}) const;
 
+    // ---- moving records out and in (detail/store_transfer.hpp) -------------------------------
+
     /// The stored form of `key`'s current record (still compressed and encrypted), or nullopt:
     /// what a backup copies and import_record takes back. A folded value exports as a bundle of
     /// its record and the records of its distinct chunks (docs/FORMAT.md, "Bundles").
-    std::optional<bytes> export_record(std::string_view key) const {
-        std::shared_lock lock(s_->lock);
-        const auto at = locate(key);
-        if (!at) return std::nullopt;
-        const auto span = s_->arena->bytes(at->where, at->size);
-        if constexpr (folding) {
-            const auto v = open_record(key, *at);
-            if (v.header().folded) return bundle_of(v);
-        }
-        return bytes(span.begin(), span.end());
-    }
+    std::optional<bytes> export_record(std::string_view key) const;
     /// The same, of version `v` of `key` (nullopt when the store does not keep it).
-    std::optional<bytes> export_record(std::string_view key, version v) const {
-        std::shared_lock lock(s_->lock);
-        const auto rec = open_version(key, v.number);
-        if (!rec) return std::nullopt;
-        if constexpr (folding)
-            if (rec->header().folded) return bundle_of(*rec);
-        return bytes(rec->bytes().begin(), rec->bytes().end());
-    }
+    std::optional<bytes> export_record(std::string_view key, version v) const;
 
     /// Puts back a record exported from this store, after checking every field and decoding every
     /// frame. A record from another store, under another key, or altered in any byte is refused
     /// with the error that says why, and the store is unchanged. The record keeps its version;
     /// a kept version with that number is replaced.
-    void import_record(byte_view record) {
-        if constexpr (folding)
-            if (format::is_bundle(record)) return import_bundle(record);
-        const auto probe = format::record_view::parse(record, {}, cipher_type::tag_size);
-        const std::string key(probe.key());
-        const auto v = s_->codec.open(record, key);
-        s_->codec.check_meta(v);
-        if (v.header().folded)
-            throw error(errc::invalid_argument,
-                        "record of key " + detail::quote(key) +
-                            " is folded: import the bundle export_record made of it");
-        {
-            std::shared_lock lock(s_->lock);
-            check_frames(v);
-        }
-        see_seq(v.header().seq);
-        bytes copy(record.begin(), record.end());
-        commit(key, copy, origin::import);
-        // The record keeps its own sequence number, which this process may have cached for
-        // the value it replaces (a get would then be served the old value).
-        s_->cache.erase(key);
-    }
+    void import_record(byte_view record);
 
-    // ---- dictionaries -----------------------------------------------------------------------
+    // ---- dictionaries (detail/store_dictionaries.hpp) ----------------------------------------
 
     /// Trains a zstd dictionary on the current values of `keys` (absent keys are skipped), stores
     /// it (encrypted when the store is), and makes it the one new records are compressed with;
@@ -531,31 +344,11 @@ class basic_store {
     /// Throws errc::invalid_argument when the samples are too few for zstd to train on.
     std::uint32_t train_dictionary(std::span<const std::string> keys,
                                    std::size_t capacity = default_dictionary_capacity) requires
-        detail::store_state<Traits>::codec_type::takes_dictionaries {
-        std::vector<bytes> samples;
-        std::size_t total = 0;
-        for (const auto& k : keys) {
-            if (total >= max_sample_bytes(capacity)) break;
-            if (auto v = get(k)) {
-                total += v->size();
-                samples.push_back(std::move(*v));
-            }
-        }
-        return store_dictionary(samples, capacity);
-    }
+        detail::store_state<Traits>::codec_type::takes_dictionaries;
     /// The same, on the current values of the keys whose metadata `pred` accepts.
     std::uint32_t train_dictionary(const std::function<bool(const entry&)>& pred,
                                    std::size_t capacity = default_dictionary_capacity) requires
-        detail::store_state<Traits>::codec_type::takes_dictionaries {
-        std::vector<std::string> keys;
-        std::size_t total = 0;
-        for (const auto& e : list())
-            if (total < max_sample_bytes(capacity) && pred(e)) {
-                total += e.meta.logical_size;
-                keys.push_back(e.key);
-            }
-        return train_dictionary(keys, capacity);
-    }
+        detail::store_state<Traits>::codec_type::takes_dictionaries;
 
     /// Rewrites every record and chunk that is not compressed with the current dictionary, so
     /// that it is; values, versions, hashes and times stay as they were. Returns how many records
@@ -563,68 +356,14 @@ class basic_store {
     /// writers go on meanwhile.
     std::size_t recompress();
 
+    // ---- listing sources (detail/store_listing.hpp) -------------------------------------------
+
     /// The listing source behind list(), range(), with_tag(), where() and stored(): appends the
     /// next batch of entries after `after` (nullptr: the first batch).
-    bool fetch(const query& q, const entry* after, std::vector<entry>& out) const {
-        std::shared_lock lock(s_->lock);
-        std::string start = q.from;
-        if (after && std::string_view(after->key) >= std::string_view(start))
-            start = after->key + '\0';  // the least key after `after`
-        bool more = false;
-        auto emit = [&](std::string_view k, auto&& open) {
-            if (k < std::string_view(q.from)) return true;
-            if (!q.to.empty() && k >= std::string_view(q.to)) return !index_type::sorted;
-            entry e{std::string(k), describe(open())};
-            if (q.filter && !q.filter(e)) return true;
-            if (index_type::sorted && out.size() == batch_size) return !(more = true);
-            out.push_back(std::move(e));
-            return true;
-        };
-        if (!index_type::sorted && after) return false;  // the first batch took all
-        if (q.stored || !keeps_history) {
-            s_->root->index.scan(q.prefix, start, [&](std::string_view k, const record_ref& ref) {
-                return emit(k,
-                            [&] { return q.stored ? open_stored(k, ref) : open_record(k, ref); });
-            });
-        } else {
-            s_->root->heads.scan(q.prefix, start, [&](std::string_view k, const head_type& h) {
-                const auto* slot = latest_slot(h);
-                return !slot || emit(k, [&] { return open_slot(k, *slot); });
-            });
-        }
-        if constexpr (!index_type::sorted)
-            std::sort(out.begin(), out.end(),
-                      [](const entry& a, const entry& b) { return a.key < b.key; });
-        return more;
-    }
+    bool fetch(const query& q, const entry* after, std::vector<entry>& out) const;
     /// The source behind history(): appends the next batch of the key's versions after the
     /// version of `after` (nullptr: the first batch).
-    bool fetch(const history_query& q, const entry* after, std::vector<entry>& out) const {
-        std::shared_lock lock(s_->lock);
-        const std::string_view key = q.key;
-        auto add = [&](const format::record_view& v) {
-            auto m = describe(v);
-            if (m.modified >= q.from && m.modified <= q.to) out.push_back({q.key, std::move(m)});
-        };
-        if constexpr (!keeps_history) {
-            if (const record_ref* ref = s_->root->index.find(key); ref && !after)
-                add(open_record(key, *ref));
-            return false;
-        } else {
-            const auto* head = s_->root->heads.find(key);
-            if (!head) return false;
-            const std::uint64_t last = after ? after->meta.version.number : 0;
-            auto it = std::upper_bound(
-                head->versions.begin(), head->versions.end(), last,
-                [](std::uint64_t v, const detail::version_slot& slot) { return v < slot.version; });
-            for (; it != head->versions.end(); ++it) {
-                if (!visible(*it)) continue;
-                if (out.size() == batch_size) return true;
-                add(open_slot(key, *it));
-            }
-            return false;
-        }
-    }
+    bool fetch(const history_query& q, const entry* after, std::vector<entry>& out) const;
 
   private:
     friend struct detail::store_access;
@@ -635,30 +374,10 @@ class basic_store {
     using codec_type = typename state::codec_type;
     using dictionary_ptr = std::shared_ptr<const compress::dictionary>;
 
-    // A folded put's chunks: what its manifest names, and the records of the chunks the store
-    // lacked when it looked (encoded before the write lock is taken).
-    struct encoded_chunk {
-        format::hash_bytes id{};
-        bytes record;
-        detail::chunk_kind kind = detail::chunk_kind::data;
-    };
-    // A piece of a manifest of depth 1: the chunks [begin, end) of the plan, and its entries.
-    struct fold_piece {
-        std::size_t begin = 0, end = 0;
-        bytes content;  // empty: an imported piece the bundle did not carry
-        format::hash_bytes id{};
-    };
-    struct fold_plan {
-        unsigned depth = 0;
-        std::vector<format::chunk_ref> top;     // the manifest's entries
-        std::vector<fold_piece> pieces;         // per entry of `top`, when depth is 1
-        std::vector<format::chunk_ref> chunks;  // the value's chunks (those known)
-        std::vector<format::hash_bytes> ids;    // of each chunk (put only)
-        std::vector<std::uint64_t> offsets;     // of each chunk in the value (put only)
-        byte_view value;                        // the value (put only)
-        std::map<format::chunk_reference, encoded_chunk> encoded;  // records made or bundled
-        std::vector<format::chunk_reference> counted;  // references counted so far, in order
-    };
+    // A folded put's plan and its chunks (defined in detail/store_fold_write.hpp).
+    struct encoded_chunk;
+    struct fold_piece;
+    struct fold_plan;
     using head_type = typename state::head_type;
     using slot_iterator = typename head_type::slots::iterator;
     enum class origin { put, import };
@@ -692,7 +411,7 @@ class basic_store {
 
     explicit basic_store(std::unique_ptr<state> s) : s_(std::move(s)) {}
 
-    // ---- resolving keys (callers hold the lock) -------------------------------------------
+    // ---- resolving keys (callers hold the lock; detail/store_resolve.hpp) -------------------
 
     // Whether a version counts as present under the path's existence strategy.
     static bool visible(const detail::version_slot& s) noexcept {
@@ -713,20 +432,7 @@ class basic_store {
 
     // Keys with a present version. Every kept version is present under exists::any (and with one
     // layout); under all/first a version may be kept for another layout only, so count (O(n)).
-    std::size_t key_count() const {
-        if constexpr (!keeps_history) {
-            return s_->root->index.size();
-        } else if constexpr (layouts == 1 || path_type::existence == path::exists::any) {
-            return s_->root->heads.size();
-        } else {
-            std::size_t n = 0;
-            s_->root->heads.scan("", "", [&](std::string_view, const head_type& h) {
-                n += latest_slot(h) != nullptr;
-                return true;
-            });
-            return n;
-        }
-    }
+    std::size_t key_count() const;
 
     // The record of key's current version.
     std::optional<record_ref> locate(std::string_view key) const {
@@ -740,38 +446,10 @@ class basic_store {
         }
     }
 
-    std::optional<format::record_view> open_version(std::string_view key, std::uint64_t n) const {
-        if constexpr (!keeps_history) {
-            const record_ref* ref = s_->root->index.find(key);
-            if (!ref) return std::nullopt;
-            auto v = open_record(key, *ref);
-            if (v.meta().version() != n) return std::nullopt;
-            return v;
-        } else {
-            const auto* head = s_->root->heads.find(key);
-            const auto* slot = head ? head->find(n) : nullptr;
-            if (!slot || !visible(*slot)) return std::nullopt;
-            return open_slot(key, *slot);
-        }
-    }
+    std::optional<format::record_view> open_version(std::string_view key, std::uint64_t n) const;
 
     std::optional<format::record_view> open_as_of(std::string_view key,
-                                                  std::chrono::system_clock::time_point t) const {
-        const std::int64_t ns = to_ns(t);
-        if constexpr (!keeps_history) {
-            const record_ref* ref = s_->root->index.find(key);
-            if (!ref) return std::nullopt;
-            auto v = open_record(key, *ref);
-            if (v.header().modified_ns > ns) return std::nullopt;
-            return v;
-        } else {
-            const auto* head = s_->root->heads.find(key);
-            if (!head) return std::nullopt;
-            for (auto it = head->versions.rbegin(); it != head->versions.rend(); ++it)
-                if (visible(*it) && it->time_ns <= ns) return open_slot(key, *it);
-            return std::nullopt;
-        }
-    }
+                                                  std::chrono::system_clock::time_point t) const;
 
     format::record_view open_record(std::string_view key, const record_ref& ref) const {
         const auto bytes = s_->arena->bytes(ref.where, ref.size);
@@ -783,27 +461,10 @@ class basic_store {
     }
 
     // A kept version's record, checked to be the version the head files it as.
-    format::record_view open_slot(std::string_view key, const detail::version_slot& slot) const {
-        auto v = open_record(key, slot.ref);
-        if (v.meta().version() != slot.version)
-            throw error(errc::corrupt, "record kept as version " + std::to_string(slot.version) +
-                                           " of key " + detail::quote(key) + " holds version " +
-                                           std::to_string(v.meta().version()));
-        return v;
-    }
+    format::record_view open_slot(std::string_view key, const detail::version_slot& slot) const;
 
     // The record under a stored key, checked to be a write that the path policy files there.
-    format::record_view open_stored(std::string_view stored_key, const record_ref& ref) const {
-        const auto bytes = s_->arena->bytes(ref.where, ref.size);
-        const auto probe = format::record_view::parse(bytes, stored_key, cipher_type::tag_size);
-        auto v = s_->codec.open(bytes, probe.key());
-        for (std::size_t i = 0; i < layouts; ++i)
-            if (stored_key_of(i, v) == stored_key) return v;
-        throw error(errc::corrupt, "stored key " + detail::quote(stored_key) +
-                                       " refers to version " + std::to_string(v.meta().version()) +
-                                       " of key " + detail::quote(v.key()) +
-                                       ", which the path files elsewhere");
-    }
+    format::record_view open_stored(std::string_view stored_key, const record_ref& ref) const;
 
     // The stored key layout `layout` files the write held by record v under.
     static std::string stored_key_of(std::size_t layout, const format::record_view& v) {
@@ -814,55 +475,11 @@ class basic_store {
         return out;
     }
 
-    // ---- reading values -------------------------------------------------------------------
+    // ---- reading values (detail/store_read.hpp) -----------------------------------------------
 
     template <class T>
     std::optional<T> decode_as(std::shared_lock<lock_type>& lock, std::string_view key,
-                               const format::record_view& v, bool use_cache) const {
-        const auto n = static_cast<std::size_t>(v.value_size());
-        // The write sequence number names the record's content: a cached copy with the same one is
-        // the current value, whichever process wrote it.
-        const std::uint64_t stamp = v.header().seq;
-        // A raw, unsealed value decodes as a checked copy, cheaper than a cache lookup and insert.
-        use_cache = use_cache && s_->opts.cache_bytes != 0 && worth_caching(v);
-        auto cached = use_cache ? s_->cache.find(key, stamp) : nullptr;
-        if constexpr (std::is_same_v<T, bytes> || std::is_same_v<T, std::string>) {
-            T out(n, typename T::value_type{});
-            auto dst = std::as_writable_bytes(std::span(out));
-            if (cached) {
-                std::copy_n(cached->data(), n, dst.data());
-            } else {
-                decode_value(v, 0, dst);
-                if (use_cache) remember(key, stamp, dst);
-            }
-            return out;
-        } else {
-            static_assert(value_codec<T>, "get<T> needs an mmry::codec<T> specialization");
-            if (!cached) {
-                auto raw = std::make_shared<bytes>(n);
-                decode_value(v, 0, *raw);
-                if (use_cache) s_->cache.insert(key, stamp, raw);
-                cached = std::move(raw);
-            }
-            lock.unlock();
-            try {
-                return codec<T>::decode(*cached);
-            } catch (const error& e) {
-                // Keep the codec's words, without the "mmry: " prefix and the category message
-                // that e.what() carries and the new error adds again.
-                std::string_view why = e.what();
-                const std::string tail = ": " + e.code().message();
-                if (why.starts_with("mmry: ")) why.remove_prefix(6);
-                if (why.ends_with(tail)) why.remove_suffix(tail.size());
-                throw error(e.code_value(), "key " + detail::quote(key) + ": " + std::string(why));
-            } catch (const std::exception& e) {
-                throw error(errc::invalid_argument, "key " + detail::quote(key) +
-                                                        ": its mmry::codec failed to decode the "
-                                                        "value: " +
-                                                        e.what());
-            }
-        }
-    }
+                               const format::record_view& v, bool use_cache) const;
 
     static bool worth_caching(const format::record_view& v) noexcept {
         if (v.header().encrypted() || v.header().folded) return true;
@@ -872,17 +489,7 @@ class basic_store {
     }
 
     bytes read_range(std::string_view key, const format::record_view& v, std::uint64_t offset,
-                     std::uint64_t length) const {
-        const std::uint64_t size = v.value_size();
-        if (offset > size || length > size - offset)
-            throw error(errc::out_of_range,
-                        "read of " + std::to_string(length) + " bytes at offset " +
-                            std::to_string(offset) + " of key " + detail::quote(key) +
-                            " passes the end of its " + std::to_string(size) + "-byte value");
-        bytes out(static_cast<std::size_t>(length));
-        decode_value(v, offset, out);
-        return out;
-    }
+                     std::uint64_t length) const;
 
     void remember(std::string_view key, std::uint64_t stamp, byte_view value) const {
         if (value.size() + key.size() + detail::value_cache::entry_overhead > s_->opts.cache_bytes)
@@ -913,56 +520,20 @@ class basic_store {
     }
 
     // Metadata from the head and meta section; the meta section's MAC is checked first.
-    mmry::metadata describe(const format::record_view& v) const {
-        s_->codec.check_meta(v);
-        const auto& h = v.header();
-        mmry::metadata m;
-        m.logical_size = v.value_size();
-        m.stored_size = v.bytes().size();
-        m.folded = h.folded;
-        if (h.folded) m.chunks = v.meta().folded_chunks();
-        m.dictionary = h.dictionary;
-        m.encrypted = h.encrypted();
-        m.compressor = compressor_type::name;  // open() checked the record's ids are the store's
-        m.cipher = cipher_type::name;
-        m.frames = h.frame_count;
-        for (std::uint32_t i = 0; i < h.frame_count; ++i)
-            if (v.entry(i).codec != 0) ++m.compressed_frames;
-        m.compressed = m.compressed_frames > 0;
-        m.frame_size = h.frame_size;
-        m.seq = h.seq;
-        using std::chrono::system_clock;
-        m.created = system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
-            std::chrono::nanoseconds(h.created_ns)));
-        m.modified = system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
-            std::chrono::nanoseconds(h.modified_ns)));
-        const auto& meta = v.meta();
-        m.version = version{meta.version()};
-        m.previous_version = version{meta.previous()};
-        m.hash_kind = static_cast<mmry::hash_kind>(meta.hash_kind());
-        m.content_hash = meta.content_hash();
-        m.chain_hash = meta.chain_hash();
-        m.content_type = meta.content_type();
-        meta.for_each_tag([&](std::string_view t) { m.tags.emplace_back(t); });
-        meta.for_each_attribute([&](std::string_view k, std::string_view val) {
-            m.attributes.emplace_back(std::string(k), std::string(val));
-        });
-        return m;
-    }
+    mmry::metadata describe(const format::record_view& v) const;
     // For erase: a damaged record can still be erased; it is then reported by its size alone.
     std::optional<mmry::metadata> describe_or_size(std::string_view key,
-                                                   const record_ref& ref) const {
-        try {
-            return describe(open_record(key, ref));
-        } catch (const error&) {
-            mmry::metadata m;
-            m.stored_size = ref.size;
-            m.logical_size = ref.logical_size;
-            return m;
-        }
-    }
+                                                   const record_ref& ref) const;
 
-    // ---- writing (callers hold the write lock) -------------------------------------------
+    // Decodes value bytes [offset, offset + out.size()) of an opened record, folded or not.
+    void decode_value(const format::record_view& v, std::uint64_t offset,
+                      std::span<std::byte> out) const;
+    // Checks every frame of an opened record by decoding it.
+    void check_frames(const format::record_view& v) const;
+    /// All of a record's content, decoded frame by frame (see the definition for why).
+    bytes decode_whole(const format::record_view& v, const compress::dictionary* dict) const;
+
+    // ---- writing (callers hold the write lock; detail/store_write.hpp) ----------------------
 
     // Adds (sign +1) or removes (-1) a record from the counters, by what its ref recorded when it
     // was committed: the record itself may have been damaged since.
@@ -973,6 +544,9 @@ class basic_store {
         else
             field -= n;
     }
+    // Counts (sign +1) or discounts (-1) what a record adds beyond its ref: folding, the use of
+    // a dictionary, frames by level.
+    void tally(const format::record_view& v, int sign);
 
     // Frees a record (and, unless release is false, its manifest's chunk references).
     void free_record(const record_ref& ref, bool release = true);
@@ -984,19 +558,7 @@ class basic_store {
     [[noreturn]] void index_full(std::string_view key) const;
     // Tells the arena how much of segment 0 the index maps' next growth needs, so that records
     // leave it free (an arena whose index is not in a segment has nothing to keep).
-    void reserve_index() noexcept {
-        if constexpr (requires(arena_type & a) { a.reserve_root(std::uint64_t{}); }) {
-            std::uint64_t bytes = 0;
-            const auto add = [&](const auto& map) {
-                if constexpr (requires { map.growth_bytes(); }) bytes += map.growth_bytes();
-            };
-            add(s_->root->index);
-            add(s_->root->heads);
-            add(s_->root->chunks);
-            // A sixteenth more, for the allocator's headers and free pieces smaller than a page.
-            s_->arena->reserve_root(bytes + bytes / 16);
-        }
-    }
+    void reserve_index() noexcept;
 
     // Copies an encoded record into a new block of the arena (inside an update).
     record_ref place(const bytes& record, const format::record_view& parsed);
@@ -1028,6 +590,16 @@ class basic_store {
     // A stored key must be a key too; a path that makes an empty or oversized one is refused.
     static void check_stored_key(std::string_view key, std::string_view stored_key);
 
+    // The threshold (75, 85, 95 % of max_size) this put took the store past, once per crossing.
+    std::optional<usage_alert> usage_crossing();
+
+    std::uint64_t next_seq() { return s_->root->seq.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+    // A put of a value as one record (not folded).
+    std::uint64_t put_whole(std::string_view key, byte_view value, const put_options& o);
+
+    // ---- removing versions (detail/store_erase.hpp, store_history.hpp) ------------------------
+
     // The logical key a record belongs to (nullopt when the record is damaged).
     std::optional<std::string> owner_of(const record_ref& ref) const;
 
@@ -1049,29 +621,8 @@ class basic_store {
 
     std::optional<mmry::metadata> erase_key(std::string_view key, std::uint64_t want);
 
-    // ---- folding and dictionaries (mmry/detail/store_fold.hpp) ------------------------------
+    // ---- folding (detail/store_fold_write.hpp, store_fold_read.hpp) ---------------------------
 
-    std::uint64_t next_seq() { return s_->root->seq.fetch_add(1, std::memory_order_relaxed) + 1; }
-    // Sequence numbers stay unique: later puts number after an imported record.
-    // An imported sequence number is untrusted input: one near 2^64 would make the counter wrap,
-    // and sequence numbers (nonces of sealed frames) repeat.
-    void see_seq(std::uint64_t seq) {
-        if (seq > max_seq)
-            throw error(errc::corrupt, "an imported record's sequence number " +
-                                           std::to_string(seq) + " is above the limit of 2^62");
-        std::uint64_t seen = s_->root->seq.load();
-        while (seen < seq && !s_->root->seq.compare_exchange_weak(seen, seq)) {
-        }
-    }
-
-    // A put of a value as one record (not folded).
-    std::uint64_t put_whole(std::string_view key, byte_view value, const put_options& o) {
-        thread_local bytes record;
-        const auto dict = current_dictionary();
-        s_->codec.encode(key, value, next_seq(), now_ns(), o, s_->opts.content_hash, record,
-                         {dict.get(), {}, {}});
-        return commit(key, record, origin::put, nullptr, condition::of(o));
-    }
     std::uint64_t put_folded(std::string_view key, byte_view value, const put_options& o);
     // Encodes a chunk as a record filed under its id (stamped: it is complete).
     void encode_chunk(const format::hash_bytes& id, byte_view data,
@@ -1095,15 +646,8 @@ class basic_store {
     void release_chunks(const std::vector<format::chunk_ref>& entries);
     void free_chunk(const format::chunk_reference& ref, const detail::chunk_slot& slot);
 
-    // Decodes value bytes [offset, offset + out.size()) of an opened record, folded or not.
-    void decode_value(const format::record_view& v, std::uint64_t offset,
-                      std::span<std::byte> out) const;
-    // Checks every frame of an opened record by decoding it.
-    void check_frames(const format::record_view& v) const;
     // The manifest of a folded record.
     format::manifest manifest_of(const format::record_view& v) const;
-    /// All of a record's content, decoded frame by frame (see the definition for why).
-    bytes decode_whole(const format::record_view& v, const compress::dictionary* dict) const;
     // The entries of the piece in `slot`, checked against its id.
     std::vector<format::chunk_ref> piece_entries(const detail::chunk_slot& slot,
                                                  std::string_view key) const;
@@ -1115,8 +659,17 @@ class basic_store {
     // Decodes chunk `c` into out (c.length bytes) and checks that its content has its id.
     void decode_chunk(std::string_view key, const format::chunk_ref& c,
                       std::span<std::byte> out) const;
+
+    // ---- export and import (detail/store_transfer.hpp) ----------------------------------------
+
+    // Sequence numbers stay unique: later puts number after an imported record.
+    // An imported sequence number is untrusted input: one near 2^64 would make the counter wrap,
+    // and sequence numbers (nonces of sealed frames) repeat.
+    void see_seq(std::uint64_t seq);
     bytes bundle_of(const format::record_view& v) const;
     void import_bundle(byte_view bundle);
+
+    // ---- dictionaries (detail/store_dictionaries.hpp) -----------------------------------------
 
     // The dictionary a record names (nullptr for none); loaded once per process.
     const compress::dictionary* dictionary_for(const format::record_view& v) const;
@@ -1125,26 +678,8 @@ class basic_store {
     dictionary_ptr current_dictionary() const;
     std::uint32_t store_dictionary(const std::vector<bytes>& samples, std::size_t capacity);
     static std::size_t max_sample_bytes(std::size_t capacity) { return capacity * 100; }
-    // Counts (sign +1) or discounts (-1) what a record adds beyond its ref: folding, the use of
-    // a dictionary, frames by level.
-    void tally(const format::record_view& v, int sign);
     bool recompress_record(std::string_view key, const record_ref& ref);
     bool recompress_chunk(const format::chunk_reference& ref);
-
-    // The threshold (75, 85, 95 % of max_size) this put took the store past, once per crossing.
-    std::optional<usage_alert> usage_crossing() {
-        if (!s_->opts.on_usage) return std::nullopt;
-        const auto a = s_->arena->stats();
-        const std::uint64_t limit = a.limit_bytes;  // the store's own, for shared stores too
-        if (limit == 0) return std::nullopt;
-        const std::uint64_t used = a.reserved_bytes - a.free_bytes;
-        unsigned level = 0;
-        for (unsigned t : {75u, 85u, 95u})
-            if (used * 100 >= limit * t) level = t;
-        const unsigned before = std::exchange(s_->alerted, level);
-        if (level <= before) return std::nullopt;
-        return usage_alert{level, used, limit};
-    }
 
     std::unique_ptr<state> s_;
 };
@@ -1152,7 +687,16 @@ class basic_store {
 }  // namespace v1
 }  // namespace mmry
 
-#include <mmry/detail/store_fold.hpp>
+#include <mmry/detail/store_access.hpp>
+#include <mmry/detail/store_dictionaries.hpp>
+#include <mmry/detail/store_erase.hpp>
+#include <mmry/detail/store_fold_read.hpp>
+#include <mmry/detail/store_fold_write.hpp>
+#include <mmry/detail/store_history.hpp>
+#include <mmry/detail/store_listing.hpp>
+#include <mmry/detail/store_read.hpp>
+#include <mmry/detail/store_resolve.hpp>
+#include <mmry/detail/store_transfer.hpp>
 #include <mmry/detail/store_verify.hpp>
 #include <mmry/detail/store_write.hpp>
 
@@ -1161,49 +705,6 @@ inline namespace v1 {
 
 /// The store with every default policy: heap arena, hashed index, zstd level 3, no cipher.
 using store = basic_store<>;
-
-namespace detail {
-/// A test seam: direct access to a record's bytes in the arena, to inject corruption.
-struct store_access {
-    template <class Traits>
-    static std::span<std::byte> record_bytes(basic_store<Traits>& s, std::string_view key) {
-        std::shared_lock lock(s.s_->lock);
-        const auto ref = s.locate(key);
-        if (!ref) return {};
-        return s.s_->arena->bytes(ref->where, ref->size);
-    }
-    /// The store header in segment 0.
-    template <class Traits>
-    static std::span<std::byte> header_bytes(basic_store<Traits>& s) {
-        return s.s_->arena->header_bytes();
-    }
-    /// The record of dictionary `id` (empty when there is none).
-    template <class Traits>
-    static std::span<std::byte> dictionary_record(basic_store<Traits>& s, std::uint32_t id) {
-        std::shared_lock lock(s.s_->lock);
-        for (const auto& d : s.s_->root->dictionaries)
-            if (d.id == id) return s.s_->arena->bytes(d.ref.where, d.ref.size);
-        return {};
-    }
-    /// The chunk table's slot of the chunk with reference `ref` (nullptr when there is none),
-    /// writable: to give a chunk a length its manifest does not name.
-    template <class Traits>
-    static chunk_slot* chunk_slot_of(basic_store<Traits>& s, const format::chunk_reference& ref) {
-        return const_cast<chunk_slot*>(s.s_->root->chunks.find(format::chunk_key(ref)));
-    }
-    /// The records of the store's chunks (fold::cdc), in the chunk table's order.
-    template <class Traits>
-    static std::vector<std::span<std::byte>> chunk_records(basic_store<Traits>& s) {
-        std::shared_lock lock(s.s_->lock);
-        std::vector<std::span<std::byte>> out;
-        s.s_->root->chunks.scan("", "", [&](std::string_view, const chunk_slot& c) {
-            out.push_back(s.s_->arena->bytes(c.ref.where, c.ref.size));
-            return true;
-        });
-        return out;
-    }
-};
-}  // namespace detail
 
 }  // namespace v1
 }  // namespace mmry

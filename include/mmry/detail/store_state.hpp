@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,7 @@
 #include <mmry/detail/key_schedule.hpp>
 #include <mmry/detail/value_cache.hpp>
 #include <mmry/error.hpp>
+#include <mmry/format/manifest.hpp>
 #include <mmry/format/meta.hpp>
 #include <mmry/format/record.hpp>
 #include <mmry/format/store_header.hpp>
@@ -61,6 +63,16 @@ struct dictionary_slot {
     record_ref ref;
     std::uint64_t records = 0;
 };
+
+/// The key a dictionary's record is stored under.
+inline std::string dictionary_key(std::uint32_t id) {
+    return "mmry.dictionary/" + std::to_string(id);
+}
+
+/// A chunk's name in messages: the first 8 bytes of its reference, in hex.
+inline std::string chunk_name(const format::chunk_reference& ref) {
+    return hex(std::span<const std::byte>(ref).first(8));
+}
 
 /// The store's shared state, in segment 0 of its arena: the index and exact counters. Changed
 /// only under the write lock; seq also by writers before they take it.

@@ -1,9 +1,12 @@
 #pragma once
 // basic_store::verify, out of line: a read-only check of the whole store that decodes every
-// record, chunk, piece and dictionary and recounts references and counters from them. Included
-// by mmry/store.hpp after the class; not a header to include on its own.
+// record, chunk, piece and dictionary and recounts references and counters from them.
+// mmry/store.hpp includes this header after the class (and it includes mmry/store.hpp, so it
+// also compiles on its own).
 
 #include <map>
+
+#include <mmry/store.hpp>
 
 namespace mmry {
 inline namespace v1 {

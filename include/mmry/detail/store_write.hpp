@@ -1,10 +1,55 @@
 #pragma once
-// basic_store's write path, out of line: the one commit every put and import goes through, the
-// bookkeeping of versions (heads, layouts, freeing records), retention and erase. Included by
-// mmry/store.hpp after the class; not a header to include on its own.
+// basic_store's write path, out of line: put, the one commit every put and import goes through
+// (placing the record, filing it in the index or under its key's head, checking a put's
+// condition), and the counters a commit keeps (records, frames, size classes, usage alerts).
+// mmry/store.hpp includes this header after the class (and it includes mmry/store.hpp, so it
+// also compiles on its own).
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <boost/interprocess/exceptions.hpp>
+
+#include <mmry/store.hpp>
 
 namespace mmry {
 inline namespace v1 {
+
+template <class Traits>
+version basic_store<Traits>::put(std::string_view key, byte_view value, const put_options& o) {
+    check_key(key);
+    if (value.size() > format::max_logical_size)
+        throw error(errc::invalid_argument, "value of " + std::to_string(value.size()) +
+                                                " bytes for key " + detail::quote(key) +
+                                                " exceeds the limit of 2^48 bytes");
+    if (value.size() / s_->header.frame_size >= (std::uint64_t{1} << 32) - 1)
+        throw error(errc::invalid_argument, "value of " + std::to_string(value.size()) +
+                                                " bytes for key " + detail::quote(key) +
+                                                " would need more than 2^32 frames of " +
+                                                std::to_string(s_->header.frame_size) + " bytes");
+    format::check_put_options(o, key, sealed);
+    if constexpr (folding)
+        if (value.size() >= fold_type::min_size) return version{put_folded(key, value, o)};
+    return version{put_whole(key, value, o)};
+}
+
+template <class Traits>
+std::uint64_t basic_store<Traits>::put_whole(std::string_view key, byte_view value,
+                                             const put_options& o) {
+    thread_local bytes record;
+    const auto dict = current_dictionary();
+    s_->codec.encode(key, value, next_seq(), now_ns(), o, s_->opts.content_hash, record,
+                     {dict.get(), {}, {}});
+    return commit(key, record, origin::put, nullptr, condition::of(o));
+}
 
 template <class Traits>
 void basic_store<Traits>::account(const record_ref& ref, int sign) {
@@ -18,6 +63,26 @@ void basic_store<Traits>::account(const record_ref& ref, int sign) {
     const auto k = std::min<std::size_t>(std::bit_width(ref.size), detail::size_classes - 1);
     add(r.class_blocks[k], 1);
     add(r.class_bytes[k], ref.size);
+}
+
+template <class Traits>
+void basic_store<Traits>::tally(const format::record_view& v, int sign) {
+    auto& r = *s_->root;
+    auto add = [sign](std::uint64_t& field, std::uint64_t n) { adjust(field, n, sign); };
+    const auto& h = v.header();
+    if (h.folded) {
+        add(r.folded_values, 1);
+        add(r.folded_logical, v.value_size());
+    }
+    if (h.dictionary != 0)
+        for (auto& d : r.dictionaries)
+            if (d.id == h.dictionary) add(d.records, 1);
+    for (std::uint32_t i = 0; i < h.frame_count; ++i) {
+        const auto e = v.entry(i);
+        add(r.payload_bytes, e.stored_size);
+        if constexpr (requires { compressor_type::last_level(); })
+            add(r.level_frames[e.codec == 0 ? 0 : e.level], 1);
+    }
 }
 
 template <class Traits>
@@ -58,6 +123,21 @@ void basic_store<Traits>::index_full(std::string_view key) const {
                     std::to_string(s_->root->index.size()) +
                     " stored keys lives in segment 0, which has the capacity the store was "
                     "created with): erase keys, or create the store with a larger capacity");
+}
+
+template <class Traits>
+void basic_store<Traits>::reserve_index() noexcept {
+    if constexpr (requires(arena_type & a) { a.reserve_root(std::uint64_t{}); }) {
+        std::uint64_t bytes = 0;
+        const auto add = [&](const auto& map) {
+            if constexpr (requires { map.growth_bytes(); }) bytes += map.growth_bytes();
+        };
+        add(s_->root->index);
+        add(s_->root->heads);
+        add(s_->root->chunks);
+        // A sixteenth more, for the allocator's headers and free pieces smaller than a page.
+        s_->arena->reserve_root(bytes + bytes / 16);
+    }
 }
 
 template <class Traits>
@@ -292,138 +372,18 @@ void basic_store<Traits>::check_stored_key(std::string_view key, std::string_vie
 }
 
 template <class Traits>
-std::optional<std::string> basic_store<Traits>::owner_of(const record_ref& ref) const {
-    try {
-        return std::string(format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
-                                                      cipher_type::tag_size)
-                               .key());
-    } catch (const error&) {
-        return std::nullopt;
-    }
-}
-
-template <class Traits>
-std::size_t basic_store<Traits>::layout_of(std::string_view stored_key, std::string_view owner,
-                                           const record_ref& ref) const {
-    try {
-        const auto v = open_record(owner, ref);
-        for (std::size_t i = 0; i < layouts; ++i)
-            if (stored_key_of(i, v) == stored_key) return i;
-    } catch (const error&) {
-    }
-    return 0;
-}
-
-template <class Traits>
-void basic_store<Traits>::release(const record_ref& ref, std::size_t layout) {
-    auto& heads = s_->root->heads;
-    auto drop_from = [&](std::string_view owner, head_type& h) {
-        for (auto it = h.versions.begin(); it != h.versions.end(); ++it)
-            if (it->ref.where == ref.where) {
-                it->layouts &= ~(std::uint32_t{1} << layout);
-                if (it->layouts == 0) forget_slot(h, it);
-                if (h.versions.empty()) heads.erase(owner);
-                return true;
-            }
-        return false;
-    };
-    if (const auto owner = owner_of(ref))
-        if (auto* h = heads.find(*owner); h && drop_from(*owner, *h)) return;
-    // A damaged record: find its owner the slow way.
-    std::optional<std::string> owner;
-    heads.scan("", "", [&](std::string_view k, const head_type& h) {
-        for (const auto& s : h.versions)
-            if (s.ref.where == ref.where) return !(owner = std::string(k));
-        return true;
-    });
-    if (owner) drop_from(*owner, *heads.find(*owner));
-}
-
-template <class Traits>
-void basic_store<Traits>::remove_slot(std::string_view key, head_type& head, slot_iterator it) {
-    auto& index = s_->root->index;
-    const record_ref ref = it->ref;
-    std::vector<std::string> keys;
-    try {
-        const auto v = open_slot(key, *it);
-        for (std::size_t i = 0; i < layouts; ++i)
-            if (it->layouts & (std::uint32_t{1} << i)) keys.push_back(stored_key_of(i, v));
-    } catch (const error&) {
-        // A damaged record: find the stored keys that refer to it the slow way.
-        index.scan("", "", [&](std::string_view k, const record_ref& r) {
-            if (r.where == ref.where) keys.emplace_back(k);
-            return true;
-        });
-    }
-    for (const auto& k : keys)
-        if (const record_ref* r = index.find(k); r && r->where == ref.where) index.erase(k);
-    forget_slot(head, it);
-}
-
-template <class Traits>
-void basic_store<Traits>::forget_slot(head_type& head, slot_iterator it) {
-    free_record(it->ref);
-    head.versions.erase(it);
-}
-
-template <class Traits>
-std::size_t basic_store<Traits>::prune_head(std::string_view key, head_type& head,
-                                            const retention& r) {
-    if (head.versions.empty()) return 0;
-    const std::int64_t newer = r.newer_than ? to_ns(*r.newer_than) : 0;
-    const std::uint64_t newest = head.versions.back().version;
-    std::vector<std::uint64_t> doomed;
-    std::size_t rank = 0;  // 0 for the newest version
-    for (auto it = head.versions.rbegin(); it != head.versions.rend(); ++it, ++rank) {
-        const bool by_count = r.keep_last > 0 && rank < r.keep_last;
-        const bool by_time = r.newer_than && it->time_ns > newer;
-        const bool no_rule = r.keep_last == 0 && !r.newer_than;
-        if (it->version != newest && !by_count && !by_time && !no_rule)
-            doomed.push_back(it->version);
-    }
-    for (auto v : doomed) remove_slot(key, head, head.at(v));
-    return doomed.size();
-}
-
-template <class Traits>
-std::optional<mmry::metadata> basic_store<Traits>::erase_key(std::string_view key,
-                                                             std::uint64_t want) {
-    std::optional<mmry::metadata> removed;
-    {
-        std::unique_lock lock(s_->lock);
-        if constexpr (!keeps_history) {
-            const record_ref* ref = s_->root->index.find(key);
-            if (!ref) return std::nullopt;
-            const record_ref old = *ref;
-            removed = describe_or_size(key, old);
-            if (want != 0 && removed->version.number != want) return std::nullopt;
-            update_scope update(s_->lock);
-            s_->root->index.erase(key);
-            free_record(old);
-        } else {
-            auto* head = s_->root->heads.find(key);
-            if (!head) return std::nullopt;
-            if (want != 0) {
-                auto it = head->at(want);
-                if (it == head->versions.end() || !visible(*it)) return std::nullopt;
-                removed = describe_or_size(key, it->ref);
-                update_scope update(s_->lock);
-                remove_slot(key, *head, it);
-            } else {
-                // What it removes: the current version, or the newest kept one when no
-                // version is present under the existence strategy (then still removed).
-                const auto* slot = latest_slot(*head);
-                if (!slot && !head->versions.empty()) slot = &head->versions.back();
-                if (slot) removed = describe_or_size(key, slot->ref);
-                update_scope update(s_->lock);
-                while (!head->versions.empty()) remove_slot(key, *head, head->versions.end() - 1);
-            }
-            if (head->versions.empty()) s_->root->heads.erase(key);
-        }
-        ++s_->root->erases;
-    }
-    s_->cache.erase(key);
-    return removed;
+std::optional<usage_alert> basic_store<Traits>::usage_crossing() {
+    if (!s_->opts.on_usage) return std::nullopt;
+    const auto a = s_->arena->stats();
+    const std::uint64_t limit = a.limit_bytes;  // the store's own, for shared stores too
+    if (limit == 0) return std::nullopt;
+    const std::uint64_t used = a.reserved_bytes - a.free_bytes;
+    unsigned level = 0;
+    for (unsigned t : {75u, 85u, 95u})
+        if (used * 100 >= limit * t) level = t;
+    const unsigned before = std::exchange(s_->alerted, level);
+    if (level <= before) return std::nullopt;
+    return usage_alert{level, used, limit};
 }
 
 }  // namespace v1

@@ -1,0 +1,288 @@
+#pragma once
+// basic_store's trained dictionaries, out of line: training one on stored values, storing it as
+// a record, loading it once per process, and recompressing records and chunks with the current
+// one.
+// mmry/store.hpp includes this header after the class (and it includes mmry/store.hpp, so it
+// also compiles on its own).
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <mmry/store.hpp>
+
+namespace mmry {
+inline namespace v1 {
+
+template <class Traits>
+std::uint32_t basic_store<Traits>::train_dictionary(
+    std::span<const std::string> keys,
+    std::size_t capacity) requires detail::store_state<Traits>::codec_type::takes_dictionaries {
+    std::vector<bytes> samples;
+    std::size_t total = 0;
+    for (const auto& k : keys) {
+        if (total >= max_sample_bytes(capacity)) break;
+        if (auto v = get(k)) {
+            total += v->size();
+            samples.push_back(std::move(*v));
+        }
+    }
+    return store_dictionary(samples, capacity);
+}
+
+template <class Traits>
+std::uint32_t basic_store<Traits>::train_dictionary(
+    const std::function<bool(const entry&)>& pred,
+    std::size_t capacity) requires detail::store_state<Traits>::codec_type::takes_dictionaries {
+    std::vector<std::string> keys;
+    std::size_t total = 0;
+    for (const auto& e : list())
+        if (total < max_sample_bytes(capacity) && pred(e)) {
+            total += e.meta.logical_size;
+            keys.push_back(e.key);
+        }
+    return train_dictionary(keys, capacity);
+}
+
+template <class Traits>
+const compress::dictionary* basic_store<Traits>::dictionary_for(
+    const format::record_view& v) const {
+    if (v.header().dictionary == 0) return nullptr;
+    return load_dictionary(v.header().dictionary).get();
+}
+
+template <class Traits>
+typename basic_store<Traits>::dictionary_ptr basic_store<Traits>::load_dictionary(
+    std::uint32_t id) const {
+    {
+        std::lock_guard guard(s_->dictionaries_mutex);
+        if (auto it = s_->dictionaries.find(id); it != s_->dictionaries.end()) return it->second;
+    }
+    const detail::dictionary_slot* slot = nullptr;
+    for (const auto& d : s_->root->dictionaries)
+        if (d.id == id) slot = &d;
+    if (!slot)
+        throw error(errc::corrupt, "a record names dictionary " + std::to_string(id) +
+                                       ", which the store does not have");
+    const auto key = detail::dictionary_key(id);
+    const auto v = s_->codec.open(s_->arena->bytes(slot->ref.where, slot->ref.size), key);
+    if (v.header().dictionary != 0 || v.header().folded)
+        throw error(errc::corrupt, "dictionary " + std::to_string(id) + " has a malformed record");
+    const bytes content = decode_whole(v, nullptr);
+    auto loaded = std::make_shared<const compress::dictionary>(content, id);
+    std::lock_guard guard(s_->dictionaries_mutex);
+    return s_->dictionaries.emplace(id, std::move(loaded)).first->second;
+}
+
+template <class Traits>
+typename basic_store<Traits>::dictionary_ptr basic_store<Traits>::current_dictionary() const {
+    if constexpr (!codec_type::takes_dictionaries) {
+        return nullptr;
+    } else {
+        const std::uint32_t id = s_->root->current_dictionary.load(std::memory_order_acquire);
+        if (id == 0) return nullptr;
+        {
+            std::lock_guard guard(s_->dictionaries_mutex);
+            if (auto it = s_->dictionaries.find(id); it != s_->dictionaries.end())
+                return it->second;
+        }
+        std::shared_lock lock(s_->lock);
+        return load_dictionary(id);
+    }
+}
+
+template <class Traits>
+std::uint32_t basic_store<Traits>::store_dictionary(const std::vector<bytes>& samples,
+                                                    std::size_t capacity) {
+    std::vector<std::span<const std::byte>> spans(samples.begin(), samples.end());
+    const bytes content = compress::train_dictionary(spans, capacity);
+    std::unique_lock lock(s_->lock);
+    auto& root = *s_->root;
+    const std::uint32_t id = root.dictionaries.empty() ? 1 : root.dictionaries.back().id + 1;
+    auto loaded = std::make_shared<const compress::dictionary>(content, id);
+    const auto key = detail::dictionary_key(id);
+    bytes record;
+    s_->codec.encode(key, content, next_seq(), now_ns(),
+                     put_options{"application/zstd-dictionary", {}, {}}, false, record);
+    const auto v = format::record_view::parse(record, key, cipher_type::tag_size);
+    s_->codec.stamp(record, v, 1, 0, {}, v.header().modified_ns);
+    update_scope update(s_->lock);
+    const handle where = s_->arena->allocate(record.size());
+    std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(), record.size());
+    try {
+        root.dictionaries.push_back(
+            {id, content.size(), record_ref{where, record.size(), content.size(), 0, 0}, 0});
+    } catch (...) {
+        s_->arena->deallocate(where, record.size());
+        throw;
+    }
+    root.dictionary_stored += record.size();
+    {
+        std::lock_guard guard(s_->dictionaries_mutex);
+        s_->dictionaries.emplace(id, std::move(loaded));
+    }
+    root.current_dictionary.store(id, std::memory_order_release);
+    return id;
+}
+
+template <class Traits>
+std::size_t basic_store<Traits>::recompress() {
+    const std::uint32_t want = s_->root->current_dictionary.load();
+    auto dictionary_of = [&](const record_ref& ref) {
+        const auto b = s_->arena->bytes(ref.where, ref.size);
+        return b.size() >= format::fixed_head_size
+                   ? detail::load_le<std::uint32_t>(b.data() + format::off::dictionary)
+                   : want;
+    };
+    std::vector<std::pair<std::string, record_ref>> records;
+    std::vector<format::chunk_reference> chunks;
+    {
+        std::shared_lock lock(s_->lock);
+        if constexpr (!keeps_history) {
+            s_->root->index.scan("", "", [&](std::string_view k, const record_ref& ref) {
+                if (dictionary_of(ref) != want) records.emplace_back(k, ref);
+                return true;
+            });
+        } else {
+            s_->root->heads.scan("", "", [&](std::string_view k, const head_type& h) {
+                for (const auto& slot : h.versions)
+                    if (dictionary_of(slot.ref) != want) records.emplace_back(k, slot.ref);
+                return true;
+            });
+        }
+        s_->root->chunks.scan("", "", [&](std::string_view k, const detail::chunk_slot& c) {
+            format::chunk_reference ref{};
+            if (dictionary_of(c.ref) != want && k.size() == ref.size()) {
+                std::memcpy(ref.data(), k.data(), ref.size());
+                chunks.push_back(ref);
+            }
+            return true;
+        });
+    }
+    std::size_t n = 0;
+    for (const auto& [k, ref] : records) n += recompress_record(k, ref);
+    for (const auto& ref : chunks) n += recompress_chunk(ref);
+    return n;
+}
+
+template <class Traits>
+bool basic_store<Traits>::recompress_record(std::string_view key, const record_ref& ref) {
+    const auto dict = current_dictionary();
+    const std::uint32_t want = dict ? dict->id() : 0;
+    // Whether ref is still a record of key's (no writer replaced it meanwhile).
+    auto current = [&] {
+        if constexpr (!keeps_history) {
+            const record_ref* found = s_->root->index.find(key);
+            return found && *found == ref;
+        } else {
+            const auto* head = s_->root->heads.find(key);
+            return head && std::any_of(head->versions.begin(), head->versions.end(),
+                                       [&](const detail::version_slot& s) { return s.ref == ref; });
+        }
+    };
+    bytes old, plain;
+    {
+        std::shared_lock lock(s_->lock);
+        if (!current()) return false;
+        const auto v = open_record(key, ref);
+        if (v.header().dictionary == want) return false;
+        plain.resize(static_cast<std::size_t>(v.header().logical_size));
+        s_->codec.decode(v, 0, plain, dictionary_for(v));
+        old.assign(v.bytes().begin(), v.bytes().end());
+    }
+    const auto was = format::record_view::parse(old, key, cipher_type::tag_size);
+    const auto& meta = was.meta();
+    put_options o;
+    o.content_type = meta.content_type();
+    meta.for_each_tag([&](std::string_view t) { o.tags.emplace_back(t); });
+    meta.for_each_attribute([&](std::string_view k, std::string_view val) {
+        o.attributes.emplace_back(std::string(k), std::string(val));
+    });
+    std::optional<format::folded_info> folded;
+    if (was.header().folded) folded = format::folded_info{was.value_size(), meta.folded_chunks()};
+    bytes record;
+    s_->codec.encode(key, plain, next_seq(), was.header().modified_ns, o, meta.hash_kind() != 0,
+                     record, {dict.get(), folded, meta.content_hash()});
+    const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
+    s_->codec.stamp_as(record, parsed, was);
+    {
+        std::unique_lock lock(s_->lock);
+        if (!current()) return false;
+        update_scope update(s_->lock);
+        const record_ref fresh = place(record, parsed);
+        if constexpr (!keeps_history) {
+            s_->root->index.upsert(key, fresh);  // the key exists: no allocation
+        } else {
+            auto* head = s_->root->heads.find(key);
+            for (auto& slot : head->versions)
+                if (slot.ref == ref) {
+                    slot.ref = fresh;
+                    for (std::size_t i = 0; i < layouts; ++i) {
+                        const auto k = stored_key_of(i, parsed);
+                        if (const auto* r = s_->root->index.find(k); r && *r == ref)
+                            s_->root->index.upsert(k, fresh);
+                    }
+                }
+        }
+        account(fresh, +1);
+        tally(parsed, +1);
+        free_record(ref, /*release=*/false);
+    }
+    s_->cache.erase(key);
+    return true;
+}
+
+template <class Traits>
+bool basic_store<Traits>::recompress_chunk(const format::chunk_reference& reference) {
+    const auto dict = current_dictionary();
+    const std::uint32_t want = dict ? dict->id() : 0;
+    const auto name = format::chunk_key(reference);
+    bytes plain;
+    record_ref was;
+    format::hash_bytes id;
+    {
+        std::shared_lock lock(s_->lock);
+        const auto* slot = s_->root->chunks.find(name);
+        if (!slot) return false;
+        id = slot->id;
+        const auto v = s_->codec.open(s_->arena->bytes(slot->ref.where, slot->ref.size),
+                                      format::chunk_key(id));
+        if (v.header().dictionary == want) return false;
+        plain.resize(static_cast<std::size_t>(v.header().logical_size));
+        s_->codec.decode(v, 0, plain, dictionary_for(v));
+        was = slot->ref;
+    }
+    bytes record;
+    encode_chunk(id, plain, dict.get(), record);
+    const auto parsed =
+        format::record_view::parse(record, format::chunk_key(id), cipher_type::tag_size);
+    std::unique_lock lock(s_->lock);
+    auto* slot = s_->root->chunks.find(name);
+    if (!slot || !(slot->ref == was)) return false;
+    update_scope update(s_->lock);
+    const record_ref fresh = place(record, parsed);
+    try {
+        tally(format::record_view::parse(s_->arena->bytes(was.where, was.size), "",
+                                         cipher_type::tag_size),
+              -1);
+    } catch (const error&) {
+    }
+    slot->ref = fresh;
+    s_->root->chunk_stored += fresh.size;
+    s_->root->chunk_stored -= was.size;
+    tally(parsed, +1);
+    s_->arena->deallocate(was.where, was.size);
+    return true;
+}
+
+}  // namespace v1
+}  // namespace mmry

@@ -1,0 +1,161 @@
+#pragma once
+// basic_store's erase, out of line: removing a key, one version or one stored key, and the
+// bookkeeping of versions that removal needs (whose record it is, which layout files it, clearing
+// a layout's bit, dropping a version with its stored keys and record).
+// mmry/store.hpp includes this header after the class (and it includes mmry/store.hpp, so it
+// also compiles on its own).
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <mmry/store.hpp>
+
+namespace mmry {
+inline namespace v1 {
+
+template <class Traits>
+std::optional<mmry::metadata> basic_store<Traits>::erase_key(std::string_view key,
+                                                             std::uint64_t want) {
+    std::optional<mmry::metadata> removed;
+    {
+        std::unique_lock lock(s_->lock);
+        if constexpr (!keeps_history) {
+            const record_ref* ref = s_->root->index.find(key);
+            if (!ref) return std::nullopt;
+            const record_ref old = *ref;
+            removed = describe_or_size(key, old);
+            if (want != 0 && removed->version.number != want) return std::nullopt;
+            update_scope update(s_->lock);
+            s_->root->index.erase(key);
+            free_record(old);
+        } else {
+            auto* head = s_->root->heads.find(key);
+            if (!head) return std::nullopt;
+            if (want != 0) {
+                auto it = head->at(want);
+                if (it == head->versions.end() || !visible(*it)) return std::nullopt;
+                removed = describe_or_size(key, it->ref);
+                update_scope update(s_->lock);
+                remove_slot(key, *head, it);
+            } else {
+                // What it removes: the current version, or the newest kept one when no
+                // version is present under the existence strategy (then still removed).
+                const auto* slot = latest_slot(*head);
+                if (!slot && !head->versions.empty()) slot = &head->versions.back();
+                if (slot) removed = describe_or_size(key, slot->ref);
+                update_scope update(s_->lock);
+                while (!head->versions.empty()) remove_slot(key, *head, head->versions.end() - 1);
+            }
+            if (head->versions.empty()) s_->root->heads.erase(key);
+        }
+        ++s_->root->erases;
+    }
+    s_->cache.erase(key);
+    return removed;
+}
+
+template <class Traits>
+std::optional<mmry::metadata> basic_store<Traits>::erase_stored(std::string_view stored_key) {
+    std::optional<mmry::metadata> removed;
+    std::string owner;
+    {
+        std::unique_lock lock(s_->lock);
+        const record_ref* found = s_->root->index.find(stored_key);
+        if (!found) return std::nullopt;
+        const record_ref ref = *found;
+        owner = owner_of(ref).value_or(std::string(stored_key));
+        removed = describe_or_size(owner, ref);
+        update_scope update(s_->lock);
+        s_->root->index.erase(stored_key);
+        if constexpr (!keeps_history) {
+            free_record(ref);
+        } else {
+            release(ref, layout_of(stored_key, owner, ref));
+        }
+        ++s_->root->erases;
+    }
+    s_->cache.erase(owner);
+    return removed;
+}
+
+template <class Traits>
+std::optional<std::string> basic_store<Traits>::owner_of(const record_ref& ref) const {
+    try {
+        return std::string(format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
+                                                      cipher_type::tag_size)
+                               .key());
+    } catch (const error&) {
+        return std::nullopt;
+    }
+}
+
+template <class Traits>
+std::size_t basic_store<Traits>::layout_of(std::string_view stored_key, std::string_view owner,
+                                           const record_ref& ref) const {
+    try {
+        const auto v = open_record(owner, ref);
+        for (std::size_t i = 0; i < layouts; ++i)
+            if (stored_key_of(i, v) == stored_key) return i;
+    } catch (const error&) {
+    }
+    return 0;
+}
+
+template <class Traits>
+void basic_store<Traits>::release(const record_ref& ref, std::size_t layout) {
+    auto& heads = s_->root->heads;
+    auto drop_from = [&](std::string_view owner, head_type& h) {
+        for (auto it = h.versions.begin(); it != h.versions.end(); ++it)
+            if (it->ref.where == ref.where) {
+                it->layouts &= ~(std::uint32_t{1} << layout);
+                if (it->layouts == 0) forget_slot(h, it);
+                if (h.versions.empty()) heads.erase(owner);
+                return true;
+            }
+        return false;
+    };
+    if (const auto owner = owner_of(ref))
+        if (auto* h = heads.find(*owner); h && drop_from(*owner, *h)) return;
+    // A damaged record: find its owner the slow way.
+    std::optional<std::string> owner;
+    heads.scan("", "", [&](std::string_view k, const head_type& h) {
+        for (const auto& s : h.versions)
+            if (s.ref.where == ref.where) return !(owner = std::string(k));
+        return true;
+    });
+    if (owner) drop_from(*owner, *heads.find(*owner));
+}
+
+template <class Traits>
+void basic_store<Traits>::remove_slot(std::string_view key, head_type& head, slot_iterator it) {
+    auto& index = s_->root->index;
+    const record_ref ref = it->ref;
+    std::vector<std::string> keys;
+    try {
+        const auto v = open_slot(key, *it);
+        for (std::size_t i = 0; i < layouts; ++i)
+            if (it->layouts & (std::uint32_t{1} << i)) keys.push_back(stored_key_of(i, v));
+    } catch (const error&) {
+        // A damaged record: find the stored keys that refer to it the slow way.
+        index.scan("", "", [&](std::string_view k, const record_ref& r) {
+            if (r.where == ref.where) keys.emplace_back(k);
+            return true;
+        });
+    }
+    for (const auto& k : keys)
+        if (const record_ref* r = index.find(k); r && r->where == ref.where) index.erase(k);
+    forget_slot(head, it);
+}
+
+template <class Traits>
+void basic_store<Traits>::forget_slot(head_type& head, slot_iterator it) {
+    free_record(it->ref);
+    head.versions.erase(it);
+}
+
+}  // namespace v1
+}  // namespace mmry
