@@ -31,39 +31,18 @@
 
 #include <mmry/detail/pages/page_store.hpp>
 
+#include "pages_support.hpp"
 #include "support.hpp"
 
 namespace pg = mmry::detail::pages;
 using mmry::errc;
 using mmry_test::env_count;
 using mmry_test::is_error;
+using mmry_test::page_place;
+using mmry_test::require_clean;
+using mmry_test::segments_of;
 
 namespace {
-
-/// A unique name for a page store of Backend, removed (with its directory) at scope exit.
-template <class Backend>
-class page_place {
-  public:
-    page_place() {
-        static int counter = 0;
-        const std::string unique =
-            "mmry-pages-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
-        if constexpr (std::is_same_v<Backend, pg::file_backend>) {
-            dir_ = std::filesystem::temp_directory_path() / unique;
-            name_ = dir_ + "/store";
-        } else {
-            name_ = unique;
-        }
-    }
-    ~page_place() {
-        if constexpr (Backend::named) pg::page_store<Backend>::remove(name_);
-        if (!dir_.empty()) std::filesystem::remove_all(dir_);
-    }
-    const std::string& name() const { return name_; }
-
-  private:
-    std::string dir_, name_;
-};
 
 struct entry {
     std::uint64_t value = 0;
@@ -191,15 +170,11 @@ void require_state(Store& s, std::uint64_t step) {
     auto r = s.read();
     REQUIRE(r.word(1) == step);
     REQUIRE(values(r) == model(step));
-    const auto c = check(s);
-    INFO((c.problems.empty() ? std::string() : c.problems.front()));
-    REQUIRE(c.ok());
+    require_clean(check(s));
 }
 
 pg::page_store_options small() {
-    pg::page_store_options o;
-    o.segment_bytes = 64 * 1024;
-    return o;
+    return segments_of(64 * 1024);
 }
 
 }  // namespace
@@ -329,9 +304,7 @@ TEMPLATE_TEST_CASE("pages: a writer killed at any fault point costs only its own
             REQUIRE(WIFSIGNALED(status));
             ++kills;
             CHECK(s.stats().recoveries == ++recoveries);  // the lock was taken from the dead
-            const auto c = check(s);
-            INFO((c.problems.empty() ? std::string() : c.problems.front()));
-            REQUIRE(c.ok());
+            require_clean(check(s));
             step = now;
             apply(s, ++step);  // and the next writer goes on
         }

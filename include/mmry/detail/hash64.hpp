@@ -42,11 +42,15 @@ inline constexpr std::uint64_t k2 = 0x8ebc6af09c88c6e3ull;
 
 /// The index hash of s. Stable across processes, builds and versions of this library that share
 /// a store format.
-inline std::uint64_t hash64(std::string_view s) noexcept {
+inline std::uint64_t hash64(std::string_view s) noexcept;
+
+/// hash64 under a seed (hash64(s, 0) == hash64(s)): a store that picks its seed at random makes
+/// keys that collide on purpose as hard to find as the seed is to guess.
+inline std::uint64_t hash64(std::string_view s, std::uint64_t seed) noexcept {
     using namespace hash64_detail;
     const char* p = s.data();
     std::size_t n = s.size();
-    std::uint64_t h = k0 ^ fold_mul(n ^ k1, k2);
+    std::uint64_t h = k0 ^ seed ^ fold_mul(n ^ k1, k2 ^ seed);
     for (; n > 16; n -= 16, p += 16) h = fold_mul(load64(p) ^ k1, load64(p + 8) ^ h);
     std::uint64_t a = 0, b = 0;
     if (n >= 8) {
@@ -64,6 +68,10 @@ inline std::uint64_t hash64(std::string_view s) noexcept {
     }
     h = fold_mul(a ^ k1, b ^ h);
     return fold_mul(h ^ k2, s.size() ^ k0);
+}
+
+inline std::uint64_t hash64(std::string_view s) noexcept {
+    return hash64(s, 0);
 }
 
 }  // namespace detail

@@ -112,9 +112,12 @@ class page_allocator {
     void finish(meta& next, std::vector<page_id>& written) {
         while (lists_.size() + 2 > max_lists) absorb_smallest();
         std::vector<page_id> freed(freed_.begin(), freed_.end());
-        const page_id freed_head = write_list(freed, [this] { return allocate(1); });
+        const page_id freed_head =
+            write_list(freed, pages_for(freed.size()), [this] { return allocate(1); });
         // What the pool keeps (pages and consumed list pages): its list pages come from the
-        // pool itself, or from the high-water mark when it is empty.
+        // pool itself, or from the high-water mark when it is empty. Each page taken from the
+        // pool shortens the list by one, so the chain may end one page longer than its ids
+        // need: that page is written empty, and is free like the others once consumed.
         std::vector<page_id> chain;
         while (chain.size() < pages_for(pool_.size() + released_.size())) {
             page_id p;
@@ -130,11 +133,12 @@ class page_allocator {
         std::vector<page_id> rest(pool_.begin(), pool_.end());
         rest.insert(rest.end(), released_.begin(), released_.end());
         std::size_t next_chain = 0;
-        const page_id rest_head = write_list(rest, [&] { return chain.at(next_chain++); });
+        const page_id rest_head =
+            write_list(rest, chain.size(), [&] { return chain.at(next_chain++); });
         fault_point("pages.lists_written");
 
         if (!freed.empty()) lists_.push_back({txn_, freed_head, freed.size()});
-        if (!rest.empty()) lists_.push_back({0, rest_head, rest.size()});
+        if (!chain.empty()) lists_.push_back({0, rest_head, rest.size()});
         next.lists = lists_.size();
         next.list = {};
         std::copy(lists_.begin(), lists_.end(), next.list.begin());
@@ -213,12 +217,12 @@ class page_allocator {
         if (page.magic != list_magic || page.count > list_page::capacity ||
             page.sum != page.compute_sum())
             throw error(errc::corrupt, where + " fails its checks (magic, count or checksum)");
-        if (page.count > l.count || (page.next == no_page) != (page.count == l.count))
+        if (page.count > l.count || (page.next == no_page && page.count != l.count))
             throw error(errc::corrupt, where + " names " + std::to_string(page.count) +
                                            " pages where its list has " + std::to_string(l.count) +
                                            " left");
-        if (page.count == 0)
-            throw error(errc::corrupt, where + " names no page (a list page names at least one)");
+        if (page.count == 0 && page.next != no_page)
+            throw error(errc::corrupt, where + " names no page, and is not its list's last");
         for (std::size_t k = 0; k < page.count; ++k) {
             const page_id p = page.ids[k];
             if (p < first_data_page || p >= committed_high_ || pool_.count(p) || freed_.count(p) ||
@@ -252,23 +256,23 @@ class page_allocator {
         }
     }
 
-    // Writes ids as a chain of list pages taken from `next_page`; returns its head.
+    // Writes ids as a chain of `pages` list pages (at least pages_for(ids) of them; any more
+    // are written empty at its end) taken from `next_page`; returns its head.
     template <class Next>
-    page_id write_list(const std::vector<page_id>& ids, Next&& next_page) {
-        const std::uint64_t n = pages_for(ids.size());
+    page_id write_list(const std::vector<page_id>& ids, std::uint64_t pages, Next&& next_page) {
         std::vector<page_id> chain;
-        for (std::uint64_t k = 0; k < n; ++k) chain.push_back(next_page());
-        for (std::uint64_t k = 0; k < n; ++k) {
+        for (std::uint64_t k = 0; k < pages; ++k) chain.push_back(next_page());
+        for (std::uint64_t k = 0; k < pages; ++k) {
             list_page page;
-            page.next = k + 1 < n ? chain[k + 1] : no_page;
-            const std::size_t from = k * list_page::capacity;
+            page.next = k + 1 < pages ? chain[k + 1] : no_page;
+            const std::size_t from = std::min<std::size_t>(k * list_page::capacity, ids.size());
             page.count = std::min<std::size_t>(list_page::capacity, ids.size() - from);
             std::copy_n(ids.begin() + static_cast<std::ptrdiff_t>(from), page.count,
                         page.ids.begin());
             page.sum = page.compute_sum();
             std::memcpy(pages_.at(chain[k]), &page, page_size);
         }
-        return n == 0 ? no_page : chain[0];
+        return pages == 0 ? no_page : chain[0];
     }
 
     Pages& pages_;

@@ -342,9 +342,11 @@ class page_store {
         std::uint64_t* w = meta_slot(slot);
         std::uint64_t copy[meta_words];
         copy[0] = std::atomic_ref<std::uint64_t>(w[0]).load(std::memory_order_acquire);
+        // Acquire loads, and release stores in publish_meta, order the words without fences
+        // (which ThreadSanitizer does not model): a copy that saw any word of a newer write sees
+        // the transaction number that write began by clearing. Plain moves on x86.
         for (std::size_t i = 1; i < meta_words; ++i)
-            copy[i] = std::atomic_ref<std::uint64_t>(w[i]).load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
+            copy[i] = std::atomic_ref<std::uint64_t>(w[i]).load(std::memory_order_acquire);
         if (std::atomic_ref<std::uint64_t>(w[0]).load(std::memory_order_relaxed) != copy[0])
             return false;
         std::memcpy(&out, copy, sizeof out);
@@ -368,10 +370,9 @@ class page_store {
         std::atomic_ref<std::uint64_t>(w[0]).store(0, std::memory_order_seq_cst);
         fault_point("pages.meta_begun");
         for (std::size_t i = 1; i < meta_words; ++i) {
-            std::atomic_ref<std::uint64_t>(w[i]).store(words[i], std::memory_order_relaxed);
+            std::atomic_ref<std::uint64_t>(w[i]).store(words[i], std::memory_order_release);
             if (i == meta_words / 2) fault_point("pages.meta_half");
         }
-        std::atomic_thread_fence(std::memory_order_release);
         std::atomic_ref<std::uint64_t>(w[0]).store(m.txn, std::memory_order_seq_cst);
     }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -109,6 +110,18 @@ class page_store<Backend>::write_txn {
                                            std::to_string(p) + ", +" + std::to_string(n) +
                                            ") are not data pages of the store");
         return {s_->page_bytes(p, n), n * page_size};
+    }
+    /// True when this transaction allocated pages [p, p + n) (so it may write them).
+    bool fresh(page_id p, std::uint64_t n = 1) const { return alloc_->fresh(p, n); }
+    /// Page p made writable: p itself when this transaction allocated it, else a new copy of it
+    /// (and p freed). The copy-on-write step of every structure on pages.
+    page_id cow(page_id p) {
+        if (fresh(p)) return p;
+        const auto from = page(p);
+        const page_id copy = allocate();
+        std::memcpy(s_->page_bytes(copy, 1), from.data(), page_size);
+        alloc_->free(p, 1);
+        return copy;
     }
     /// Frees pages the new state no longer reaches (or that this transaction allocated).
     void free(page_id p, std::uint64_t n = 1) {
