@@ -39,9 +39,13 @@ namespace detail::pages {
 template <class Pages>
 class page_allocator {
   public:
-    page_allocator(Pages& pages, const meta& committed, std::uint64_t oldest,
+    /// `oldest`: lists freed by transactions up to it are usable (no reader, and with a durable
+    /// store no state on disk, reaches their pages). `durable`: the list pages this transaction
+    /// consumes stay out of use until a flush passes it (the state on disk still reads them).
+    page_allocator(Pages& pages, const meta& committed, std::uint64_t oldest, bool durable,
                    std::uint64_t segment_pages, std::uint64_t max_pages, std::string store)
         : pages_(pages)
+        , durable_(durable)
         , committed_high_(committed.high_water)
         , high_water_(committed.high_water)
         , txn_(committed.txn + 1)
@@ -111,25 +115,26 @@ class page_allocator {
     /// high-water mark); `written` gets every page this transaction wrote.
     void finish(meta& next, std::vector<page_id>& written) {
         while (lists_.size() + 2 > max_lists) absorb_smallest();
+        // From here on no list is read: pages come from the pool or the high-water mark only,
+        // so that what the lists below name stays as it is while they are written.
+        // (Enough pool for the lists' own pages first, so the high-water mark grows only when
+        // no list can give.)
+        while (pool_.size() < pages_for(freed_.size() + released_.size() + 1) + 1 && refill()) {
+        }
+        if (durable_) {
+            freed_.insert(released_.begin(), released_.end());
+            released_.clear();
+        }
         std::vector<page_id> freed(freed_.begin(), freed_.end());
         const page_id freed_head =
-            write_list(freed, pages_for(freed.size()), [this] { return allocate(1); });
+            write_list(freed, pages_for(freed.size()), [this] { return take_or_grow(); });
         // What the pool keeps (pages and consumed list pages): its list pages come from the
         // pool itself, or from the high-water mark when it is empty. Each page taken from the
         // pool shortens the list by one, so the chain may end one page longer than its ids
         // need: that page is written empty, and is free like the others once consumed.
         std::vector<page_id> chain;
-        while (chain.size() < pages_for(pool_.size() + released_.size())) {
-            page_id p;
-            if (!pool_.empty()) {
-                p = *pool_.begin();
-                pool_.erase(pool_.begin());
-            } else {
-                p = from_high_water(1);
-            }
-            fresh_[p] = 1;
-            chain.push_back(p);
-        }
+        while (chain.size() < pages_for(pool_.size() + released_.size()))
+            chain.push_back(take_or_grow());
         std::vector<page_id> rest(pool_.begin(), pool_.end());
         rest.insert(rest.end(), released_.begin(), released_.end());
         std::size_t next_chain = 0;
@@ -148,6 +153,19 @@ class page_allocator {
     }
 
   private:
+    // A page for a list: from the pool, else from the high-water mark.
+    page_id take_or_grow() {
+        page_id p;
+        if (!pool_.empty()) {
+            p = *pool_.begin();
+            pool_.erase(pool_.begin());
+        } else {
+            p = from_high_water(1);
+        }
+        fresh_[p] = 1;
+        return p;
+    }
+
     // A run of n pages from the pool, or no_page.
     page_id take_run(std::uint64_t n) {
         if (pool_.empty()) return no_page;
@@ -276,6 +294,7 @@ class page_allocator {
     }
 
     Pages& pages_;
+    bool durable_;
     page_id committed_high_;
     page_id high_water_;
     std::uint64_t txn_;

@@ -8,6 +8,11 @@
 //   pages 5, 6  the two meta pages; the valid one with the higher transaction number is current
 //   pages 7..   data pages, handed out by the page allocator
 //
+// A mapped-file store with durability above `none` also has a durable file (durable.mmry): two
+// 4 KiB slots, each a copy of the meta of a transaction whose pages were on disk before the copy
+// was written. After a reboot the store opens at the newer valid slot; pages such a state reaches
+// are not handed out again until a later flush (see page_allocator.hpp).
+//
 // A commit never writes a page that a committed state reaches: it writes new pages, then the meta
 // page that is not current, its transaction number last. That store is the commit point, so a
 // writer killed anywhere leaves the previous meta current and every page it reaches intact.
@@ -54,6 +59,15 @@ inline std::uint64_t checksum(const void* p, std::size_t n) noexcept {
     return hash64(std::string_view(static_cast<const char*>(p), n));
 }
 
+/// What a commit promises across a power cut (every level survives the death of any process).
+/// Only a mapped-file store has a disk to promise anything on; on the others every level is
+/// `none`.
+enum class durability : std::uint32_t {
+    none = 0,      // nothing is flushed; after a power cut the store may be lost
+    periodic = 1,  // flushed every interval: a power cut loses at most the last interval
+    sync = 2,      // a commit returns once it is on disk (group commit: one flush for all waiting)
+};
+
 /// Fixed at creation; every opener checks it before using any other byte of the store.
 struct creation_header {
     std::uint64_t magic = control_magic;
@@ -61,6 +75,8 @@ struct creation_header {
     std::uint32_t page_bytes = page_size;
     std::uint64_t segment_pages = 0;
     std::uint64_t max_pages = 0;  // pages the store may grow to (its limit)
+    durability level = durability::none;
+    std::uint32_t interval_ms = 0;  // of a periodic flush
     std::array<std::uint8_t, 16> store_id{};
     std::uint64_t sum = 0;  // checksum of the bytes above
 
@@ -79,7 +95,11 @@ struct control_block {
     /// nanoseconds that took in all.
     std::atomic<std::uint64_t> recoveries{0};
     std::atomic<std::uint64_t> recovery_ns{0};
+    /// The last transaction on disk (durability above none), and the flushes made so far.
+    std::atomic<std::uint64_t> durable_txn{0};
+    std::atomic<std::uint64_t> flushes{0};
     robust_mutex writer;
+    robust_mutex flusher;  // one flush at a time; the others wait and find theirs done
 };
 static_assert(sizeof(control_block) <= page_size);
 

@@ -50,6 +50,8 @@ struct file_backend {
         return ::open(obj.c_str(), flags | O_CLOEXEC, mode);
     }
     static bool unlink(const std::string& obj) { return ::unlink(obj.c_str()) == 0; }
+    /// The durable file: the last flushed metas (page_format.hpp).
+    static std::string durable_object(const std::string& store) { return store + "/durable.mmry"; }
     static void prepare(const std::string& store) {
         std::error_code ec;
         std::filesystem::create_directories(store, ec);
@@ -192,6 +194,7 @@ class segment_set {
         if constexpr (!Backend::named) {
             return false;
         } else {
+            if constexpr (Backend::durable) Backend::unlink(Backend::durable_object(store));
             const bool any = Backend::unlink(Backend::object(store, 0));
             for (std::uint32_t k = 1; k < max_segments; ++k)
                 if (!Backend::unlink(Backend::object(store, k))) break;

@@ -27,12 +27,15 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +43,7 @@
 #include <mmry/detail/describe.hpp>
 #include <mmry/detail/fault.hpp>
 #include <mmry/detail/hash64.hpp>
+#include <mmry/detail/pages/durable_file.hpp>
 #include <mmry/detail/pages/page_allocator.hpp>
 #include <mmry/detail/pages/page_format.hpp>
 #include <mmry/detail/pages/page_segments.hpp>
@@ -59,6 +63,9 @@ struct page_store_options {
     std::uint64_t segment_bytes = 64ull << 20;  // a multiple of 4 KiB, at least 64 KiB
     std::uint64_t max_bytes = 0;                // 0: as many segments as the format allows
     unsigned mode = 0600;
+    /// Fixed at creation (page_format.hpp says what each level promises).
+    durability level = durability::none;
+    std::chrono::milliseconds interval{1000};  // of durability::periodic
 };
 
 struct page_stats {
@@ -71,6 +78,8 @@ struct page_stats {
     std::uint32_t reading = 0;  // of which reading now
     std::uint64_t recoveries = 0;
     std::uint64_t recovery_ns = 0;
+    std::uint64_t durable_txn = 0;  // the last transaction on disk
+    std::uint64_t flushes = 0;
 };
 
 /// What check() found: the pages of each kind, and every problem, named.
@@ -94,6 +103,8 @@ class page_store {
         auto& h = control_->header;
         h.segment_pages = o.segment_bytes / page_size;
         h.max_pages = o.max_bytes == 0 ? max_segments * h.segment_pages : o.max_bytes / page_size;
+        h.level = Backend::durable ? o.level : durability::none;
+        h.interval_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, o.interval.count()));
         h.store_id = random_id();
         h.sum = h.compute_sum();
         control_->boot_id_hash = boot_id_hash();
@@ -102,8 +113,17 @@ class page_store {
         first.sum = first.compute_sum();
         publish_meta(first);
         segments_.sync(0, 0, first_data_page * page_size);
+        if constexpr (Backend::durable) {
+            if (flushing()) {
+                durable_ = durable_file(Backend::durable_object(name_), true);
+                durable_.write(first);
+                control_->durable_txn = 1;
+                Backend::sync_directory(name_);
+            }
+        }
         control_->ready.store(1, std::memory_order_release);
         pins_.emplace(*control_, slots(), quote(name_));
+        start_flusher();
     }
 
     page_store(open_t, std::string name)
@@ -112,19 +132,16 @@ class page_store {
         if (control_->header.sum != control_->header.compute_sum() ||
             control_->header.segment_pages * page_size != segments_.segment_bytes())
             throw error(errc::corrupt, "store " + quote(name_) + ": its creation header changed");
-        if (control_->boot_id_hash.load() != boot_id_hash()) {
-            // No process of an earlier boot holds a lock: clear what says otherwise.
-            control_->writer.init();
-            reader_pins::reset(slots());
-            control_->slots_high_water = 0;
-            control_->boot_id_hash = boot_id_hash();
-        }
+        if constexpr (Backend::durable)
+            if (flushing()) durable_ = durable_file(Backend::durable_object(name_), false);
+        if (control_->boot_id_hash.load() != boot_id_hash()) reboot();
         meta m;
         if (!find_current(m))
             throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
         pins_.emplace(*control_, slots(), quote(name_));
         if (meta other; txn_word(1 - m.txn % 2) != 0 && !load_meta(1 - m.txn % 2, other))
             write();  // which clears the slot that fails its checks (see write_txn)
+        start_flusher();
     }
 
     page_store(const page_store&) = delete;
@@ -136,6 +153,13 @@ class page_store {
 
     read_txn read() { return read_txn(*this); }
     write_txn write() { return write_txn(*this); }
+
+    /// Puts every commit made so far on disk (a mapped-file store with durability above
+    /// `none`; elsewhere nothing to do). Concurrent callers share one flush.
+    void flush() {
+        meta m;
+        if (flushing() && find_current(m)) flush_to(m.txn);
+    }
 
     page_stats stats() {
         auto w = write();
@@ -149,6 +173,8 @@ class page_store {
         std::tie(st.readers, st.reading) = pins_->readers();
         st.recoveries = control_->recoveries.load();
         st.recovery_ns = control_->recovery_ns.load();
+        st.durable_txn = control_->durable_txn.load();
+        st.flushes = control_->flushes.load();
         return st;
     }
 
@@ -234,6 +260,75 @@ class page_store {
   private:
     friend class read_txn;
     friend class write_txn;
+
+    bool flushing() const noexcept {
+        return Backend::durable && control_->header.level != durability::none;
+    }
+
+    // The first open after a reboot: no process of the old boot holds a lock, and with a
+    // durability level the store goes back to its last flushed state (commits after it may
+    // have reached the disk in part).
+    void reboot() {
+        control_->writer.init();
+        control_->flusher.init();
+        reader_pins::reset(slots());
+        control_->slots_high_water = 0;
+        if (flushing()) {
+            const auto d = durable_.latest();
+            if (!d)
+                throw error(errc::corrupt,
+                            "store " + quote(name_) + ": its durable file holds no valid state");
+            std::atomic_ref<std::uint64_t>(meta_slot(1 - d->txn % 2)[0]).store(0);
+            publish_meta(*d);
+            segments_.sync(0, 0, first_data_page * page_size);
+            control_->durable_txn = d->txn;
+        }
+        control_->boot_id_hash = boot_id_hash();
+    }
+
+    // Makes transaction t (and every one before) durable: the data pages of every segment,
+    // then the meta of the newest commit into the durable file. A flusher killed midway leaves
+    // the durable file at the state before.
+    void flush_to(std::uint64_t t) {
+        if (!flushing() || control_->durable_txn.load() >= t) return;
+        if (control_->flusher.lock() == robust_mutex::acquired::owner_died)
+            control_->flusher.consistent();
+        struct unlock {
+            robust_mutex& m;
+            ~unlock() { m.unlock(); }
+        } guard{control_->flusher};
+        meta m;
+        if (control_->durable_txn.load() >= t) return;
+        if (!find_current(m))
+            throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
+        const std::uint64_t sp = segment_pages();
+        for (std::uint64_t k = 0; k * sp < m.high_water; ++k)
+            segments_.sync(static_cast<std::uint32_t>(k), 0, segments_.segment_bytes());
+        fault_point("pages.flush_data");
+        durable_.write(m);
+        control_->durable_txn.store(m.txn);
+        control_->flushes.fetch_add(1);
+    }
+
+    // durability::periodic: a thread that flushes every interval while this object lives.
+    void start_flusher() {
+        if (!flushing() || control_->header.level != durability::periodic) return;
+        flusher_ = std::jthread([this](std::stop_token stop) {
+            std::mutex m;
+            std::condition_variable_any cv;
+            const std::chrono::milliseconds every(control_->header.interval_ms);
+            std::unique_lock lock(m);
+            while (!stop.stop_requested()) {
+                cv.wait_for(lock, stop, every, [] { return false; });
+                if (stop.stop_requested()) break;
+                try {
+                    flush();
+                } catch (...) {
+                    // Tried again at the next interval; a commit never waits for this thread.
+                }
+            }
+        });
+    }
 
     // Pages as the allocator sees them.
     struct page_access {
@@ -390,7 +485,9 @@ class page_store {
     std::string name_;
     segment_set<Backend> segments_;
     control_block* control_ = nullptr;
+    durable_file durable_;
     std::optional<reader_pins> pins_;
+    std::jthread flusher_;  // last: stopped and joined before anything it uses goes
 };
 
 }  // namespace detail::pages

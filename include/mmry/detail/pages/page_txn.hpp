@@ -77,7 +77,9 @@ class page_store<Backend>::write_txn {
   public:
     write_txn(const write_txn&) = delete;
     write_txn& operator=(const write_txn&) = delete;
-    ~write_txn() { s_->control_->writer.unlock(); }
+    ~write_txn() {
+        if (!unlocked_) s_->control_->writer.unlock();
+    }
 
     /// The state this transaction started from, and the number its commit will have.
     std::uint64_t base() const noexcept { return base_.txn; }
@@ -129,22 +131,28 @@ class page_store<Backend>::write_txn {
         alloc_->free(p, n);
     }
 
-    /// Makes everything this transaction did current. With `sync` (on a mapped-file store), its
-    /// pages reach the disk before the meta does, and the meta before commit returns. Throws
-    /// (and changes nothing) when the free lists cannot be written or a sync fails.
-    void commit(bool sync = false) {
+    /// Makes everything this transaction did current, and returns its number. In a store
+    /// with durability::sync it returns once the commit is on disk: the writer lock is let go
+    /// first, so that other writers commit meanwhile and one flush covers them all. Throws (and
+    /// changes nothing) when the free lists cannot be written; errc::io_error when the flush
+    /// fails (the commit is then current, but not known to be on disk).
+    std::uint64_t commit() {
         check_open();
         std::vector<page_id> written;
         alloc_->finish(next_, written);
-        if (sync) sync_pages(written);
-        fault_point("pages.synced");
+        fault_point("pages.lists_done");
         next_.txn = base_.txn + 1;
         next_.magic = meta_magic;
         next_.sum = next_.compute_sum();
         s_->publish_meta(next_);
         committed_ = true;
         fault_point("pages.committed");
-        if (sync) s_->segments_.sync(0, meta_page[next_.txn % 2] * page_size, page_size);
+        if (s_->flushing() && s_->control_->header.level == durability::sync) {
+            unlocked_ = true;
+            s_->control_->writer.unlock();
+            s_->flush_to(next_.txn);
+        }
+        return next_.txn;
     }
 
   private:
@@ -166,8 +174,11 @@ class page_store<Backend>::write_txn {
             if (meta m; s.txn_word(other) != 0 && !s.load_meta(other, m))
                 std::atomic_ref<std::uint64_t>(s.meta_slot(other)[0]).store(0);
             next_ = base_;
-            alloc_.emplace(access_, base_, s.pins_->oldest(base_.txn), s.segment_pages(),
-                           s.max_pages(), quote(s.name_));
+            // Pages freed after the last flush stay out of use: the state on disk reaches them.
+            std::uint64_t oldest = s.pins_->oldest(base_.txn);
+            if (s.flushing()) oldest = std::min(oldest, s.control_->durable_txn.load());
+            alloc_.emplace(access_, base_, oldest, s.flushing(), s.segment_pages(), s.max_pages(),
+                           quote(s.name_));
         } catch (...) {
             s.control_->writer.unlock();
             throw;
@@ -187,25 +198,13 @@ class page_store<Backend>::write_txn {
                         "store " + quote(s_->name_) + ": the transaction is committed already");
     }
 
-    // Writes the pages this transaction wrote to disk, a run of neighbours at a time.
-    void sync_pages(std::vector<page_id>& pages) {
-        std::sort(pages.begin(), pages.end());
-        const std::uint64_t sp = s_->segment_pages();
-        for (std::size_t i = 0; i < pages.size();) {
-            std::size_t j = i + 1;
-            while (j < pages.size() && pages[j] == pages[j - 1] + 1 && pages[j] % sp != 0) ++j;
-            s_->segments_.sync(static_cast<std::uint32_t>(pages[i] / sp),
-                               (pages[i] % sp) * page_size, (j - i) * page_size);
-            i = j;
-        }
-    }
-
     page_store* s_;
     page_access access_;
     meta base_;
     meta next_;
     std::optional<page_allocator<page_access>> alloc_;
     bool committed_ = false;
+    bool unlocked_ = false;
 };
 
 }  // namespace detail::pages
