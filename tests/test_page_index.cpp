@@ -26,6 +26,8 @@
 
 namespace pg = mmry::detail::pages;
 using mmry::errc;
+using mmry_test::as_bytes;
+using mmry_test::as_string;
 using mmry_test::env_count;
 using mmry_test::is_error;
 using mmry_test::page_place;
@@ -36,13 +38,6 @@ namespace {
 
 using model = std::map<std::string, std::string>;
 const pg::hash_index index_at(2);  // words 0 and 1 are the test's: the step a state is at
-
-std::span<const std::byte> as_bytes(const std::string& s) {
-    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
-std::string as_string(std::span<const std::byte> b) {
-    return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
 
 /// The operations of step `step`: `ops` puts (new keys, replacements of other sizes) and
 /// erases over a key space of `keys`.
@@ -207,12 +202,11 @@ TEMPLATE_TEST_CASE("page index: a writer killed at any fault point loses only it
                    pg::shm_backend, pg::file_backend) {
     using store = pg::page_store<TestType>;
     page_place<TestType> where;
-    const std::string& name = where.name();
-    { store s(pg::create, name, small()); }
-    static std::atomic<int> hits{0};
-    static int kill_at = 0;
-    std::uint64_t step = 0;
-    const int rounds = env_count("MMRY_PAGES_KILL_STEPS", 6);
+    {
+        auto o = small();
+        o.level = pg::durability::sync;
+        store s(pg::create, where.name(), o);
+    }
     std::vector<model> states(1);
     auto state = [&](std::uint64_t k) -> const model& {
         while (states.size() <= k) {
@@ -221,39 +215,10 @@ TEMPLATE_TEST_CASE("page index: a writer killed at any fault point loses only it
         }
         return states[k];
     };
-    for (int round = 0; round < rounds; ++round) {
-        for (kill_at = 0;; kill_at += 1 + kill_at / 8) {
-            const pid_t child = ::fork();
-            if (child == 0) {
-                hits = 0;
-                mmry::detail::fault_hook = [](std::string_view) {
-                    if (hits++ == kill_at) ::kill(::getpid(), SIGKILL);
-                };
-                try {
-                    store s(pg::open, name);
-                    for (std::uint64_t k = 1; k <= 2; ++k) apply(s, step + k, 30, 200);
-                } catch (...) {
-                    ::_exit(3);
-                }
-                ::_exit(0);
-            }
-            int status = 0;
-            REQUIRE(::waitpid(child, &status, 0) == child);
-            store s(pg::open, name);
-            const auto now = s.read().word(0);
-            INFO("round " << round << ", killed at point " << kill_at << ", state " << now);
-            REQUIRE((now >= step && now <= step + 2));
-            require_matches(s, state(now));
-            const auto before = step;
-            step = now;
-            if (WIFEXITED(status)) {
-                REQUIRE(WEXITSTATUS(status) == 0);
-                REQUIRE(now == before + 2);
-                break;
-            }
-            REQUIRE(WIFSIGNALED(status));
-        }
-    }
+    mmry_test::kill_at_every_point<store>(
+        where.name(), env_count("MMRY_PAGES_KILL_STEPS", 6),
+        [](store& s, std::uint64_t step) { apply(s, step, 30, 200); },
+        [&](store& s, std::uint64_t step) { require_matches(s, state(step)); });
 }
 
 TEST_CASE("page index: damaged buckets and directories are refused by name, never followed") {

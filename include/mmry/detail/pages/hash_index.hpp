@@ -68,11 +68,7 @@ class hash_index {
     template <class Txn>
     bool put(Txn& t, std::string_view key, std::span<const std::byte> value,
              std::uint64_t seed = 0) const {
-        if (key.size() + value.size() > max_entry)
-            throw error(errc::invalid_argument,
-                        where_ + ": an entry of " + std::to_string(key.size()) + " + " +
-                            std::to_string(value.size()) + " bytes passes the index's limit of " +
-                            std::to_string(max_entry));
+        check_entry(where_, key.size(), value.size(), max_entry);
         if (t.word(w_) == no_page) start(t, seed);
         const std::uint64_t h = hash64(key, t.word(w_ + 3));
         for (;;) {

@@ -29,11 +29,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include <mmry/detail/hash64.hpp>
 #include <mmry/detail/process_lock.hpp>
 #include <mmry/detail/robust_mutex.hpp>
+#include <mmry/error.hpp>
 
 namespace mmry {
 inline namespace v1 {
@@ -159,6 +161,15 @@ struct list_page {
     }
 };
 static_assert(sizeof(list_page) == page_size);
+
+/// Throws errc::invalid_argument when an index entry of key and value passes `limit` bytes.
+inline void check_entry(const std::string& where, std::size_t key, std::size_t value,
+                        std::size_t limit) {
+    if (key + value > limit)
+        throw error(errc::invalid_argument,
+                    where + ": an entry of " + std::to_string(key) + " + " + std::to_string(value) +
+                        " bytes passes the index's limit of " + std::to_string(limit));
+}
 
 inline std::uint64_t pages_for(std::uint64_t ids) noexcept {
     return (ids + list_page::capacity - 1) / list_page::capacity;

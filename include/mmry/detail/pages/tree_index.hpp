@@ -1,0 +1,421 @@
+#pragma once
+// The ordered index on pages (docs/DECISIONS.md §11): a copy-on-write B+tree of byte-string keys
+// in byte order, values in the leaves (key + value at most max_entry bytes).
+//
+// - A put or erase copies the leaf it changes and the branches above it (path copying); readers
+//   of the state before keep the old pages. A leaf that overflows splits in two by bytes, its
+//   right half's first key going up as separator; a branch that overflows splits around its
+//   middle separator; a root that splits gets a new root above it.
+// - An erase that leaves a leaf under a quarter full merges it with a sibling when the two fit
+//   in three quarters of a page; a node left empty leaves its parent; a root with one child
+//   gives way to it.
+// - Its state is three meta words from `first_word`: root page, height, entry count.
+//
+// Complexity: O(height) pages read per lookup and copied per change; height grows as log over
+// ~30 entries per leaf and ~100 separators per branch for short keys. Thread-safety: that of the
+// transaction it is given. Throws errc::corrupt for any page that fails its checks (naming it),
+// errc::invalid_argument for an entry over max_entry.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <mmry/detail/pages/page_format.hpp>
+#include <mmry/detail/pages/tree_node.hpp>
+#include <mmry/error.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail::pages {
+
+class tree_index {
+  public:
+    static constexpr std::size_t max_entry = 1024;
+    static constexpr std::size_t words = 3;
+    static constexpr std::uint64_t max_height = 32;
+
+    explicit tree_index(std::size_t first_word, std::string where = "ordered index")
+        : w_(first_word), where_(std::move(where)) {}
+
+    template <class View>
+    std::uint64_t size(const View& v) const {
+        return v.word(w_ + 2);
+    }
+
+    /// The value of `key`, pointing into the view's pages (valid while the view lives).
+    template <class View>
+    std::optional<std::span<const std::byte>> find(const View& v, std::string_view key) const {
+        page_id node = v.word(w_);
+        if (node == no_page) return std::nullopt;
+        const std::uint64_t h = height(v);
+        for (std::uint64_t level = 0;; ++level) {
+            node_view n(v.page(node), name(node));
+            expect(n, level, h);
+            if (n.leaf()) {
+                const std::size_t i = n.lower_bound(key);
+                if (i == n.entries().size() || n.entries()[i].key != key) return std::nullopt;
+                n.check(n.entries()[i]);
+                return n.entries()[i].value;
+            }
+            node = n.entries()[n.child_for(key)].child;
+        }
+    }
+
+    /// Calls f(key, value) in key order from the first key not below `from`, while f returns
+    /// true.
+    template <class View, class F>
+    void for_each(const View& v, std::string_view from, F&& f) const {
+        if (v.word(w_) != no_page) visit(v, v.word(w_), 0, height(v), from, f);
+    }
+
+    /// Sets `key` to `value`; true when the key is new.
+    template <class Txn>
+    bool put(Txn& t, std::string_view key, std::span<const std::byte> value) const {
+        check_entry(where_, key.size(), value.size(), max_entry);
+        if (t.word(w_) == no_page) {
+            node_builder leaf(true);
+            leaf.add(key, value);
+            const page_id p = t.allocate();
+            leaf.write(t.write(p));
+            t.set_word(w_, p);
+            t.set_word(w_ + 1, 1);
+            t.set_word(w_ + 2, 1);
+            return true;
+        }
+        std::vector<step> path;
+        const page_id leaf_page = descend(t, key, path);
+        node_view leaf(t.page(leaf_page), name(leaf_page));
+        const std::size_t i = leaf.lower_bound(key);
+        const bool exists = i < leaf.entries().size() && leaf.entries()[i].key == key;
+        std::vector<std::pair<std::string_view, std::span<const std::byte>>> items;
+        for (std::size_t k = 0; k < leaf.entries().size(); ++k) {
+            if (k == i) items.emplace_back(key, value);
+            if (k == i && exists) continue;
+            items.emplace_back(leaf.entries()[k].key, leaf.entries()[k].value);
+        }
+        if (i == leaf.entries().size()) items.emplace_back(key, value);
+        up(t, path, write_leaves(t, leaf_page, items));
+        if (!exists) t.set_word(w_ + 2, t.word(w_ + 2) + 1);
+        return !exists;
+    }
+
+    /// Removes `key`; false when it was not there.
+    template <class Txn>
+    bool erase(Txn& t, std::string_view key) const {
+        if (t.word(w_) == no_page) return false;
+        std::vector<step> path;
+        const page_id leaf_page = descend(t, key, path);
+        node_view leaf(t.page(leaf_page), name(leaf_page));
+        const std::size_t i = leaf.lower_bound(key);
+        if (i == leaf.entries().size() || leaf.entries()[i].key != key) return false;
+        std::vector<std::pair<std::string_view, std::span<const std::byte>>> items;
+        std::size_t bytes = 0;
+        for (std::size_t k = 0; k < leaf.entries().size(); ++k)
+            if (k != i) {
+                items.emplace_back(leaf.entries()[k].key, leaf.entries()[k].value);
+                bytes += leaf.entries()[k].size;
+            }
+        t.set_word(w_ + 2, t.word(w_ + 2) - 1);
+        if (items.empty()) {
+            t.free(leaf_page);
+            up(t, path, change::removed());
+        } else if (!path.empty() && bytes < node_capacity / 4 && merge(t, path, leaf_page, items)) {
+        } else {
+            up(t, path, write_leaves(t, leaf_page, items));
+        }
+        return true;
+    }
+
+    /// Calls mark(page, 1) for every page of the index.
+    template <class View, class Mark>
+    void mark(const View& v, Mark&& mark) const {
+        if (v.word(w_) != no_page) mark_pages(v, v.word(w_), 0, height(v), mark);
+    }
+
+    /// Every problem a full read finds: pages failing their checks, entries failing their
+    /// checksum, keys out of order or outside their branch's bounds, an entry count that
+    /// disagrees.
+    template <class View>
+    std::vector<std::string> verify(const View& v) const {
+        std::vector<std::string> problems;
+        std::uint64_t n = 0;
+        std::string last;
+        bool first = true;
+        try {
+            for_each(v, "", [&](std::string_view k, std::span<const std::byte>) {
+                if (!first && !(last < k))
+                    problems.push_back(where_ + ": key order breaks between leaves");
+                last.assign(k);
+                first = false;
+                ++n;
+                return true;
+            });
+            if (v.word(w_) != no_page) check_bounds(v, v.word(w_), 0, height(v), {}, {}, problems);
+        } catch (const error& e) {
+            problems.push_back(e.what());
+            return problems;
+        }
+        if (n != size(v))
+            problems.push_back(where_ + ": holds " + std::to_string(n) +
+                               " entries; its count says " + std::to_string(size(v)));
+        return problems;
+    }
+
+  private:
+    struct step {
+        page_id node;
+        std::size_t child;
+    };
+    // What a rewritten node asks of its parent.
+    struct change {
+        enum kind_t { replace, split, remove } kind;
+        page_id left = no_page;
+        std::string separator;
+        page_id right = no_page;
+
+        static change replaced(page_id p) { return {replace, p, {}, no_page}; }
+        static change removed() { return {remove, no_page, {}, no_page}; }
+    };
+    using item = std::pair<std::string_view, std::span<const std::byte>>;
+
+    std::string name(page_id p) const { return where_ + ", page " + std::to_string(p); }
+
+    template <class View>
+    std::uint64_t height(const View& v) const {
+        const std::uint64_t h = v.word(w_ + 1);
+        if (h == 0 || h > max_height)
+            throw error(errc::corrupt, where_ + ": height " + std::to_string(h) +
+                                           " is not between 1 and " + std::to_string(max_height));
+        return h;
+    }
+    void expect(const node_view& n, std::uint64_t level, std::uint64_t h) const {
+        if (n.leaf() != (level + 1 == h))
+            n.fail(std::string(n.leaf() ? "a leaf" : "a branch") + " at level " +
+                   std::to_string(level) + " of a tree of height " + std::to_string(h));
+    }
+
+    // The leaf for `key`, with the branches above it and the child taken at each.
+    template <class Txn>
+    page_id descend(const Txn& t, std::string_view key, std::vector<step>& path) const {
+        page_id node = t.word(w_);
+        const std::uint64_t h = height(t);
+        for (std::uint64_t level = 0;; ++level) {
+            node_view n(t.page(node), name(node));
+            expect(n, level, h);
+            if (n.leaf()) return node;
+            const std::size_t c = n.child_for(key);
+            path.push_back({node, c});
+            node = n.entries()[c].child;
+        }
+    }
+
+    // Writes b over `old` (in place when this transaction made it, else as a new page).
+    template <class Txn>
+    page_id place(Txn& t, page_id old, const node_builder& b) const {
+        if (old != no_page && t.fresh(old)) {
+            b.write(t.write(old));
+            return old;
+        }
+        const page_id p = t.allocate();
+        b.write(t.write(p));
+        if (old != no_page) t.free(old);
+        return p;
+    }
+
+    // Writes leaf entries in place of `old`: one page, or two split by bytes.
+    template <class Txn>
+    change write_leaves(Txn& t, page_id old, const std::vector<item>& items) const {
+        std::size_t total = 0;
+        for (const auto& [k, v] : items) total += (8 + k.size() + v.size() + 7) / 8 * 8;
+        if (total <= node_capacity) {
+            node_builder b(true);
+            for (const auto& [k, v] : items) b.add(k, v);
+            return change::replaced(place(t, old, b));
+        }
+        node_builder left(true), right(true);
+        std::size_t k = 0;
+        for (; k < items.size() && left.used() < total / 2; ++k)
+            left.add(items[k].first, items[k].second);
+        for (std::size_t r = k; r < items.size(); ++r) right.add(items[r].first, items[r].second);
+        const std::string separator(items[k].first);
+        const page_id l = place(t, old, left);
+        return {change::split, l, separator, place(t, no_page, right)};
+    }
+
+    // Applies a child's change to each branch on the path, bottom up, then to the root.
+    template <class Txn>
+    void up(Txn& t, const std::vector<step>& path, change c) const {
+        for (std::size_t level = path.size(); level-- > 0;) {
+            const auto [node, at] = path[level];
+            node_view n(t.page(node), name(node));
+            std::vector<std::pair<std::string, page_id>> children;
+            for (const auto& e : n.entries()) children.emplace_back(std::string(e.key), e.child);
+            if (c.kind == change::remove) {
+                children.erase(children.begin() + static_cast<std::ptrdiff_t>(at));
+                if (at == 0 && !children.empty()) children[0].first.clear();
+            } else {
+                children[at].second = c.left;
+                if (c.kind == change::split)
+                    children.insert(children.begin() + static_cast<std::ptrdiff_t>(at) + 1,
+                                    {c.separator, c.right});
+            }
+            c = write_branch(t, node, children);
+        }
+        if (c.kind == change::split) {
+            node_builder root(false);
+            root.first_child(c.left);
+            root.add(c.separator, c.right);
+            t.set_word(w_, place(t, no_page, root));
+            t.set_word(w_ + 1, t.word(w_ + 1) + 1);
+        } else if (c.kind == change::remove) {
+            t.set_word(w_, no_page);
+            t.set_word(w_ + 1, 0);
+        } else {
+            t.set_word(w_, c.left);
+        }
+        // A root branch with one child gives way to it.
+        while (t.word(w_ + 1) > 1) {
+            node_view root(t.page(t.word(w_)), name(t.word(w_)));
+            if (root.entries().size() != 1) break;
+            t.free(t.word(w_));
+            t.set_word(w_, root.entries()[0].child);
+            t.set_word(w_ + 1, t.word(w_ + 1) - 1);
+        }
+    }
+
+    template <class Txn>
+    change write_branch(Txn& t, page_id old,
+                        const std::vector<std::pair<std::string, page_id>>& children) const {
+        if (children.empty()) {
+            t.free(old);
+            return change::removed();
+        }
+        std::size_t total = 8;
+        for (std::size_t k = 1; k < children.size(); ++k)
+            total += separator_size(children[k].first.size());
+        auto fill = [&](node_builder& b, std::size_t from, std::size_t to) {
+            b.first_child(children[from].second);
+            for (std::size_t k = from + 1; k < to; ++k)
+                b.add(children[k].first, children[k].second);
+        };
+        if (total <= node_capacity) {
+            node_builder b(false);
+            fill(b, 0, children.size());
+            return change::replaced(place(t, old, b));
+        }
+        // The middle separator (by bytes) goes up; the children on each side stay.
+        std::size_t m = 1, bytes = 8;
+        while (m + 1 < children.size() && bytes < total / 2)
+            bytes += separator_size(children[m++].first.size());
+        node_builder left(false), right(false);
+        fill(left, 0, m);
+        fill(right, m, children.size());
+        const page_id l = place(t, old, left);
+        return {change::split, l, children[m].first, place(t, no_page, right)};
+    }
+
+    // Merges a leaf left small by an erase with a sibling when the two fit in three quarters
+    // of a page; false when no sibling will do.
+    template <class Txn>
+    bool merge(Txn& t, const std::vector<step>& path, page_id leaf,
+               const std::vector<item>& items) const {
+        const auto [parent, at] = path.back();
+        node_view p(t.page(parent), name(parent));
+        const std::size_t other = at + 1 < p.entries().size() ? at + 1 : at - 1;
+        if (other >= p.entries().size() || other == at) return false;
+        const page_id sibling = p.entries()[other].child;
+        node_view s(t.page(sibling), name(sibling));
+        if (!s.leaf()) s.fail("a branch where its sibling is a leaf");
+        std::size_t bytes = s.used();
+        for (const auto& [k, v] : items) bytes += (8 + k.size() + v.size() + 7) / 8 * 8;
+        if (bytes > node_capacity * 3 / 4) return false;
+        node_builder merged(true);
+        auto add_sibling = [&] {
+            for (const auto& e : s.entries()) {
+                s.check(e);
+                merged.add(e.key, e.value);
+            }
+        };
+        if (other < at) add_sibling();
+        for (const auto& [k, v] : items) merged.add(k, v);
+        if (other > at) add_sibling();
+        const std::size_t low = std::min(at, other);
+        const page_id m = place(t, no_page, merged);
+        t.free(leaf);
+        t.free(sibling);
+        // The parent: the lower child becomes the merged leaf, the higher one goes.
+        std::vector<std::pair<std::string, page_id>> children;
+        for (const auto& e : p.entries()) children.emplace_back(std::string(e.key), e.child);
+        children[low].second = m;
+        children.erase(children.begin() + static_cast<std::ptrdiff_t>(low) + 1);
+        std::vector<step> rest(path.begin(), path.end() - 1);
+        up(t, rest, write_branch(t, parent, children));
+        return true;
+    }
+
+    template <class View, class F>
+    bool visit(const View& v, page_id node, std::uint64_t level, std::uint64_t h,
+               std::string_view from, F& f) const {
+        node_view n(v.page(node), name(node));
+        expect(n, level, h);
+        if (n.leaf()) {
+            for (std::size_t i = n.lower_bound(from); i < n.entries().size(); ++i) {
+                n.check(n.entries()[i]);
+                if (!f(n.entries()[i].key, n.entries()[i].value)) return false;
+            }
+            return true;
+        }
+        for (std::size_t c = n.child_for(from); c < n.entries().size(); ++c)
+            if (!visit(v, n.entries()[c].child, level + 1, h, from, f)) return false;
+        return true;
+    }
+
+    template <class View, class Mark>
+    void mark_pages(const View& v, page_id node, std::uint64_t level, std::uint64_t h,
+                    Mark& mark) const {
+        node_view n(v.page(node), name(node));
+        expect(n, level, h);
+        mark(node, 1);
+        if (!n.leaf())
+            for (const auto& e : n.entries()) mark_pages(v, e.child, level + 1, h, mark);
+    }
+
+    // Checks that every key under `node` lies in [low, high) (an empty bound: none).
+    template <class View>
+    void check_bounds(const View& v, page_id node, std::uint64_t level, std::uint64_t h,
+                      const std::optional<std::string>& low, const std::optional<std::string>& high,
+                      std::vector<std::string>& problems) const {
+        node_view n(v.page(node), name(node));
+        expect(n, level, h);
+        for (std::size_t k = 0; k < n.entries().size(); ++k) {
+            const auto& e = n.entries()[k];
+            if (n.leaf() || k > 0) {
+                if ((low && e.key < *low) || (high && e.key >= *high))
+                    problems.push_back(name(node) +
+                                       ": a key lies outside the bounds its parent gives");
+            }
+            if (!n.leaf()) {
+                std::optional<std::string> lo =
+                    k == 0 ? low : std::optional<std::string>(std::string(e.key));
+                std::optional<std::string> hi =
+                    k + 1 < n.entries().size()
+                        ? std::optional<std::string>(std::string(n.entries()[k + 1].key))
+                        : high;
+                check_bounds(v, e.child, level + 1, h, lo, hi, problems);
+            }
+        }
+    }
+
+    std::size_t w_;
+    std::string where_;
+};
+
+}  // namespace detail::pages
+}  // namespace v1
+}  // namespace mmry
