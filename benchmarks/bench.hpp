@@ -29,8 +29,11 @@ struct config {
     std::string shm_prefix;             ///< this run's shared memory names (pid-based)
     std::size_t open_bytes = 1u << 30;  ///< bytes reserved by the stores of the "open" test
     double scaling_seconds = 1.0;       ///< how long each reader process reads per repetition
+    double durable_seconds = 1.0;       ///< how long each repetition of durable_put commits
     std::vector<std::string> only;      ///< phases to run (empty: all)
     std::string mmry_filter;            ///< runs only mmry compositions whose name contains this
+    /// Bytes of 100-byte values in the store of recovery_ms (--recovery-mib).
+    std::size_t recovery_bytes = std::size_t{64} << 20;
 
     bool runs(std::string_view phase) const {
         return only.empty() || std::find(only.begin(), only.end(), phase) != only.end();
@@ -46,6 +49,7 @@ struct measurement {
     double value = 0;
     std::string unit;
     std::optional<double> cpu_value;
+    std::optional<int> threads;  ///< for figures measured at several thread counts (JSON field)
 };
 
 /// A timed section: wall-clock seconds (steady_clock) and CPU seconds of this process (all its
@@ -61,12 +65,22 @@ class results {
   public:
     void add(std::string metric, std::string system, double value, std::string unit,
              std::optional<double> cpu_value = std::nullopt) {
-        all_.push_back({std::move(metric), std::move(system), value, std::move(unit), cpu_value});
+        all_.push_back({std::move(metric), std::move(system), value, std::move(unit), cpu_value,
+                        std::nullopt});
         const auto& m = all_.back();
         std::fprintf(stderr, "  %-16s %-40s %12.4g %s", m.metric.c_str(), m.system.c_str(), value,
                      m.unit.c_str());
         if (cpu_value) std::fprintf(stderr, "  (CPU time: %.4g)", *cpu_value);
         std::fprintf(stderr, "\n");
+    }
+    /// A figure measured with `threads` threads (several per metric and system).
+    void add_threaded(std::string metric, std::string system, int threads, double value,
+                      std::string unit) {
+        all_.push_back(
+            {std::move(metric), std::move(system), value, std::move(unit), std::nullopt, threads});
+        const auto& m = all_.back();
+        std::fprintf(stderr, "  %-16s %-30s threads %-2d %12.4g %s\n", m.metric.c_str(),
+                     m.system.c_str(), threads, value, m.unit.c_str());
     }
     /// value = seconds x scale / ops (e.g. ns/op with scale 1e9).
     void add_per_op(std::string metric, std::string system, sample s, double ops, double scale,
@@ -84,9 +98,11 @@ class results {
             if (m.metric == metric && m.system == system) return m.cpu_value;
         return std::nullopt;
     }
-    std::optional<double> find(std::string_view metric, std::string_view system) const {
+    std::optional<double> find(std::string_view metric, std::string_view system,
+                               std::optional<int> threads = std::nullopt) const {
         for (const auto& m : all_)
-            if (m.metric == metric && m.system == system) return m.value;
+            if (m.metric == metric && m.system == system && (!threads || m.threads == threads))
+                return m.value;
         return std::nullopt;
     }
     const std::vector<measurement>& all() const { return all_; }
@@ -232,6 +248,10 @@ void run_range(const config&, const corpus&, results&, notes&);
 void run_open(const config&, const corpus&, results&, notes&);
 void run_read_scaling(const config&, const small_data&, results&, notes&);
 void run_fold(const config&, const corpus&, results&, notes&);
+// The copy-on-write page layer (include/mmry/detail/pages/), not yet behind basic_store: a preview.
+void run_small_pages(const config&, const small_data&, results&, notes&);
+void run_recovery(const config&, const small_data&, results&, notes&);
+void run_durable(const config&, const small_data&, results&, notes&);
 
 /// Library versions of the peers linked in (for the report).
 std::vector<std::pair<std::string, std::string>> peer_versions();

@@ -232,7 +232,8 @@ std::vector<std::pair<std::string, std::string>> versions() {
 void usage() {
     std::puts(
         "usage: mmry-bench [--corpus PATH] [--json FILE] [--smoke] [--n N] [--reps R]\n"
-        "                  [--only PHASE,...] [--mmry FILTER]\n"
+        "                  [--only PHASE,...] [--mmry FILTER] [--durable-seconds S]\n"
+        "                  [--recovery-mib M]\n"
         "  --corpus PATH  the 64 MiB corpus (default $MMRY_CORPUS or /tmp/mmry-corpus.bin);\n"
         "                 built with make-corpus.sh when missing ($MMRY_CORPUS_SCRIPT or the\n"
         "                 path found at configure time)\n"
@@ -242,8 +243,13 @@ void usage() {
         "                 1000000 it also scales the fold test down (N / 1000000 of its versions\n"
         "                 and text, at least 5 versions of 64 KiB)\n"
         "  --reps R       repetitions per figure, median taken (default 3, at least 3)\n"
-        "  --only LIST    phases: small,scaling,peers,codec,range,open,fold (default all)\n"
-        "  --mmry FILTER  only the mmry compositions whose name contains FILTER");
+        "  --only LIST    phases: small,scaling,pages,recovery,peers,durable,codec,range,open,\n"
+        "                 fold (default all)\n"
+        "  --mmry FILTER  only the mmry compositions whose name contains FILTER\n"
+        "  --durable-seconds S  how long each repetition of durable_put commits (default 1;\n"
+        "                 smoke 0.03)\n"
+        "  --recovery-mib M  MiB of 100-byte values in the store of recovery_ms (default\n"
+        "                 $MMRY_BENCH_RECOVERY_MIB or 64; smoke 1; the issue's figure is 1024)");
 }
 
 }  // namespace
@@ -257,6 +263,9 @@ int main(int argc, char** argv) {
     bool explicit_corpus = false, explicit_n = false;
     if (const char* p = std::getenv("MMRY_CORPUS")) corpus_path = p, explicit_corpus = true;
     if (const char* n = std::getenv("MMRY_BENCH_N")) cfg.n = std::stoull(n), explicit_n = true;
+    bool explicit_recovery = false, explicit_durable = false;
+    if (const char* m = std::getenv("MMRY_BENCH_RECOVERY_MIB"))
+        cfg.recovery_bytes = std::stoull(m) << 20, explicit_recovery = true;
     try {
         for (int i = 1; i < argc; ++i) {
             const std::string a = argv[i];
@@ -278,6 +287,10 @@ int main(int argc, char** argv) {
                 cfg.reps = std::max(3, std::stoi(next()));
             else if (a == "--mmry")
                 cfg.mmry_filter = next();
+            else if (a == "--durable-seconds")
+                cfg.durable_seconds = std::stod(next()), explicit_durable = true;
+            else if (a == "--recovery-mib")
+                cfg.recovery_bytes = std::stoull(next()) << 20, explicit_recovery = true;
             else if (a == "--only") {
                 std::stringstream list(next());
                 for (std::string p; std::getline(list, p, ',');) cfg.only.push_back(p);
@@ -297,6 +310,8 @@ int main(int argc, char** argv) {
         if (!explicit_n) cfg.n = 2000;
         cfg.open_bytes = std::size_t{16} << 20;
         cfg.scaling_seconds = 0.1;
+        if (!explicit_durable) cfg.durable_seconds = 0.03;
+        if (!explicit_recovery) cfg.recovery_bytes = std::size_t{1} << 20;
     }
     cfg.n = std::max<std::size_t>(cfg.n, 100);
 
@@ -332,7 +347,10 @@ int main(int argc, char** argv) {
         phase("small", [&] { run_small_mmry(cfg, d, res, nt); });
         // Before the peers: RocksDB leaves background threads behind, and the readers fork.
         phase("scaling", [&] { run_read_scaling(cfg, d, res, nt); });
+        phase("pages", [&] { run_small_pages(cfg, d, res, nt); });
+        phase("recovery", [&] { run_recovery(cfg, d, res, nt); });  // forks: before the peers
         phase("peers", [&] { run_small_peers(cfg, d, res, nt); });
+        phase("durable", [&] { run_durable(cfg, d, res, nt); });
         phase("codec", [&] { run_codec(cfg, c, res, nt); });
         phase("range", [&] { run_range(cfg, c, res, nt); });
         phase("open", [&] { run_open(cfg, c, res, nt); });

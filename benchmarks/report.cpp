@@ -65,7 +65,9 @@ void small_tables(const report& r, std::ostream& out) {
         << r.cfg.n << " keys of 16 bytes (put in random key order), values of 100 bytes sliced "
         << "from the corpus; gets in another random order, each touching every byte of the value. "
         << "mmry: compress::none, cipher::none, per-process cache off (except `+cache`). "
-        << "`+view` rows read through view() (zero copy) instead of get().\n\n"
+        << "`+view` rows read through view() (zero copy) instead of get(). "
+        << "`mmry-pages/` rows: the copy-on-write page layer alone (a preview of the core, not "
+           "yet behind basic_store), one commit per put and one read transaction per get.\n\n"
         << "Each time is given twice: from the wall clock (steady_clock; the figure in the JSON "
            "file) and, in parentheses, from the CPU time the process got (steadier when other "
            "work shares the cores).\n\n"
@@ -77,6 +79,7 @@ void small_tables(const report& r, std::ostream& out) {
         rows.push_back(m + "+view");
         if (m == "mmry/shared_memory/hashed") rows.push_back(m + "+cache");
     }
+    rows.push_back("mmry-pages/shared_memory/hashed");
     for (const auto& p : peers_small) rows.push_back(p);
     for (const auto& s : rows) {
         const auto put = res.find("small_put", s), get = res.find("small_get", s),
@@ -90,7 +93,7 @@ void small_tables(const report& r, std::ostream& out) {
         << "| system | get÷std | get÷bip | get÷lmdb | get÷rocksdb | put÷std | put÷bip | "
            "put÷lmdb | put÷rocksdb | bytes÷lmdb |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for (const auto& s : rows) {
-        if (s.rfind("mmry/", 0) != 0) continue;
+        if (s.rfind("mmry", 0) != 0) continue;
         const auto get = res.find("small_get", s), put = res.find("small_put", s);
         if (!get && !put) continue;
         out << "| " << s;
@@ -100,6 +103,36 @@ void small_tables(const report& r, std::ostream& out) {
             << " |\n";
     }
     out << "\n";
+}
+
+const std::vector<std::string> durable_systems = {"mmry-pages/mapped_file/sync", "lmdb/sync",
+                                                  "rocksdb/sync"};
+
+void durable_tables(const report& r, std::ostream& out) {
+    const auto& res = r.res;
+    bool any = false;
+    for (const auto& s : durable_systems) any = any || res.find("durable_put", s).has_value();
+    if (any) {
+        out << "## Durable commits (one 100-byte put per commit, on disk when it returns)\n\n"
+            << "| system | threads | commits/s | ÷ lmdb/sync | ÷ rocksdb/sync |\n"
+               "|---|--:|--:|--:|--:|\n";
+        for (const auto& s : durable_systems)
+            for (const int t : {1, 4}) {
+                const auto v = res.find("durable_put", s, t);
+                if (!v) continue;
+                out << "| " << s << " | " << t << " | " << num(*v) << " | "
+                    << ratio(v, res.find("durable_put", "lmdb/sync", t)) << " | "
+                    << ratio(v, res.find("durable_put", "rocksdb/sync", t)) << " |\n";
+            }
+        out << "\n(Ratios at the same thread count; above 1 means more commits per second than "
+               "the peer. Wall clock only: the time is mostly spent waiting for the disk.)\n\n";
+    }
+    if (const auto v = res.find("recovery_ms", "mmry-pages/mapped_file"))
+        out << "## Recovery after a writer killed mid-put (page layer, mapped file)\n\n"
+            << "| system | open + first write transaction, ms |\n|---|--:|\n"
+            << "| mmry-pages/mapped_file | " << num(*v)
+            << " |\n\n(Store size: " << (r.cfg.recovery_bytes >> 20)
+            << " MiB of 100-byte values.)\n\n";
 }
 
 void codec_tables(const report& r, std::ostream& out) {
@@ -223,6 +256,7 @@ void target_table(const report& r, std::ostream& out) {
     const auto& res = r.res;
     const std::string shm = "mmry/shared_memory/hashed";
     const std::string sealed = "mmry/heap/hashed/zstd3+aes256_gcm";
+    const std::string pages = "mmry-pages/shared_memory/hashed";
     auto cpu = [&](const char* metric, const std::string& system) {
         return res.find_cpu(metric, system);
     };
@@ -258,6 +292,21 @@ void target_table(const report& r, std::ostream& out) {
          res.find("fold_stored_fraction", "mmry/cdc"), 0.05, true},
         {"dict_ratio", "zstd3+dict logical ÷ frame payload ≥ 2.9",
          res.find("dict_ratio", "mmry/zstd3+dict"), 2.9, false},
+        {"durable_put", "pages/mapped_file/sync ÷ rocksdb/sync, 4 threads ≥ 1",
+         over(res.find("durable_put", durable_systems[0], 4),
+              res.find("durable_put", "rocksdb/sync", 4)),
+         1, false},
+        {"durable_put", "pages/mapped_file/sync ÷ lmdb/sync, 1 thread ≥ 1.5",
+         over(res.find("durable_put", durable_systems[0], 1),
+              res.find("durable_put", "lmdb/sync", 1)),
+         1.5, false},
+        {"small_put", "pages/shared_memory/hashed ÷ shared_memory/hashed ≤ 1 (÷ lmdb no worse)",
+         over(res.find("small_put", pages), res.find("small_put", shm)), 1, true,
+         over(cpu("small_put", pages), cpu("small_put", shm))},
+        {"recovery_ms",
+         "pages/mapped_file ≤ 100 ms (on 1 GiB; this run: " +
+             std::to_string(r.cfg.recovery_bytes >> 20) + " MiB)",
+         res.find("recovery_ms", "mmry-pages/mapped_file"), 100, true},
     };
     out << "## Targets\n\n"
         << "| metric | target | measured | met | from CPU time | met |\n"
@@ -287,6 +336,7 @@ void print_markdown(const report& r, std::ostream& out) {
         << " repetitions (open: 21) timed with std::chrono::steady_clock. Whole run: "
         << num(r.seconds) << " s.\n\n";
     small_tables(r, out);
+    durable_tables(r, out);
     codec_tables(r, out);
     open_scaling_tables(r, out);
     fold_tables(r, out);
@@ -299,9 +349,12 @@ void print_markdown(const report& r, std::ostream& out) {
 }
 
 void write_json_lines(const results& res, std::ostream& out) {
-    for (const auto& m : res.all())
-        out << "{\"metric\": " << json_string(m.metric) << ", \"system\": " << json_string(m.system)
-            << ", \"value\": " << num(m.value) << ", \"unit\": " << json_string(m.unit) << "}\n";
+    for (const auto& m : res.all()) {
+        out << "{\"metric\": " << json_string(m.metric)
+            << ", \"system\": " << json_string(m.system);
+        if (m.threads) out << ", \"threads\": " << *m.threads;
+        out << ", \"value\": " << num(m.value) << ", \"unit\": " << json_string(m.unit) << "}\n";
+    }
 }
 
 }  // namespace mmry_bench

@@ -1,6 +1,6 @@
 # bench/smoke: runs `mmry-bench --smoke --json JSON` (MMRY_BENCH_N comes from the test's
 # environment) and checks that the JSON Lines file has one well-formed object per line and every
-# metric of the harness at least once, each with a finite number.
+# metric of the harness at least once, each with a finite number (durable_put also with `threads`).
 #   cmake -DBENCH=<mmry-bench> -DJSON=<file> -P smoke.cmake
 
 cmake_minimum_required(VERSION 3.21)
@@ -23,7 +23,7 @@ endif()
 
 set(required small_put small_get bytes_per_entry codec_put codec_get codec_ratio raw_put raw_get
              range_read full_get open read_scaling fold_stored_fraction fold_dedup_ratio fold_put
-             fold_get dict_ratio dict_stored_ratio)
+             fold_get dict_ratio dict_stored_ratio durable_put recovery_ms)
 file(STRINGS "${JSON}" lines)
 set(seen "")
 foreach(line IN LISTS lines)
@@ -38,6 +38,12 @@ foreach(line IN LISTS lines)
     message(FATAL_ERROR "line whose value is not a number: ${line}")
   endif()
   string(JSON metric GET "${line}" metric)
+  if(metric STREQUAL "durable_put")
+    string(JSON threads ERROR_VARIABLE e GET "${line}" threads)
+    if(e OR NOT threads MATCHES "^[1-9][0-9]*$")
+      message(FATAL_ERROR "durable_put line without a 'threads' count: ${line}")
+    endif()
+  endif()
   list(APPEND seen ${metric})
 endforeach()
 set(missing "")
