@@ -28,6 +28,8 @@
 #include <mmry/cipher/none.hpp>
 #include <mmry/codec/frame_codec.hpp>
 #include <mmry/compress/zstd.hpp>
+#include <mmry/detail/pages/hash_bucket.hpp>
+#include <mmry/detail/pages/tree_node.hpp>
 #include <mmry/format/manifest.hpp>
 
 #include "store_cases.hpp"
@@ -302,6 +304,50 @@ void store_ops_seeds() {
     }
 }
 
+// Pages of the copy-on-write core: a bucket, a leaf and a branch, each after its selector byte.
+void page_node_seeds() {
+    namespace pg = mmry::detail::pages;
+    std::vector<std::byte> page(pg::page_size);
+    pg::bucket_builder b(3, 5);
+    for (int i = 0; i < 12; ++i) {
+        const std::string k = "key-" + std::to_string(i), v(static_cast<std::size_t>(i * 9), 'v');
+        b.add((std::uint64_t{5} << 61) | static_cast<std::uint64_t>(i), k, mmry::as_bytes(v));
+    }
+    b.write(page);
+    write("page_nodes", "bucket", cat({u8(0), page}));
+    pg::node_builder leaf(true);
+    for (int i = 0; i < 20; ++i) {
+        const std::string k = "k" + std::to_string(100 + i),
+                          v(static_cast<std::size_t>(i * 7), 'w');
+        leaf.add(k, mmry::as_bytes(v));
+    }
+    leaf.write(page);
+    write("page_nodes", "leaf", cat({u8(1), page}));
+    pg::node_builder branch(false);
+    branch.first_child(9);
+    for (int i = 0; i < 10; ++i)
+        branch.add("sep" + std::to_string(10 + i), 10u + static_cast<unsigned>(i));
+    branch.write(page);
+    write("page_nodes", "branch", cat({u8(1), page}));
+}
+
+// Operation sequences: many puts and a commit, erases, a dropped transaction, checks.
+void page_ops_seeds() {
+    bytes b;
+    auto op = [&](std::initializer_list<int> v) {
+        for (int x : v) b.push_back(static_cast<std::byte>(x));
+    };
+    for (int k = 0; k < 120; ++k) op({0, k, (k * 37) % 256});
+    op({2});
+    for (int k = 0; k < 120; k += 3) op({1, k});
+    op({2, 4});
+    for (int k = 200; k < 230; ++k) op({0, k, 200});
+    op({3, 4});
+    for (int k = 1; k < 120; k += 3) op({1, k});
+    op({2, 4});
+    write("page_ops", "grow-and-shrink", b);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -320,6 +366,8 @@ int main(int argc, char** argv) {
     import_seeds<folding_traits>(import_case::folding);
     fastcdc_seeds();
     store_ops_seeds();
+    page_node_seeds();
+    page_ops_seeds();
     std::printf("make_seeds: wrote %zu files under %s\n", written, root.c_str());
     return 0;
 }

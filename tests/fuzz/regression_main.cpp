@@ -28,7 +28,9 @@
     X(store_header)          \
     X(fastcdc)               \
     X(import)                \
-    X(store_ops)
+    X(store_ops)             \
+    X(page_nodes)            \
+    X(page_ops)
 
 #define MMRY_FUZZ_DECLARE(name) \
     extern "C" int mmry_fuzz_##name(const std::uint8_t* data, std::size_t size);
