@@ -5,12 +5,14 @@
 // 4096 bytes.
 //
 // Checks: parsing fails only with mmry::error; a page it accepts is walked in full (every entry
-// checked against its checksum, lookups of its own keys and of a key it lacks), then built
-// again from what was read, which must parse to the same entries.
+// looked up both through the full parse and through bucket_lookup, the read path, which must
+// agree), then built again from what was read, which must parse to the same entries.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,11 +30,26 @@ void bucket(const std::vector<std::byte>& page) {
     pg::bucket_view b(page, "fuzz bucket");
     pg::bucket_builder again(b.depth(), b.prefix());
     for (const auto& e : b.entries()) {
+        // The lookup path reads the page on its own: it must agree with the full parse.
+        const pg::bucket_entry* found = nullptr;
+        std::optional<std::span<const std::byte>> looked;
+        bool found_failed = false, lookup_failed = false;
         try {
-            b.check(e);
-            (void)b.find(e.hash, e.key);
+            found = b.find(e.hash, e.key);
         } catch (const mmry::error&) {
+            found_failed = true;
         }
+        try {
+            looked = pg::bucket_lookup(std::span<const std::byte>(page), e.hash, e.key,
+                                       [] { return std::string("fuzz bucket"); });
+        } catch (const mmry::error&) {
+            lookup_failed = true;
+        }
+        MMRY_FUZZ_CHECK(found_failed == lookup_failed, "the lookup path and the parse disagree");
+        if (!found_failed)
+            MMRY_FUZZ_CHECK(looked.has_value() == (found != nullptr) &&
+                                (!looked || looked->data() == found->value.data()),
+                            "the lookup path finds another entry");
         again.add(e);
     }
     std::vector<std::byte> copy(pg::page_size);

@@ -52,6 +52,61 @@ inline std::uint32_t entry_sum(const std::byte* entry, std::size_t key, std::siz
     return static_cast<std::uint32_t>(checksum(entry + 4, entry_header - 4 + key + value));
 }
 
+/// The value of `key` (hash `hash`) in a bucket page, read straight from the page: the path of
+/// every lookup, which builds no entry list and names the page only when it fails (`where()`
+/// gives the name). Checks the header, that the bucket holds the hash's prefix, the framing and
+/// prefix of every entry it passes, and the checksum of the one it returns. Throws
+/// errc::corrupt.
+template <class Where>
+std::optional<std::span<const std::byte>> bucket_lookup(std::span<const std::byte> page,
+                                                        std::uint64_t hash, std::string_view key,
+                                                        const Where& where) {
+    const std::byte* p = page.data();
+    auto fail = [&](const std::string& what) -> void {
+        throw error(errc::corrupt, where() + ": " + what);
+    };
+    std::uint32_t magic = 0;
+    std::uint64_t prefix = 0, sum = 0;
+    std::uint16_t count = 0, used = 0;
+    std::memcpy(&magic, p, 4);
+    const auto depth = static_cast<std::uint8_t>(p[4]);
+    std::memcpy(&prefix, p + 8, 8);
+    std::memcpy(&count, p + 16, 2);
+    std::memcpy(&used, p + 18, 2);
+    std::memcpy(&sum, p + 24, 8);
+    if (magic != bucket_magic || sum != checksum(p, 24) || depth > 64 ||
+        (depth < 64 && prefix >> depth != 0) || used > bucket_capacity)
+        fail("its header fails its checks");
+    auto holds = [&](std::uint64_t h) {
+        return depth == 0 || (depth == 64 ? h == prefix : h >> (64 - depth) == prefix);
+    };
+    if (!holds(hash)) fail("the directory leads a key to it whose hash lacks the bucket's prefix");
+    const std::size_t end = bucket_header + used;
+    std::size_t at = bucket_header;
+    for (std::uint16_t k = 0; k < count; ++k) {
+        std::uint16_t klen = 0, vlen = 0;
+        std::uint64_t h = 0;
+        if (at + entry_header > end) fail("entry " + std::to_string(k) + " is cut off");
+        std::memcpy(&klen, p + at + 4, 2);
+        std::memcpy(&vlen, p + at + 6, 2);
+        std::memcpy(&h, p + at + 8, 8);
+        const std::size_t size = entry_size(klen, vlen);
+        if (at + size > end) fail("entry " + std::to_string(k) + " runs past the bucket");
+        if (!holds(h)) fail("an entry's hash does not begin with the bucket's prefix");
+        if (h == hash && klen == key.size() &&
+            std::memcmp(p + at + entry_header, key.data(), key.size()) == 0) {
+            std::uint32_t s = 0;
+            std::memcpy(&s, p + at, 4);
+            if (entry_sum(p + at, klen, vlen) != s)
+                fail("the entry at byte " + std::to_string(at) + " fails its checksum");
+            return page.subspan(at + entry_header + klen, vlen);
+        }
+        at += size;
+    }
+    if (at != end) fail("its entries do not fill its " + std::to_string(used) + " bytes");
+    return std::nullopt;
+}
+
 /// The checked entries of a bucket page.
 class bucket_view {
   public:

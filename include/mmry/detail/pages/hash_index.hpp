@@ -58,9 +58,7 @@ class hash_index {
         if (root == no_page) return std::nullopt;
         const std::uint64_t h = hash64(key, v.word(w_ + 3));
         const page_id b = slot(v, index_of(h, depth(v)));
-        bucket_view bucket(v.page(b), name(b));
-        if (const auto* e = bucket.find(h, key)) return e->value;
-        return std::nullopt;
+        return bucket_lookup(v.page(b), h, key, [&] { return name(b); });
     }
 
     /// Sets `key` to `value`; true when the key is new. Throws errc::invalid_argument when

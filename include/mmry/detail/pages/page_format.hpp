@@ -5,8 +5,10 @@
 //
 //   page 0      control block: the creation header (checksummed, never changed) and lock words
 //   pages 1-4   reader slots: which state (transaction number) each open store object reads
-//   pages 5, 6  the two meta pages; the valid one with the higher transaction number is current
-//   pages 7..   data pages, handed out by the page allocator
+//   pages 5, 6  segment table: per segment, the last transaction that wrote a page of it (a
+//               flush writes back only the segments written since the last one)
+//   pages 7, 8  the two meta pages; the valid one with the higher transaction number is current
+//   pages 9..   data pages, handed out by the page allocator
 //
 // A mapped-file store with durability above `none` also has a durable file (durable.mmry): two
 // 4 KiB slots, each a copy of the meta of a transaction whose pages were on disk before the copy
@@ -49,8 +51,9 @@ inline constexpr page_id no_page = 0;
 
 inline constexpr page_id slot_pages_first = 1;
 inline constexpr std::uint32_t slot_count = 256;
-inline constexpr std::array<page_id, 2> meta_page = {5, 6};
-inline constexpr page_id first_data_page = 7;
+inline constexpr page_id segment_table_first = 5;
+inline constexpr std::array<page_id, 2> meta_page = {7, 8};
+inline constexpr page_id first_data_page = 9;
 inline constexpr std::uint32_t max_segments = 1024;
 inline constexpr std::uint32_t format_version = 1;
 inline constexpr std::uint64_t control_magic = 0x45474150'59524d4dull;  // "MMRYPAGE"
@@ -115,7 +118,8 @@ struct pin_slot {
     std::byte padding[40]{};
 };
 static_assert(sizeof(pin_slot) == 64);
-static_assert(slot_count * sizeof(pin_slot) == (meta_page[0] - slot_pages_first) * page_size);
+static_assert(slot_count * sizeof(pin_slot) ==
+              (segment_table_first - slot_pages_first) * page_size);
 
 /// A free list as the meta page names it: a chain of list pages starting at `head`, naming
 /// `count` free pages that the transaction `freed_by` freed (0: free for every reader).
@@ -132,18 +136,39 @@ inline constexpr std::size_t max_lists = 48;
 /// that a reader copying it while a writer rewrites it gets a copy it can check (the transaction
 /// number before and after, and the checksum), never a data race.
 struct meta {
+    // The head: all a reader needs, with its own checksum so that a reader copies no more.
     std::uint64_t txn = 0;  // 0 while being written; stored last
     std::uint64_t magic = meta_magic;
     page_id high_water = first_data_page;  // the first page never handed out
     std::array<std::uint64_t, user_words> words{};
+    std::uint64_t head_sum = 0;
+    // The free lists, for writers.
     std::uint64_t lists = 0;
     std::array<list_ref, max_lists> list{};
     std::uint64_t sum = 0;
 
+    std::uint64_t compute_head_sum() const noexcept {
+        return checksum(this, offsetof(meta, head_sum));
+    }
     std::uint64_t compute_sum() const noexcept { return checksum(this, offsetof(meta, sum)); }
+    void seal() noexcept {
+        head_sum = compute_head_sum();
+        sum = compute_sum();
+    }
 };
 static_assert(sizeof(meta) <= page_size && sizeof(meta) % 8 == 0);
 inline constexpr std::size_t meta_words = sizeof(meta) / 8;
+inline constexpr std::size_t meta_head_words = offsetof(meta, head_sum) / 8 + 1;
+
+/// The head of a meta as a reader keeps it (the first meta_head_words words of a meta).
+struct meta_head {
+    std::uint64_t txn = 0;
+    std::uint64_t magic = 0;
+    page_id high_water = 0;
+    std::array<std::uint64_t, user_words> words{};
+    std::uint64_t head_sum = 0;
+};
+static_assert(sizeof(meta_head) == meta_head_words * 8);
 
 /// A list page: up to 508 page numbers, and the next page of its list.
 struct list_page {

@@ -110,7 +110,7 @@ class page_store {
         control_->boot_id_hash = boot_id_hash();
         meta first;
         first.txn = 1;
-        first.sum = first.compute_sum();
+        first.seal();
         publish_meta(first);
         segments_.sync(0, 0, first_data_page * page_size);
         if constexpr (Backend::durable) {
@@ -301,9 +301,12 @@ class page_store {
         if (control_->durable_txn.load() >= t) return;
         if (!find_current(m))
             throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
-        const std::uint64_t sp = segment_pages();
+        // Only the segments a commit wrote since the last flush (commits record that before
+        // they publish their meta, so every commit up to m.txn is seen here).
+        const std::uint64_t sp = segment_pages(), since = control_->durable_txn.load();
         for (std::uint64_t k = 0; k * sp < m.high_water; ++k)
-            segments_.sync(static_cast<std::uint32_t>(k), 0, segments_.segment_bytes());
+            if (std::atomic_ref<std::uint64_t>(segment_txns()[k]).load() > since)
+                segments_.sync(static_cast<std::uint32_t>(k), 0, segments_.segment_bytes());
         fault_point("pages.flush_data");
         durable_.write(m);
         control_->durable_txn.store(m.txn);
@@ -425,6 +428,10 @@ class page_store {
     pin_slot* slots() const {
         return reinterpret_cast<pin_slot*>(segments_.map(0) + slot_pages_first * page_size);
     }
+    // Per segment, the last transaction that wrote a page of it.
+    std::uint64_t* segment_txns() const {
+        return reinterpret_cast<std::uint64_t*>(segments_.map(0) + segment_table_first * page_size);
+    }
     std::uint64_t* meta_slot(std::size_t slot) const {
         return reinterpret_cast<std::uint64_t*>(segments_.map(0) + meta_page[slot] * page_size);
     }
@@ -433,27 +440,48 @@ class page_store {
     }
 
     // A copy of meta slot `slot`, or false when it is being written, torn, or fails its checks.
-    bool load_meta(std::size_t slot, meta& out) const {
+    // Copies the first n words of meta slot `slot` into out; false when the slot is being
+    // written (its transaction number moved while copying).
+    bool copy_words(std::size_t slot, std::uint64_t* out, std::size_t n) const {
         std::uint64_t* w = meta_slot(slot);
-        std::uint64_t copy[meta_words];
-        copy[0] = std::atomic_ref<std::uint64_t>(w[0]).load(std::memory_order_acquire);
+        out[0] = std::atomic_ref<std::uint64_t>(w[0]).load(std::memory_order_acquire);
         // Acquire loads, and release stores in publish_meta, order the words without fences
         // (which ThreadSanitizer does not model): a copy that saw any word of a newer write sees
         // the transaction number that write began by clearing. Plain moves on x86.
-        for (std::size_t i = 1; i < meta_words; ++i)
-            copy[i] = std::atomic_ref<std::uint64_t>(w[i]).load(std::memory_order_acquire);
-        if (std::atomic_ref<std::uint64_t>(w[0]).load(std::memory_order_relaxed) != copy[0])
-            return false;
+        for (std::size_t i = 1; i < n; ++i)
+            out[i] = std::atomic_ref<std::uint64_t>(w[i]).load(std::memory_order_acquire);
+        return std::atomic_ref<std::uint64_t>(w[0]).load(std::memory_order_relaxed) == out[0];
+    }
+    bool valid_head(const meta_head& h, std::size_t slot) const {
+        return h.txn != 0 && h.txn % 2 == slot && h.magic == meta_magic &&
+               h.head_sum == checksum(&h, offsetof(meta_head, head_sum)) &&
+               h.high_water >= first_data_page && h.high_water <= control_->header.max_pages;
+    }
+    // A copy of meta slot `slot`, or false when it is being written, torn, or fails its checks.
+    bool load_meta(std::size_t slot, meta& out) const {
+        std::uint64_t copy[meta_words];
+        if (!copy_words(slot, copy, meta_words)) return false;
         std::memcpy(&out, copy, sizeof out);
-        return out.txn != 0 && out.txn % 2 == slot && out.magic == meta_magic &&
-               out.sum == out.compute_sum() && out.high_water >= first_data_page &&
-               out.high_water <= control_->header.max_pages && out.lists <= max_lists;
+        meta_head h;
+        std::memcpy(&h, copy, sizeof h);
+        return valid_head(h, slot) && out.sum == out.compute_sum() && out.lists <= max_lists;
+    }
+    // The head of meta slot `slot` alone: what a reader needs.
+    bool load_head(std::size_t slot, meta_head& out) const {
+        std::uint64_t copy[meta_head_words];
+        if (!copy_words(slot, copy, meta_head_words)) return false;
+        std::memcpy(&out, copy, sizeof out);
+        return valid_head(out, slot);
     }
 
     // The current meta: of the two, the valid one with the higher transaction number.
     bool find_current(meta& out) const {
         const std::size_t first = txn_word(0) >= txn_word(1) ? 0 : 1;
         return load_meta(first, out) || load_meta(1 - first, out);
+    }
+    bool find_current(meta_head& out) const {
+        const std::size_t first = txn_word(0) >= txn_word(1) ? 0 : 1;
+        return load_head(first, out) || load_head(1 - first, out);
     }
 
     // Writes m into its slot: transaction number 0 first (readers skip the slot), then the

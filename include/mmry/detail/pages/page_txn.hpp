@@ -64,10 +64,13 @@ class page_store<Backend>::read_txn {
         }
     }
     // Pins `m`, which the caller (holding the writer lock) knows to be current.
-    read_txn(page_store& s, const meta& m) : s_(&s), m_(m) { s.pins_->pin(m_.txn); }
+    read_txn(page_store& s, const meta& m) : s_(&s) {
+        std::memcpy(static_cast<void*>(&m_), &m, sizeof m_);
+        s.pins_->pin(m_.txn);
+    }
 
     page_store* s_;
-    meta m_;
+    meta_head m_;
 };
 
 /// The writer's transaction. Holds the writer lock from construction to destruction; commit()
@@ -140,10 +143,13 @@ class page_store<Backend>::write_txn {
         check_open();
         std::vector<page_id> written;
         alloc_->finish(next_, written);
+        for (const page_id p : written)
+            std::atomic_ref<std::uint64_t>(s_->segment_txns()[p / s_->segment_pages()])
+                .store(base_.txn + 1, std::memory_order_relaxed);
         fault_point("pages.lists_done");
         next_.txn = base_.txn + 1;
         next_.magic = meta_magic;
-        next_.sum = next_.compute_sum();
+        next_.seal();
         s_->publish_meta(next_);
         committed_ = true;
         fault_point("pages.committed");
