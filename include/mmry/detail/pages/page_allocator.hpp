@@ -22,6 +22,7 @@
 #include <cstring>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -66,7 +67,8 @@ class page_allocator {
                                                     " pages does not fit in a segment of " +
                                                     std::to_string(segment_pages_) + " pages");
         page_id first = take_run(n);
-        for (int refills = 0; first == no_page && refills < (n == 1 ? 1 << 30 : 4); ++refills) {
+        if (first == no_page && n == 1) first = take_from_lists();
+        for (int refills = 0; first == no_page && n > 1 && refills < 4; ++refills) {
             if (!refill()) break;
             first = take_run(n);
         }
@@ -115,26 +117,40 @@ class page_allocator {
     /// high-water mark); `written` gets every page this transaction wrote.
     void finish(meta& next, std::vector<page_id>& written) {
         while (lists_.size() + 2 > max_lists) absorb_smallest();
-        // From here on no list is read: pages come from the pool or the high-water mark only,
-        // so that what the lists below name stays as it is while they are written.
-        // (Enough pool for the lists' own pages first, so the high-water mark grows only when
-        // no list can give.)
-        while (pool_.size() < pages_for(freed_.size() + released_.size() + 1) + 1 && refill()) {
-        }
-        if (durable_) {
-            freed_.insert(released_.begin(), released_.end());
-            released_.clear();
+        // This transaction's freed pages (in a durable store with the list pages it consumed:
+        // the state on disk still reads them). Their list's own pages may come from the lists,
+        // which can free a consumed list page more: sized again until it holds.
+        std::vector<page_id> freed_chain;
+        for (;;) {
+            if (durable_) {
+                freed_.insert(released_.begin(), released_.end());
+                released_.clear();
+            }
+            if (freed_chain.size() >= pages_for(freed_.size())) break;
+            page_id p = take_run(1);
+            if (p == no_page) p = take_from_lists();
+            if (p == no_page) p = from_high_water(1);
+            fresh_[p] = 1;
+            freed_chain.push_back(p);
         }
         std::vector<page_id> freed(freed_.begin(), freed_.end());
+        std::size_t next_freed = 0;
         const page_id freed_head =
-            write_list(freed, pages_for(freed.size()), [this] { return take_or_grow(); });
+            write_list(freed, freed_chain.size(), [&] { return freed_chain.at(next_freed++); });
         // What the pool keeps (pages and consumed list pages): its list pages come from the
-        // pool itself, or from the high-water mark when it is empty. Each page taken from the
-        // pool shortens the list by one, so the chain may end one page longer than its ids
-        // need: that page is written empty, and is free like the others once consumed.
+        // pool itself, else the lists, else the high-water mark. Each page taken from the pool
+        // shortens the list by one, so the chain may end one page longer than its ids need:
+        // that page is written empty, and is free like the others once consumed.
+        // (Outside a durable store the lists may give too: a list page they free joins the
+        // rest, and the chain is sized again.)
         std::vector<page_id> chain;
-        while (chain.size() < pages_for(pool_.size() + released_.size()))
-            chain.push_back(take_or_grow());
+        while (chain.size() < pages_for(pool_.size() + released_.size())) {
+            page_id p = take_run(1);
+            if (p == no_page && !durable_) p = take_from_lists();
+            if (p == no_page) p = from_high_water(1);
+            fresh_[p] = 1;
+            chain.push_back(p);
+        }
         std::vector<page_id> rest(pool_.begin(), pool_.end());
         rest.insert(rest.end(), released_.begin(), released_.end());
         std::size_t next_chain = 0;
@@ -153,19 +169,6 @@ class page_allocator {
     }
 
   private:
-    // A page for a list: from the pool, else from the high-water mark.
-    page_id take_or_grow() {
-        page_id p;
-        if (!pool_.empty()) {
-            p = *pool_.begin();
-            pool_.erase(pool_.begin());
-        } else {
-            p = from_high_water(1);
-        }
-        fresh_[p] = 1;
-        return p;
-    }
-
     // A run of n pages from the pool, or no_page.
     page_id take_run(std::uint64_t n) {
         if (pool_.empty()) return no_page;
@@ -221,39 +224,84 @@ class page_allocator {
         return false;
     }
 
-    // Reads the head page of list i into `into`, and drops the page from the list.
-    template <class Set>
-    void take_list_page(std::size_t i, Set& into) {
-        auto& l = lists_[i];
+    // The head page of list i, read and checked once per transaction.
+    const list_page& head_of(std::size_t i) {
+        const auto& l = lists_[i];
+        if (const auto it = heads_.find(l.head); it != heads_.end()) return *it->second;
         const page_id at = l.head;
         const std::string where = "store " + store_ + ": free list page " + std::to_string(at);
         if (at < first_data_page || at >= committed_high_)
             throw error(errc::corrupt, where + " lies outside the store's " +
                                            std::to_string(committed_high_) + " pages");
-        list_page page;
-        std::memcpy(&page, pages_.at(at), page_size);
-        if (page.magic != list_magic || page.count > list_page::capacity ||
-            page.sum != page.compute_sum())
+        auto page = std::make_unique<list_page>();
+        std::memcpy(page.get(), pages_.at(at), page_size);
+        if (page->magic != list_magic || page->count > list_page::capacity ||
+            page->sum != page->compute_sum() || l.skip > page->count)
             throw error(errc::corrupt, where + " fails its checks (magic, count or checksum)");
-        if (page.count > l.count || (page.next == no_page && page.count != l.count))
-            throw error(errc::corrupt, where + " names " + std::to_string(page.count) +
+        const std::uint64_t left = page->count - l.skip;
+        if (left > l.count || (page->next == no_page && left != l.count))
+            throw error(errc::corrupt, where + " names " + std::to_string(left) +
                                            " pages where its list has " + std::to_string(l.count) +
                                            " left");
-        if (page.count == 0 && page.next != no_page)
+        if (page->count == 0 && page->next != no_page)
             throw error(errc::corrupt, where + " names no page, and is not its list's last");
-        for (std::size_t k = 0; k < page.count; ++k) {
-            const page_id p = page.ids[k];
-            if (p < first_data_page || p >= committed_high_ || pool_.count(p) || freed_.count(p) ||
-                fresh(p, 1))
-                throw error(errc::corrupt, where + " names page " + std::to_string(p) +
-                                               ", which is out of range or free twice");
-        }
-        for (std::size_t k = 0; k < page.count; ++k) into.insert(page.ids[k]);
-        released_.push_back(at);
-        l.head = page.next;
-        l.count -= page.count;
+        return *heads_.emplace(at, std::move(page)).first->second;
+    }
+
+    // Page id k of list page `at`, checked as it is handed out: in the store, and not free or
+    // in use already in this transaction.
+    page_id checked_id(const list_page& page, std::size_t k, page_id at) const {
+        const page_id p = page.ids[k];
+        if (p < first_data_page || p >= committed_high_ || pool_.count(p) || freed_.count(p) ||
+            fresh(p, 1))
+            throw error(errc::corrupt, "store " + store_ + ": free list page " +
+                                           std::to_string(at) + " names page " + std::to_string(p) +
+                                           ", which is out of range or free twice");
+        return p;
+    }
+
+    // Drops the head page of list i, whose ids are all handed out (the page itself is free once
+    // the commit lands).
+    void advance(std::size_t i) {
+        auto& l = lists_[i];
+        const page_id next = head_of(i).next;
+        heads_.erase(l.head);
+        released_.push_back(l.head);
+        l.head = next;
+        l.skip = 0;
         if (l.head == no_page) lists_.erase(lists_.begin() + static_cast<std::ptrdiff_t>(i));
         fault_point("pages.refill");
+    }
+
+    // One page from the head of a usable list, or no_page when none has any.
+    page_id take_from_lists() {
+        for (std::size_t i = 0; i < lists_.size();) {
+            if (!usable(lists_[i])) {
+                ++i;
+                continue;
+            }
+            auto& l = lists_[i];
+            const list_page& page = head_of(i);
+            if (l.skip == page.count) {  // an empty last page: the list goes
+                advance(i);
+                continue;
+            }
+            const page_id p = checked_id(page, l.skip++, l.head);
+            --l.count;
+            if (l.skip == page.count) advance(i);
+            return p;
+        }
+        return no_page;
+    }
+
+    // Moves the rest of the head page of list i into `into`, and drops the page from the list.
+    template <class Set>
+    void take_list_page(std::size_t i, Set& into) {
+        auto& l = lists_[i];
+        const list_page& page = head_of(i);
+        for (std::size_t k = l.skip; k < page.count; ++k) into.insert(checked_id(page, k, l.head));
+        l.count -= page.count - l.skip;
+        advance(i);
     }
 
     // Folds the list with the fewest pages into the pool (when usable) or into this
@@ -306,7 +354,8 @@ class page_allocator {
     std::set<page_id> pool_;
     std::set<page_id> freed_;
     std::vector<page_id> released_;
-    std::map<page_id, std::uint64_t> fresh_;  // runs allocated by this transaction
+    std::map<page_id, std::uint64_t> fresh_;               // runs allocated by this transaction
+    std::map<page_id, std::unique_ptr<list_page>> heads_;  // list pages read, by page
 };
 
 }  // namespace detail::pages

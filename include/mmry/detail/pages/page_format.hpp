@@ -122,11 +122,14 @@ static_assert(slot_count * sizeof(pin_slot) ==
               (segment_table_first - slot_pages_first) * page_size);
 
 /// A free list as the meta page names it: a chain of list pages starting at `head`, naming
-/// `count` free pages that the transaction `freed_by` freed (0: free for every reader).
+/// `count` free pages that the transaction `freed_by` freed (0: free for every reader). Pages
+/// are handed out from the head page one at a time (`skip` of its ids are gone), so a commit
+/// that takes a few pages rewrites no list page.
 struct list_ref {
     std::uint64_t freed_by = 0;
     page_id head = no_page;
-    std::uint64_t count = 0;
+    std::uint64_t count = 0;  // free pages the list still names
+    std::uint64_t skip = 0;   // ids of the head page handed out already
 };
 
 inline constexpr std::size_t user_words = 16;

@@ -218,14 +218,17 @@ class page_store {
                 std::memcpy(&page, page_bytes(at, 1), page_size);
                 mark(at, 1, 4);
                 ++out.list_pages;
-                if (page.magic != list_magic || page.count > std::min(left, list_page::capacity) ||
+                // The head page's first `skip` ids are handed out already.
+                const std::uint64_t skip = steps == 0 ? l.skip : 0;
+                if (page.magic != list_magic || page.count > list_page::capacity ||
+                    skip > page.count || page.count - skip > left ||
                     page.sum != page.compute_sum()) {
                     problem(out, "free list page " + std::to_string(at) + " fails its checks");
                     break;
                 }
-                for (std::size_t k = 0; k < page.count; ++k) mark(page.ids[k], 1, 3);
-                out.free += page.count;
-                left -= page.count;
+                for (std::size_t k = skip; k < page.count; ++k) mark(page.ids[k], 1, 3);
+                out.free += page.count - skip;
+                left -= page.count - skip;
                 at = page.next;
             }
             if (left != 0)
