@@ -58,9 +58,10 @@ class page_allocator {
 
     std::uint64_t high_water() const noexcept { return high_water_; }
 
-    /// n contiguous pages in one segment, zeroed. Throws errc::limit_exceeded past the store's
+    /// n contiguous pages in one segment, zeroed unless `zero` is false (a caller that writes
+    /// every byte at once). Throws errc::limit_exceeded past the store's
     /// size limit, errc::invalid_argument for a run longer than a segment.
-    page_id allocate(std::uint64_t n) {
+    page_id allocate(std::uint64_t n, bool zero = true) {
         if (n == 0 || n > segment_pages_)
             throw error(errc::invalid_argument, "store " + store_ + ": a run of " +
                                                     std::to_string(n) +
@@ -74,7 +75,7 @@ class page_allocator {
         }
         if (first == no_page) first = from_high_water(n);
         fresh_[first] = n;
-        std::memset(pages_.at(first), 0, n * page_size);
+        if (zero) std::memset(pages_.at(first), 0, n * page_size);
         return first;
     }
 

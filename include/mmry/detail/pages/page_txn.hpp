@@ -123,7 +123,8 @@ class page_store<Backend>::write_txn {
     page_id cow(page_id p) {
         if (fresh(p)) return p;
         const auto from = page(p);
-        const page_id copy = allocate();
+        check_open();
+        const page_id copy = alloc_->allocate(1, false);  // every byte is copied over
         std::memcpy(s_->page_bytes(copy, 1), from.data(), page_size);
         alloc_->free(p, 1);
         return copy;
