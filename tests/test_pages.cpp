@@ -562,3 +562,31 @@ TEST_CASE("pages: after a power cut the store opens at its last flush, whole") {
         require_state(s, flushed_step + 1);
     }
 }
+
+TEST_CASE("pages: a durable store whose durable file is missing or damaged is refused by name") {
+    using store = pg::page_store<pg::file_backend>;
+    page_place<pg::file_backend> where;
+    const std::string durable = where.name() + "/durable.mmry";
+    {
+        auto o = small();
+        o.level = pg::durability::sync;
+        store s(pg::create, where.name(), o);
+        for (std::uint64_t step = 1; step <= 5; ++step) apply(s, step);
+    }
+    SECTION("missing") {
+        std::filesystem::remove(durable);
+        REQUIRE_THROWS_MATCHES(store(pg::open, where.name()), mmry::error,
+                               is_error(errc::not_found, "durable.mmry"));
+    }
+    SECTION("both slots damaged, found at the first open after a reboot") {
+        std::filesystem::resize_file(durable, 0);
+        std::filesystem::resize_file(durable, 2 * pg::page_size);
+        forget_boot(where.name());
+        REQUIRE_THROWS_MATCHES(store(pg::open, where.name()), mmry::error,
+                               is_error(errc::corrupt, "durable file holds no valid state"));
+    }
+    SECTION("unchanged, the same store opens at its last commit") {
+        store s(pg::open, where.name());
+        require_state(s, 5);
+    }
+}
