@@ -1,8 +1,11 @@
 // durable_put: commits per second of one put each (16-byte keys, 100-byte values), each commit on
 // disk when it returns, with 1 and 4 threads putting at once (issue 12, point 6):
-// - mmry-pages/mapped_file/sync: page_store<file_backend> created with durability::sync, a
-//   hash_index at meta word 0, one write transaction per put (commit() returns once on disk;
-//   writers waiting meanwhile share a flush: group commit). A preview of the core.
+// - mmry/mapped_file/sync: basic_store with arena::mapped_file, index::hashed, compress::none,
+//   cipher::none, created with durability::sync; one put per commit (a put returns once on
+//   disk; writers waiting meanwhile share a flush: group commit).
+// - mmry-pages/mapped_file/sync: the page layer alone, page_store<file_backend> with
+//   durability::sync and a hash_index at meta word 0, one write transaction per put: what the
+//   store's own work adds on top.
 // - lmdb/sync: default mdb_env_open flags (0: every commit synced), one transaction per put;
 //   writers serialize on LMDB's writer lock.
 // - rocksdb/sync: default Options, WriteOptions::sync = true, one Put per commit.
@@ -19,8 +22,11 @@
 #include <thread>
 #include <vector>
 
+#include <mmry/arena/mapped_file.hpp>
+#include <mmry/compress/none.hpp>
 #include <mmry/detail/pages/hash_index.hpp>
 #include <mmry/detail/pages/page_store.hpp>
+#include <mmry/store.hpp>
 
 #if MMRY_BENCH_HAVE_LMDB
 #include <lmdb.h>
@@ -99,6 +105,20 @@ void measure(const config& cfg, const small_data& d, results& res, const std::st
         std::error_code ec;
         std::filesystem::remove_all(dir, ec);
     }
+}
+
+struct durable_traits : mmry::default_traits {
+    using arena = mmry::arena::mapped_file;
+    using compressor = mmry::compress::none;
+};
+
+void durable_store(const config& cfg, const small_data& d, results& res) {
+    using store = mmry::basic_store<durable_traits>;
+    measure(cfg, d, res, "mmry/mapped_file/sync", "store", [&](const std::string& dir) {
+        auto s = std::make_shared<store>(store::create(
+            dir + "/store", {.content_hash = false, .durability = mmry::durability::sync}));
+        return [s, &d](std::size_t i) { s->put(d.key(i), d.value(i)); };
+    });
 }
 
 void durable_pages(const config& cfg, const small_data& d, results& res) {
@@ -189,6 +209,9 @@ std::string file_system_of(const std::string& dir) {
 
 void run_durable(const config& cfg, const small_data& d, results& res, notes& nt) {
     if (cfg.mmry_filter.empty() ||
+        std::string("mmry/mapped_file/sync").find(cfg.mmry_filter) != std::string::npos)
+        durable_store(cfg, d, res);
+    if (cfg.mmry_filter.empty() ||
         std::string("mmry-pages/mapped_file/sync").find(cfg.mmry_filter) != std::string::npos)
         durable_pages(cfg, d, res);
 #if MMRY_BENCH_HAVE_LMDB
@@ -197,13 +220,14 @@ void run_durable(const config& cfg, const small_data& d, results& res, notes& nt
 #if MMRY_BENCH_HAVE_ROCKSDB
     durable_rocksdb(cfg, d, res);
 #endif
-    char line[600];
+    char line[900];
     std::snprintf(line, sizeof line,
                   "durable_put: commits/s of one 100-byte put each, on disk when the commit "
                   "returns, 1 and 4 threads committing at once; each repetition %.2g s, median of "
-                  "%d; stores in %s (%s). mmry-pages/mapped_file/sync: page_store<file_backend> "
-                  "with durability::sync (group commit), hash_index at meta word 0, one write "
-                  "transaction per put (a preview of the core: basic_store does not use it yet); "
+                  "%d; stores in %s (%s). mmry/mapped_file/sync: basic_store (mapped_file, "
+                  "hashed, no compression, no cipher, no content hash) with durability::sync "
+                  "(group commit), one put per commit; mmry-pages/mapped_file/sync: the page "
+                  "layer alone, hash_index at meta word 0, one write transaction per put; "
                   "lmdb/sync: mdb_env_open flags 0, one write transaction per put; rocksdb/sync: "
                   "default Options, WriteOptions::sync = true, one Put per commit",
                   cfg.durable_seconds, cfg.reps, cfg.work_dir.c_str(),

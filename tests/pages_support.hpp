@@ -9,8 +9,13 @@
 #include <atomic>
 #include <span>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <string>
 #include <type_traits>
 
@@ -111,6 +116,51 @@ void kill_at_every_point(const std::string& name, int rounds, Apply&& apply, Che
             }
             REQUIRE(WIFSIGNALED(status));
         }
+    }
+}
+
+/// A directory's files by name, with their bytes.
+using files = std::map<std::string, std::string>;
+
+inline files read_all(const std::string& dir) {
+    files out;
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+        std::ifstream in(f.path(), std::ios::binary);
+        out[f.path().filename().string()] = {std::istreambuf_iterator<char>(in), {}};
+    }
+    return out;
+}
+
+/// Makes the next open of the store at `dir` take it for the first since a reboot.
+inline void forget_boot(const std::string& dir) {
+    std::fstream f(dir + "/pages-0000.mmry", std::ios::in | std::ios::out | std::ios::binary);
+    const std::uint64_t none = 0;
+    f.seekp(offsetof(pg::control_block, boot_id_hash));
+    f.write(reinterpret_cast<const char*>(&none), sizeof none);
+}
+
+/// A simulated power cut of the store at `dir`, whose files were `flushed` at its last flush:
+/// every page is found on disk either as it was then or as it is now, each at random (the kernel
+/// writes dirty pages back when it likes); files made since may be missing.
+template <class Rng>
+void cut_power(const std::string& dir, const files& flushed, Rng& rng) {
+    const files now = read_all(dir);
+    for (const auto& [name, bytes] : now) {
+        const auto old = flushed.find(name);
+        if (old == flushed.end() && rng() % 2 == 0) {
+            std::filesystem::remove(dir + "/" + name);
+            continue;
+        }
+        std::string mixed = bytes;
+        for (std::size_t at = 0; at < mixed.size(); at += pg::page_size)
+            if (rng() % 2 == 0) {
+                if (old != flushed.end() && at < old->second.size())
+                    mixed.replace(at, pg::page_size, old->second, at, pg::page_size);
+                else
+                    std::fill_n(mixed.begin() + static_cast<std::ptrdiff_t>(at),
+                                std::min(pg::page_size, mixed.size() - at), '\0');
+            }
+        std::ofstream(dir + "/" + name, std::ios::binary | std::ios::trunc) << mixed;
     }
 }
 

@@ -77,14 +77,15 @@ class place {
 
     const std::string& name() const { return name_; }
 
-    /// The file that holds segment k: /dev/shm/mmry.<name>.<k> or <dir>/segment-<kkkk>.mmry.
+    /// The file that holds segment k: /dev/shm/<name>.p<kkkk> or <dir>/pages-<kkkk>.mmry.
     std::string segment_path(unsigned k) const {
+        char file_name[32];
         if constexpr (files) {
-            char file_name[32];
-            std::snprintf(file_name, sizeof file_name, "segment-%04u.mmry", k);
-            return name_ + "/" + file_name;
+            std::snprintf(file_name, sizeof file_name, "/pages-%04u.mmry", k);
+            return name_ + file_name;
         } else {
-            return "/dev/shm/mmry." + name_ + numbered(".", k);
+            std::snprintf(file_name, sizeof file_name, ".p%04u", k);
+            return "/dev/shm/" + name_ + file_name;
         }
     }
     /// The files of every segment there is now.

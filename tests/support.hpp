@@ -8,8 +8,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <initializer_list>
 #include <mutex>
@@ -263,5 +263,17 @@ struct failures {
         if (list.size() < 20) list.push_back(std::move(what));
     }
 };
+
+/// Default policies with another path and folding policy: the compositions whose write paths
+/// differ (one record per key or a history; whole values or chunks).
+template <class Path, class Fold = mmry::fold::none>
+struct path_traits : mmry::default_traits {
+    using path = Path;
+    using fold = Fold;
+};
+using write_compositions =
+    std::tuple<path_traits<mmry::path::latest>, path_traits<mmry::path::versioned>,
+               path_traits<mmry::path::latest, mmry::fold::cdc<>>,
+               path_traits<mmry::path::versioned, mmry::fold::cdc<>>>;
 
 }  // namespace mmry_test

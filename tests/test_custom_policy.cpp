@@ -130,9 +130,9 @@ TEST_CASE("custom policy: records of another compressor are refused as a policy 
     mmry::basic_store<rle_traits> user({.frame_size = 1024});
     mmry::store builtin({.frame_size = 1024});
     user.put("k", runs(2000));
-    CHECK_THROWS_MATCHES(builtin.import_record(*user.export_record("k")), mmry::error,
-                         is_error(errc::policy_mismatch,
-                                  "compressor a policy of the user's own (id 200)"));
+    CHECK_THROWS_MATCHES(
+        builtin.import_record(*user.export_record("k")), mmry::error,
+        is_error(errc::policy_mismatch, "compressor a policy of the user's own (id 200)"));
     CHECK_FALSE(builtin.contains("k"));
 }
 

@@ -486,16 +486,16 @@ TEST_CASE("fold: verify finds a chunk whose length is not the one its manifest n
     mmry::format::chunk_reference ref{};
     REQUIRE(first.size() >= ref.size());
     std::memcpy(ref.data(), first.data(), ref.size());
-    auto* slot = mmry::detail::store_access::chunk_slot_of(s, ref);
-    REQUIRE(slot);
-    slot->ref.logical_size += 1;
+    REQUIRE(mmry::detail::store_access::change_chunk_slot(
+        s, ref, [](mmry::detail::chunk_slot& slot) { slot.ref.logical_size += 1; }));
     const auto report = s.verify();
     CHECK_FALSE(report.ok());
     const bool named = std::any_of(report.problems.begin(), report.problems.end(), [](auto& p) {
         return p.find("but is named with length") != std::string::npos;
     });
     CHECK(named);
-    slot->ref.logical_size -= 1;
+    REQUIRE(mmry::detail::store_access::change_chunk_slot(
+        s, ref, [](mmry::detail::chunk_slot& slot) { slot.ref.logical_size -= 1; }));
     CHECK(s.verify().ok());
 }
 

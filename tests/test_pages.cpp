@@ -36,9 +36,13 @@
 
 namespace pg = mmry::detail::pages;
 using mmry::errc;
+using mmry_test::cut_power;
 using mmry_test::env_count;
+using mmry_test::files;
+using mmry_test::forget_boot;
 using mmry_test::is_error;
 using mmry_test::page_place;
+using mmry_test::read_all;
 using mmry_test::require_clean;
 using mmry_test::segments_of;
 
@@ -434,28 +438,7 @@ TEST_CASE("pages: damaged bytes are refused with errc::corrupt or survived, neve
     }
 }
 
-namespace {
-
-using files = std::map<std::string, std::string>;
-
-files read_all(const std::string& dir) {
-    files out;
-    for (const auto& f : std::filesystem::directory_iterator(dir)) {
-        std::ifstream in(f.path(), std::ios::binary);
-        out[f.path().filename().string()] = {std::istreambuf_iterator<char>(in), {}};
-    }
-    return out;
-}
-
-// Makes the next open of the store at `dir` take it for the first since a reboot.
-void forget_boot(const std::string& dir) {
-    std::fstream f(dir + "/pages-0000.mmry", std::ios::in | std::ios::out | std::ios::binary);
-    const std::uint64_t none = 0;
-    f.seekp(offsetof(pg::control_block, boot_id_hash));
-    f.write(reinterpret_cast<const char*>(&none), sizeof none);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("pages: durability sync puts each commit on disk before it returns (threads)") {
     using store = pg::page_store<pg::file_backend>;
@@ -537,24 +520,7 @@ TEST_CASE("pages: after a power cut the store opens at its last flush, whole") {
             if (flushed.empty()) flushed = read_all(dir);  // the flush at creation
         }
         INFO("trial " << trial << ": flushed at state " << flushed_step << " of " << step);
-        const files now = read_all(dir);
-        for (const auto& [name, bytes] : now) {
-            const auto old = flushed.find(name);
-            if (old == flushed.end() && rng() % 2 == 0) {
-                std::filesystem::remove(dir + "/" + name);
-                continue;
-            }
-            std::string mixed = bytes;
-            for (std::size_t at = 0; at < mixed.size(); at += pg::page_size)
-                if (rng() % 2 == 0) {
-                    if (old != flushed.end() && at < old->second.size())
-                        mixed.replace(at, pg::page_size, old->second, at, pg::page_size);
-                    else
-                        std::fill_n(mixed.begin() + static_cast<std::ptrdiff_t>(at),
-                                    std::min(pg::page_size, mixed.size() - at), '\0');
-                }
-            std::ofstream(dir + "/" + name, std::ios::binary | std::ios::trunc) << mixed;
-        }
+        cut_power(dir, flushed, rng);
         forget_boot(dir);
         store s(pg::open, dir);
         require_state(s, flushed_step);

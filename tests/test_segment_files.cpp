@@ -1,7 +1,8 @@
 // The files behind a shared store's segments, when they are not what the store left: truncated,
 // garbled, unreadable to the opener, on a file system that fills up, or carried across a reboot
-// while a writer was inside an update. Each case ends in an mmry::error that names the file, in
-// bounded time: never a hang, a SIGBUS or a store served half changed.
+// with lock words that name owners of the old boot. Each case ends in an mmry::error that names
+// the file, or in the store serving its last commit, in bounded time: never a hang, a SIGBUS or
+// a store served half changed.
 //
 // Cases that could hang run in a forked child under alarm(); a child reports through its exit
 // code. The full-file-system cases mount a small tmpfs in a private mount namespace of the child
@@ -11,6 +12,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -28,6 +30,7 @@
 
 #include <mmry/arena/mapped_file.hpp>
 #include <mmry/arena/shared_memory.hpp>
+#include <mmry/detail/pages/page_format.hpp>
 
 #include "shared_support.hpp"
 #include "support.hpp"
@@ -87,18 +90,23 @@ std::uint64_t size_of(const std::string& path) {
     return std::filesystem::file_size(path);
 }
 
-template <class Arena>
-using backend = std::conditional_t<std::is_same_v<Arena, file>, mmry::detail::file_backend,
-                                   mmry::detail::shm_backend>;
-
-/// Changes segment 0's segment table in place, as a crash or another boot would have left it.
+/// Changes segment 0's control block in place, as a crash or another boot would have left it.
 template <class Arena, class F>
-void edit_segment_table(const place<Arena>& at, F&& edit) {
-    using table = typename mmry::detail::segment_arena<backend<Arena>>::segment_table;
-    auto m = backend<Arena>::open(backend<Arena>::segment_name(at.name(), 0));
-    auto* t = m.template find<table>("mmry.segments").first;
-    REQUIRE(t != nullptr);
-    edit(*t);
+void edit_control(const place<Arena>& at, F&& edit) {
+    const int fd = ::open(at.segment_path(0).c_str(), O_RDWR);
+    REQUIRE(fd >= 0);
+    void* p = ::mmap(nullptr, 5 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    REQUIRE(p != MAP_FAILED);
+    edit(*static_cast<mmry::detail::pages::control_block*>(p));
+    ::munmap(p, 5 * 4096);
+}
+
+/// Reader pin slot k of segment 0.
+inline mmry::detail::pages::pin_slot& pin_of(mmry::detail::pages::control_block& c, unsigned k) {
+    auto* base = reinterpret_cast<std::byte*>(&c);
+    return reinterpret_cast<mmry::detail::pages::pin_slot*>(
+        base + mmry::detail::pages::slot_pages_first * 4096)[k];
 }
 
 }  // namespace
@@ -117,42 +125,46 @@ TEMPLATE_TEST_CASE("segment files: a truncated segment 0 is refused at open, in 
     SECTION("to half its size") {
         resize(seg0, full / 2);
         CHECK(bounded(20, [&] {
-                  return expect_error(errc::corrupt, "truncated", [&] { S::open(at.name()); });
+                  return expect_error(errc::corrupt, "the store's segments are",
+                                      [&] { S::open(at.name()); });
               }) == 0);
     }
     SECTION("to one page") {
         resize(seg0, 4096);
         CHECK(bounded(20, [&] {
-                  return expect_error(errc::corrupt, "truncated", [&] { S::open(at.name()); });
+                  return expect_error(errc::corrupt, "the store's segments are",
+                                      [&] { S::open(at.name()); });
               }) == 0);
     }
     SECTION("to less than a page") {
         resize(seg0, 100);
         CHECK(bounded(20, [&] {
-                  return expect_error(errc::corrupt, "shorter than any segment",
+                  return expect_error(errc::corrupt, "shorter than a store header",
                                       [&] { S::open(at.name()); });
               }) == 0);
     }
-    SECTION("to nothing: a creator that never finished, refused after its grace period") {
+    SECTION("to nothing: refused after the grace period a creator at work gets") {
         resize(seg0, 0);
         CHECK(bounded(20, [&] {
-                  return expect_error(errc::needs_recovery, "never completely initialized",
+                  return expect_error(errc::corrupt, "shorter than a store header",
                                       [&] { S::open(at.name()); });
               }) == 0);
     }
-    SECTION("with a first word that says nothing Boost.Interprocess knows") {
+    SECTION("with a first word that is not the page store's magic") {
         const std::uint32_t garbage = 0xdeadbeef;
         write_at(seg0, 0, &garbage, sizeof garbage);
         CHECK(bounded(20, [&] {
-                  return expect_error(errc::corrupt, "does not start with an initialized segment",
+                  return expect_error(errc::corrupt,
+                                      "does not start with a valid page store header",
                                       [&] { S::open(at.name()); });
               }) == 0);
     }
-    SECTION("with a first word that says 'being initialized' (a creator that died)") {
-        const std::uint32_t initializing = 1;
-        write_at(seg0, 0, &initializing, sizeof initializing);
+    SECTION("with its ready word clear (a creator that died)") {
+        const std::uint32_t not_ready = 0;
+        write_at(seg0, offsetof(mmry::detail::pages::control_block, ready), &not_ready,
+                 sizeof not_ready);
         CHECK(bounded(20, [&] {
-                  return expect_error(errc::needs_recovery, "never completely initialized",
+                  return expect_error(errc::corrupt, "a store whose creator never finished",
                                       [&] { S::open(at.name()); });
               }) == 0);
     }
@@ -289,8 +301,8 @@ TEMPLATE_TEST_CASE(
 }
 
 TEMPLATE_TEST_CASE(
-    "segment files: after a reboot, a store a writer left mid-update is refused, "
-    "one left between updates serves",
+    "segment files: after a reboot, lock words of the old boot are reset and the store serves "
+    "its last commit",
     "[segment_files][reboot]", shm, file) {
     using S = mmry::basic_store<raw_traits<TestType>>;
     place<TestType> at;
@@ -298,34 +310,27 @@ TEMPLATE_TEST_CASE(
         auto s = S::create(at.name(), {.capacity = 1 << 20});
         for (int i = 0; i < 20; ++i) s.put(numbered("k/", i), random_bytes(100, i));
     }
-    SECTION("between updates: the locks are reset and every value is there") {
-        edit_segment_table(at, [](auto& t) {
-            t.boot_id_hash ^= 1;            // another boot
-            t.locks.writer_active = 1;      // a writer held the lock...
-            t.locks.writer_pid = 999999;    // ...in a process that is gone
-            t.locks.slots[5].pid = 999998;  // and so did a reader
-            t.locks.slots[5].active = 1;
-        });
-        CHECK(bounded(20, [&] {
-                  auto s = S::open(at.name());
-                  for (int i = 0; i < 20; ++i)
-                      if (s.get(numbered("k/", i)) != random_bytes(100, i)) return 1;
-                  s.put("k/new", "v");
-                  return s.size() == 21 ? 0 : 2;
-              }) == 0);
-    }
-    SECTION("inside an update: refused, naming the writer, never served") {
-        edit_segment_table(at, [](auto& t) {
-            t.boot_id_hash ^= 1;
-            t.locks.writer_active = 1;
-            t.locks.writer_pid = 4242;
-            t.locks.in_update = 1;
-        });
-        const auto refused = is_error(errc::needs_recovery, "pid 4242");
-        CHECK_THROWS_MATCHES(S::open(at.name()), mmry::error, refused);
-        // ...and again by every later opener: the reset did not clear it.
-        CHECK_THROWS_MATCHES(S::open(at.name()), mmry::error, refused);
-    }
+    edit_control(at, [](auto& c) {
+        c.boot_id_hash ^= 1;  // another boot
+        // A writer of the old boot held the mutex (a thread id the kernel never marks dead)...
+        auto* raw = reinterpret_cast<pthread_mutex_t*>(&c.writer);
+        raw->__data.__lock = 4242;
+        raw->__data.__owner = 4242;
+        // ...and a reader of the old boot pinned an old state.
+        pin_of(c, 5).pid = 999998;
+        pin_of(c, 5).pin = 2;
+        c.slots_high_water = 6;
+    });
+    CHECK(bounded(20, [&] {
+              const auto t0 = steady::now();
+              auto s = S::open(at.name());
+              for (int i = 0; i < 20; ++i)
+                  if (s.get(numbered("k/", i)) != random_bytes(100, i)) return 1;
+              s.put("k/new", "v");
+              if (s.size() != 21) return 2;
+              if (s.stats().readers.reading != 0) return 3;
+              return steady::now() - t0 < std::chrono::seconds(5) ? 0 : 4;
+          }) == 0);
 }
 
 TEMPLATE_TEST_CASE(
@@ -339,18 +344,18 @@ TEMPLATE_TEST_CASE(
         for (int i = 0; i < 10; ++i) s.put(numbered("k/", i), random_bytes(100, i));
     }
     SECTION("a writer mutex owned by a thread id that cannot exist (above any pid_max)") {
-        edit_segment_table(at, [](auto& t) {
-            auto* raw = reinterpret_cast<pthread_mutex_t*>(&t.locks.writer);
+        edit_control(at, [](auto& c) {
+            auto* raw = reinterpret_cast<pthread_mutex_t*>(&c.writer);
             raw->__data.__lock = 0x3ffffff0;
             raw->__data.__owner = 0x3ffffff0;
         });
     }
-    SECTION("a reader slot left active without the start time every claimed slot has") {
-        edit_segment_table(at, [](auto& t) {
-            t.locks.slots[7].pid = 1;  // a live process, but not one that ever claimed the slot
-            t.locks.slots[7].start = 0;
-            t.locks.slots[7].active = 3;
-            t.locks.high_water = 8;
+    SECTION("a reader pin left by a process that is gone") {
+        edit_control(at, [](auto& c) {
+            pin_of(c, 7).pid = 999997;
+            pin_of(c, 7).start = 12345;
+            pin_of(c, 7).pin = 2;
+            c.slots_high_water = 8;
         });
     }
     CHECK(bounded(20, [&] {
@@ -368,7 +373,7 @@ TEMPLATE_TEST_CASE("segment files: erased and replaced values do not stay readab
     using S = mmry::basic_store<raw_traits<TestType>>;
     place<TestType> at;
     // Values that no compressor or cipher changes (raw_traits stores them as they are), each with
-    // a marker of its own, small (pooled blocks) and large (the best-fit tree's blocks).
+    // a marker of its own, small (one page) and large (a run of pages).
     const auto value_of = [](int i, std::size_t size) {
         std::string v(size, '.');
         const std::string marker = numbered("<<erased-value-", i) + ">>";
@@ -385,6 +390,8 @@ TEMPLATE_TEST_CASE("segment files: erased and replaced values do not stay readab
         // Replaced: the old value's block is freed too.
         for (int i = 30; i < 40; ++i) s.put(numbered("large/", i), std::string(100, '#'));
         s.put("kept", value_of(99, 100));
+        // The pages a write frees are zeroed once no reader can reach them: at the next write.
+        s.put("one more", "write");
     }
     std::string all;
     for (const auto& path : at.segment_paths()) {
@@ -397,4 +404,21 @@ TEMPLATE_TEST_CASE("segment files: erased and replaced values do not stay readab
     }
     // The live value is there, as it is: the search would have found an erased one.
     CHECK(all.find("<<erased-value-99>>") != std::string::npos);
+}
+
+TEMPLATE_TEST_CASE(
+    "segment files: a store of an earlier format is refused by version, naming the "
+    "way across",
+    "[segment_files][version]", shm, file) {
+    using S = mmry::basic_store<raw_traits<TestType>>;
+    place<TestType> at;
+    // What a build before store format 6 left: segment 0 under its old name, nothing else.
+    const std::string old = std::is_same_v<TestType, file> ? at.name() + "/segment-0000.mmry"
+                                                           : "/dev/shm/mmry." + at.name() + ".0";
+    if constexpr (std::is_same_v<TestType, file>) std::filesystem::create_directories(at.name());
+    std::ofstream(old) << std::string(4096, 'x');
+    CHECK_THROWS_MATCHES(S::open(at.name()), mmry::error,
+                         is_error(errc::version_mismatch, "mmry dump"));
+    std::filesystem::remove(old);
+    CHECK_THROWS_MATCHES(S::open(at.name()), mmry::error, is_error(errc::not_found));
 }

@@ -219,7 +219,7 @@ TEMPLATE_LIST_TEST_CASE("store: erase returns what it removed, and nullopt for a
 TEMPLATE_LIST_TEST_CASE("store: stats count exactly what the entries hold", "[store][stats]",
                         matrix) {
     auto s = mmry_test::make_store<TestType>({.frame_size = small_frame});
-    const auto blocks_of_empty_store = s.stats().arena.blocks;  // e.g. the store header
+    const auto blocks_of_empty_store = s.stats().arena.blocks;  // the control pages
     CHECK(s.stats().entries == 0);
     CHECK(s.stats().stored_bytes == 0);
     CHECK(s.stats().ratio() == 0.0);
@@ -239,7 +239,7 @@ TEMPLATE_LIST_TEST_CASE("store: stats count exactly what the entries hold", "[st
     CHECK(st.entries == 18);
     CHECK(st.puts == 21);
     CHECK(st.erases == 2);
-    CHECK(st.arena.blocks == blocks_of_empty_store + 18);
+    CHECK(st.arena.blocks >= blocks_of_empty_store + 18);  // a page or more per record
     CHECK(st.arena.segments >= 1);
     CHECK(st.arena.free_bytes < st.arena.reserved_bytes);
     check_stats_match_entries(s);
@@ -266,7 +266,11 @@ TEMPLATE_LIST_TEST_CASE("store: stats count exactly what the entries hold", "[st
     CHECK(empty.stored_bytes == 0);
     CHECK(empty.frames == 0);
     CHECK(empty.compressed_frames == 0);
-    CHECK(empty.arena.blocks == blocks_of_empty_store);
+    // Every record's pages are free again; what stays is the tables' few pages (empty buckets,
+    // the counters, the free lists' own pages).
+    CHECK(empty.arena.blocks <= blocks_of_empty_store + 24);
+    CHECK(empty.arena.blocks < st.arena.blocks);
+    CHECK(s.verify().ok());
 }
 
 TEMPLATE_LIST_TEST_CASE("store: keys are bytes, not C strings", "[store]", matrix) {

@@ -22,16 +22,7 @@ using mmry_test::numbered;
 
 namespace {
 
-template <class Path, class Fold = mmry::fold::none>
-struct write_traits : mmry::default_traits {
-    using path = Path;
-    using fold = Fold;
-};
-
-using compositions =
-    std::tuple<write_traits<mmry::path::latest>, write_traits<mmry::path::versioned>,
-               write_traits<mmry::path::latest, mmry::fold::cdc<>>,
-               write_traits<mmry::path::versioned, mmry::fold::cdc<>>>;
+using compositions = mmry_test::write_compositions;
 
 /// Big enough to fold under fold::cdc<> (at least 1 KiB): the conditions are checked before any
 /// chunk is counted.

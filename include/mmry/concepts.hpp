@@ -15,7 +15,6 @@
 #include <string>
 #include <string_view>
 
-#include <mmry/arena/stats.hpp>
 #include <mmry/handle.hpp>
 #include <mmry/path/input.hpp>
 
@@ -53,29 +52,20 @@ concept cipher_policy = identified_policy<C> && requires {
     { ctx.open(nonce, in, in, out) } -> std::same_as<bool>;
 });
 
-/// The map an index policy provides: stored key -> record_ref.
-template <class M>
-concept index_map = requires(M& m, const M& cm, std::string_view k, record_ref r) {
-    { cm.find(k) } -> std::same_as<const record_ref*>;
-    { m.upsert(k, r) } -> std::same_as<std::optional<record_ref>>;
-    { m.erase(k) } -> std::same_as<std::optional<record_ref>>;
-    { cm.size() } -> std::convertible_to<std::size_t>;
-    cm.scan(k, k, [](std::string_view, const record_ref&) { return true; });
-};
-
+/// How stored keys are indexed: index::hashed or index::ordered (the page index `table`).
 template <class I>
 concept index_policy = identified_policy<I> && requires {
     { I::sorted } -> std::convertible_to<bool>;
-} && index_map<typename I::template map<std::allocator<char>>>;
+    typename I::table;
+};
 
-/// Where blocks live: allocate, free, and resolve a handle to bytes (bounds-checked).
+/// Where a store's pages live: in this process (shared false) or in named objects that other
+/// processes open (shared true); `backend` is the page store's segment backend.
 template <class A>
-concept arena_policy = identified_policy<A> &&
-    requires(A& a, const A& ca, handle h, std::size_t n) {
-    { a.allocate(n) } -> std::same_as<handle>;
-    a.deallocate(h, n);
-    { ca.bytes(h, n) } -> std::same_as<std::span<std::byte>>;
-    { ca.stats() } -> std::same_as<arena_stats>;
+concept arena_policy = identified_policy<A> && requires(std::string_view name) {
+    { A::shared } -> std::convertible_to<bool>;
+    typename A::backend;
+    A::check_name(name);
 };
 
 /// Maps a write (path::input) to the stored key of each of its `layouts`; `history` is false only

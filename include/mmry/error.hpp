@@ -6,6 +6,7 @@
 // what failed: the key, the frame, the offset, the expected and the found values.
 
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include <mmry/version.hpp>
@@ -82,6 +83,14 @@ class error : public std::system_error {
     error(errc code, const std::string& what)
         : std::system_error(make_error_code(code), "mmry: " + what) {}
     errc code_value() const noexcept { return static_cast<errc>(code().value()); }
+    /// what() without its "mmry: " prefix and category suffix: to say it again in context.
+    std::string detail() const {
+        std::string_view w = what();
+        const std::string tail = ": " + code().message();
+        if (w.starts_with("mmry: ")) w.remove_prefix(6);
+        if (w.ends_with(tail)) w.remove_suffix(tail.size());
+        return std::string(w);
+    }
 };
 
 }  // namespace v1

@@ -8,15 +8,15 @@
 // Throws: errc::not_found when there is no such store, errc::corrupt when its header is damaged or
 // it is not an mmry store, errc::version_mismatch for another store format, errc::io_error when
 // it cannot be read. Cost: mapping segment 0 and checking 88 bytes.
+// Opening the page store this way takes nothing but a moment (no lock, no write), except the
+// first open after a reboot, which resets the lock words as any open would.
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include <boost/interprocess/creation_tags.hpp>
-
 #include <mmry/concepts.hpp>
-#include <mmry/detail/arena_params.hpp>
+#include <mmry/detail/pages/page_store.hpp>
 #include <mmry/format/store_header.hpp>
 
 namespace mmry {
@@ -27,8 +27,9 @@ inline namespace v1 {
 /// key is a passphrase (and the scrypt parameters), and the store id.
 template <class Arena>
 requires(arena_policy<Arena>&& Arena::shared) format::store_header inspect(std::string_view name) {
-    Arena arena(boost::interprocess::open_only, std::string(name), detail::arena_params{});
-    auto h = format::store_header::parse(arena.header_bytes(), name);
+    detail::pages::page_store<typename Arena::backend> pages(detail::pages::open,
+                                                             std::string(name));
+    auto h = format::store_header::parse(pages.header_bytes(), name);
     for (std::size_t i = 0; i < h.policies.names.size(); ++i)
         h.policies.names[i] = format::builtin_policy_name(i, h.policies.ids[i]);
     return h;

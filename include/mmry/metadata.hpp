@@ -143,7 +143,15 @@ struct store_stats {
     std::vector<size_class_stats> size_classes;  ///< records by size, non-empty classes only
     arena_stats arena;
     reader_stats readers;  ///< who has the store open and who reads it now
-    cache_stats cache;     ///< this process's cache
+    /// Writers that found the writer lock held by a dead process and took it back (nothing
+    /// else is needed: the last commit is whole), and the time that took in all.
+    std::uint64_t recoveries = 0;
+    std::chrono::nanoseconds recovery_time{0};
+    /// The last commit known to be on disk (durability above none; 0 otherwise), and the
+    /// flushes made since the store was created or last rebooted.
+    std::uint64_t durable_txn = 0;
+    std::uint64_t flushes = 0;
+    cache_stats cache;  ///< this process's cache
 
     /// logical_bytes / stored_bytes: above 1 when the store saves space (0 when empty).
     double ratio() const noexcept { return quotient(logical_bytes, stored_bytes); }

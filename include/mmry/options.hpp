@@ -19,11 +19,20 @@ struct usage_alert {
     std::uint64_t limit_bytes = 0;  ///< the store's max_size
 };
 
+/// What a commit promises across a power cut (docs/DURABILITY.md). Every level survives the
+/// death of any process: a writer killed at any instruction costs at most its own write. Only a
+/// mapped-file store has a disk to promise anything on; heap and shared-memory stores keep
+/// `none` whatever is asked.
+enum class durability : std::uint32_t {
+    none = 0,      ///< nothing is flushed: after a power cut the store may be at any older state
+    periodic = 1,  ///< a background flush every flush_interval: a power cut loses at most that
+    sync = 2,      ///< put, erase and write(batch) return once on disk (one flush for all waiting)
+};
+
 struct options {
-    /// Bytes of the first segment. Not a ceiling for records: the store adds segments as it fills.
-    /// The index lives in this segment, so it bounds the number of keys (index::hashed: up to 240
-    /// bytes a key while it grows, besides the records placed here first; index::ordered: about
-    /// 100 plus the key).
+    /// Bytes of each segment (rounded up to 4 KiB, at least 64 KiB): the store adds segments as it
+    /// fills, up to max_size. A larger segment means fewer mappings; the pages of a segment are
+    /// committed only when written (heap, shared memory) or reserved on disk (mapped file).
     std::size_t capacity = std::size_t{64} << 20;
     /// The ceiling on all segments together; 0 for none. A put that would pass it fails with
     /// errc::limit_exceeded and changes nothing.
@@ -45,6 +54,9 @@ struct options {
     bool content_hash = true;
     /// Permissions of a shared store's segments (a mapped-file store's directory gets x bits too).
     unsigned mode = 0600;
+    /// Fixed when the store is created (the opener's are not used).
+    mmry::durability durability = mmry::durability::none;
+    std::chrono::milliseconds flush_interval{1000};  ///< of durability::periodic
     /// Called, outside any lock, by the process whose put takes the store's use past 75, 85 or
     /// 95 % of max_size (each threshold once, and again after use has fallen below it).
     std::function<void(const usage_alert&)> on_usage{};

@@ -20,6 +20,7 @@
 //   detail/store_read.hpp          get, read, view, metadata, stats; decoding values
 //   detail/store_listing.hpp       the sources behind list(), range(), stored() and history()
 //   detail/store_write.hpp         put and the one commit path; counters
+//   detail/store_batch.hpp         write(batch): several mutations in one transaction
 //   detail/store_erase.hpp         erase; unlinking a version's stored keys and record
 //   detail/store_history.hpp       set_version, rollback, prune (retention)
 //   detail/store_fold_write.hpp    folding a value into chunks; counting chunk references
@@ -47,6 +48,7 @@
 #include <utility>
 #include <vector>
 
+#include <mmry/batch.hpp>
 #include <mmry/bytes.hpp>
 #include <mmry/codec/frame_codec.hpp>
 #include <mmry/codec/value.hpp>
@@ -91,8 +93,9 @@ class basic_store {
     using range_type = entry_range<basic_store>;
     /// What history() returns: the same lazy range, over one key's versions.
     using history_range = entry_range<basic_store, history_query>;
-    /// The lock readers and writers take: a view holds it shared.
-    using lock_type = typename detail::store_state<Traits>::lock_type;
+    /// What a value_view holds: a pinned state of the store, whose pages no writer reuses while
+    /// the view lives (writers do not wait for it).
+    using view_guard = typename detail::store_state<Traits>::reading;
 
     /// True when the store lives in named segments that other processes can open.
     static constexpr bool shared = arena_type::shared;
@@ -152,10 +155,10 @@ class basic_store {
 
     /// Removes the shared store `name` (every segment); false when there was none. Processes that
     /// have it open keep working on their mappings until they close it.
-    static bool remove(std::string_view name) requires shared { return arena_type::remove(name); }
+    static bool remove(std::string_view name) requires shared { return state::remove(name); }
 
     /// True when a shared store `name` exists.
-    static bool exists(std::string_view name) requires shared { return arena_type::exists(name); }
+    static bool exists(std::string_view name) requires shared { return state::exists(name); }
 
     basic_store(basic_store&&) noexcept = default;
     basic_store& operator=(basic_store&&) noexcept = default;
@@ -185,6 +188,14 @@ class basic_store {
         const bytes encoded = codec<T>::encode(value);
         return put(key, byte_view(encoded), o);
     }
+
+    /// Commits every put and erase of `b` in one transaction, all or nothing (see mmry/batch.hpp):
+    /// returns per operation, in order, the version a put got, or the version an erase removed
+    /// (mmry::version{0} when the key was absent). The values are encoded before the writer lock,
+    /// on several threads when there is much to encode. Throws, and changes nothing, when any
+    /// operation fails: errc::conflict for a condition that does not hold, errc::invalid_argument
+    /// for a bad key or options (naming the operation), errc::limit_exceeded past max_size.
+    std::vector<version> write(const batch& b);
 
     /// Removes `key` with every version it has; returns the metadata of the version that was
     /// current, or nullopt when the key was not there (not an error).
@@ -235,7 +246,7 @@ class basic_store {
     /// The value of `key` in place, without a copy, or nullopt: for stores whose values are kept
     /// raw (compress::none, cipher::none). The view holds a read lock (see mmry/view.hpp); every
     /// frame's checksum is verified before it is returned (errc::corrupt otherwise).
-    std::optional<value_view<lock_type>> view(std::string_view key) const
+    std::optional<value_view<view_guard>> view(std::string_view key) const
         requires(compressor_type::id == 0 && cipher_type::tag_size == 0 && fold_type::id == 0);
 
     /// Bytes [offset, offset + length) of the current value of `key`, or nullopt when the key is
@@ -249,14 +260,14 @@ class basic_store {
 
     /// True when `key` has a value (for path::multi: by its existence strategy).
     bool contains(std::string_view key) const {
-        std::shared_lock lock(s_->lock);
+        auto lock = s_->read();
         return locate(key).has_value();
     }
 
     /// Number of keys (logical keys that have a version; O(1), except O(n) for path::multi with
     /// exists::all or exists::first).
     std::size_t size() const {
-        std::shared_lock lock(s_->lock);
+        auto lock = s_->read();
         return key_count();
     }
 
@@ -304,6 +315,12 @@ class basic_store {
     }
     typename range_type::iterator begin() const { return list().begin(); }
     typename range_type::iterator end() const { return {}; }
+
+    /// Puts every commit made so far on disk and returns once it is there (a mapped-file store
+    /// with a durability level: what a periodic flush does, now; elsewhere nothing to do).
+    /// Concurrent callers, in any process, share one flush. Throws errc::io_error when the
+    /// system refuses.
+    void flush() { s_->pages->flush(); }
 
     /// Exact counters (entries, logical and stored bytes, frames, records by size class), the
     /// arena's segments, and this process's cache.
@@ -382,14 +399,6 @@ class basic_store {
     using slot_iterator = typename head_type::slots::iterator;
     enum class origin { put, import };
 
-    // Brackets a change of shared structures: a writer that dies inside leaves the store marked
-    // as needing recovery; one that throws has undone its change and leaves it clean.
-    struct update_scope {
-        lock_type& lock;
-        explicit update_scope(lock_type& l) : lock(l) { lock.begin_update(); }
-        ~update_scope() { lock.end_update(); }
-    };
-
     // What a conditional put requires of the key's current version (put_options::if_version,
     // if_absent); checked under the write lock before anything changes.
     struct condition {
@@ -437,10 +446,10 @@ class basic_store {
     // The record of key's current version.
     std::optional<record_ref> locate(std::string_view key) const {
         if constexpr (!keeps_history) {
-            const record_ref* ref = s_->root->index.find(key);
+            const record_ref* ref = s_->root().index.find(key);
             return ref ? std::optional(*ref) : std::nullopt;
         } else {
-            const auto* head = s_->root->heads.find(key);
+            const auto* head = s_->root().heads.find(key);
             const auto* slot = head ? latest_slot(*head) : nullptr;
             return slot ? std::optional(slot->ref) : std::nullopt;
         }
@@ -452,7 +461,7 @@ class basic_store {
                                                   std::chrono::system_clock::time_point t) const;
 
     format::record_view open_record(std::string_view key, const record_ref& ref) const {
-        const auto bytes = s_->arena->bytes(ref.where, ref.size);
+        const auto bytes = s_->root().bytes(ref);
         // A small record's head, key, meta section, table and value span a few cache lines that
         // parsing reads one after the other: asking for all of them at once overlaps the misses.
         for (std::size_t at = 0; at < std::min<std::size_t>(bytes.size(), 512); at += 64)
@@ -478,7 +487,7 @@ class basic_store {
     // ---- reading values (detail/store_read.hpp) -----------------------------------------------
 
     template <class T>
-    std::optional<T> decode_as(std::shared_lock<lock_type>& lock, std::string_view key,
+    std::optional<T> decode_as(typename state::reading& lock, std::string_view key,
                                const format::record_view& v, bool use_cache) const;
 
     static bool worth_caching(const format::record_view& v) noexcept {
@@ -555,26 +564,17 @@ class basic_store {
     // it; a damaged record (or one whose meta MAC fails) starts a new chain.
     predecessor predecessor_of(const record_ref& ref) const;
 
-    [[noreturn]] void index_full(std::string_view key) const;
-    // Tells the arena how much of segment 0 the index maps' next growth needs, so that records
-    // leave it free (an arena whose index is not in a segment has nothing to keep).
-    void reserve_index() noexcept;
-
-    // Copies an encoded record into a new block of the arena (inside an update).
+    // Copies an encoded record into new pages of the write transaction.
     record_ref place(const bytes& record, const format::record_view& parsed);
-    // The same for a commit that holds the write lock but is not inside an update: allocates in
-    // an update of its own and copies outside it, so that a writer killed while copying costs
-    // a leaked block, not the store.
-    record_ref place_unlinked(const bytes& record, const format::record_view& parsed);
-    // Frees the block of a writer that died while copying into it (under the write lock).
-    void free_pending();
-    static record_ref ref_of(handle where, const bytes& record, const format::record_view& parsed);
 
     // The one write path: every mutation that adds a record goes through here, with the record
     // fully encoded beforehand (only version, chain hash and created time are stamped under the
     // lock), so it could be journaled as it is. Returns the version the record holds.
     std::uint64_t commit(std::string_view key, bytes& record, origin from,
                          fold_plan* plan = nullptr, const condition& when = {});
+    // What commit does inside the caller's write transaction (a batch applies several).
+    std::uint64_t apply(std::string_view key, bytes& record, origin from, fold_plan* plan,
+                        const condition& when);
 
     // The key's current version (0 when its record cannot be read), or nullopt when it has none.
     std::optional<std::uint64_t> current_version(std::string_view key) const;
@@ -590,13 +590,23 @@ class basic_store {
     // A stored key must be a key too; a path that makes an empty or oversized one is refused.
     static void check_stored_key(std::string_view key, std::string_view stored_key);
 
+    // Throws errc::limit_exceeded for a put of `bytes` the store's limit refused, with what the
+    // store holds.
+    [[noreturn]] void limit_reached(std::string_view key, std::uint64_t bytes) const;
+
     // The threshold (75, 85, 95 % of max_size) this put took the store past, once per crossing.
     std::optional<usage_alert> usage_crossing();
 
-    std::uint64_t next_seq() { return s_->root->seq.fetch_add(1, std::memory_order_relaxed) + 1; }
+    std::uint64_t next_seq() { return s_->pages->next_seq(); }
 
     // A put of a value as one record (not folded).
     std::uint64_t put_whole(std::string_view key, byte_view value, const put_options& o);
+    // Checks a put's key, value size and options before anything is encoded.
+    void check_put(std::string_view key, byte_view value, const put_options& o) const;
+    // A batch's put, encoded before the lock (detail/store_batch.hpp).
+    struct prepared_put;
+    void prepare_put(std::string_view key, byte_view value, const put_options& o,
+                     prepared_put& out);
 
     // ---- removing versions (detail/store_erase.hpp, store_history.hpp) ------------------------
 
@@ -620,10 +630,18 @@ class basic_store {
     std::size_t prune_head(std::string_view key, head_type& head, const retention& r);
 
     std::optional<mmry::metadata> erase_key(std::string_view key, std::uint64_t want);
+    // The erase of erase_key, inside the caller's write transaction; false when there was
+    // nothing to erase (removed then stays empty).
+    bool erase_in_txn(std::string_view key, std::uint64_t want,
+                      std::optional<mmry::metadata>& removed);
 
     // ---- folding (detail/store_fold_write.hpp, store_fold_read.hpp) ---------------------------
 
     std::uint64_t put_folded(std::string_view key, byte_view value, const put_options& o);
+    // Plans and encodes a folded put before the lock (false: a chunk reference clashes with
+    // another chunk's; the value is then put whole).
+    bool prepare_folded(std::string_view key, byte_view value, const put_options& o,
+                        fold_plan& plan, bytes& record);
     // Encodes a chunk as a record filed under its id (stamped: it is complete).
     void encode_chunk(const format::hash_bytes& id, byte_view data,
                       const compress::dictionary* dict, bytes& out);
@@ -639,8 +657,6 @@ class basic_store {
     // Places a chunk record the plan made or carried (or, for a put, makes it now).
     void place_chunk(fold_plan& plan, const format::chunk_reference& ref,
                      const format::hash_bytes& id, detail::chunk_kind kind, byte_view content);
-    // Undoes acquire_chunks (never allocates).
-    void undo_chunks(fold_plan& plan) noexcept;
     // Drops one reference per entry; frees a chunk when its last reference goes (a piece's
     // entries are then released in turn).
     void release_chunks(const std::vector<format::chunk_ref>& entries);
@@ -688,6 +704,7 @@ class basic_store {
 }  // namespace mmry
 
 #include <mmry/detail/store_access.hpp>
+#include <mmry/detail/store_batch.hpp>
 #include <mmry/detail/store_dictionaries.hpp>
 #include <mmry/detail/store_erase.hpp>
 #include <mmry/detail/store_fold_read.hpp>

@@ -13,10 +13,12 @@ inline namespace v1 {
 /// The version of the record format this build writes and reads (see docs/FORMAT.md).
 inline constexpr unsigned format_version = 3;
 
-/// The version of the store format: the store header and the layout of segment 0 (the index and
-/// counters a process maps in place). 4: index::hashed is an open-addressing table. 5: the root
-/// records the block a writer is copying into, so that the next writer frees it if it died.
-inline constexpr unsigned store_format_version = 5;
+/// The version of the store format: the store header and how the store keeps its tables. 4:
+/// index::hashed is an open-addressing table. 5: the root records the block a writer is copying
+/// into. 6: every table and record on copy-on-write pages (docs/DECISIONS.md §11); a store of
+/// an earlier format is refused, and `mmry dump` of the build that wrote it, `mmry load` into
+/// this one, is the way across.
+inline constexpr unsigned store_format_version = 6;
 
 }  // namespace v1
 }  // namespace mmry

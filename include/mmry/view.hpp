@@ -1,9 +1,10 @@
 #pragma once
 // value_view: zero-copy access to a value stored raw (compress::none, cipher::none), as returned
-// by basic_store::view(). The bytes are the record's own bytes in the arena, checked against their
-// checksums when the view was made, and pinned by a read lock: no writer can change or free them
-// while the view lives. Hold views briefly: writers (in every process) wait for them.
-// Thread-safety: a view belongs to the thread that made it (it holds that thread's read lock).
+// by basic_store::view(). The bytes are the record's own bytes in the store's pages, checked
+// against their checksums when the view was made, and pinned: no writer reuses those pages while
+// the view lives. Writers never wait for a view, but a view held for long keeps every page freed
+// since it was made from reuse, so the store grows meanwhile.
+// Thread-safety: a view may be read and dropped on any thread.
 
 #include <cstddef>
 #include <mutex>
@@ -17,11 +18,10 @@
 namespace mmry {
 inline namespace v1 {
 
-template <class Lock>
+template <class Guard>
 class value_view {
   public:
-    value_view(std::shared_lock<Lock> guard, byte_view bytes) noexcept
-        : guard_(std::move(guard)), bytes_(bytes) {}
+    value_view(Guard guard, byte_view bytes) noexcept : guard_(std::move(guard)), bytes_(bytes) {}
 
     byte_view bytes() const noexcept { return bytes_; }
     std::string_view chars() const noexcept { return as_chars(bytes_); }
@@ -31,7 +31,7 @@ class value_view {
     auto end() const noexcept { return bytes_.end(); }
 
   private:
-    std::shared_lock<Lock> guard_;
+    Guard guard_;
     byte_view bytes_;
 };
 

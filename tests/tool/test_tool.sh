@@ -12,7 +12,7 @@ work=$(mktemp -d)
 shm="mmry-tool-test-$$"
 cleanup() {
     rm -rf "$work"
-    rm -f /dev/shm/mmry."$shm".* /dev/shm/mmry."$shm"-*.* 2>/dev/null || true
+    rm -f /dev/shm/"$shm".p* /dev/shm/"$shm"-*.p* 2>/dev/null || true
 }
 trap cleanup EXIT
 cd "$work"
@@ -51,6 +51,13 @@ expect 0 "$mmry" create plain --path versioned --fold cdc
 contains out.txt "created plain"
 expect 0 "$mmry" stat plain --json
 json out.txt 'doc["composition"] == {"arena": "mapped_file", "index": "hashed", "compressor": "zstd", "cipher": "none", "path": "versioned", "fold": "cdc", "path_layout": "versioned"} and doc["entries"] == 0'
+json out.txt 'doc["recoveries"] == 0 and doc["recovery_ms"] == 0 and doc["flushes"] == 0'
+# A store whose commits return once on disk: each put is flushed.
+expect 0 "$mmry" create synced --durability sync
+expect 0 "$mmry" put synced k text.txt
+expect 0 "$mmry" stat synced --json
+json out.txt 'doc["flushes"] >= 1 and doc["durable_txn"] >= 2'
+expect 2 "$mmry" create other-durability --durability sometimes
 
 echo "first" | "$mmry" put plain greet --tag hello --content-type text/plain --attribute who=me ||
     fail "put from stdin"
@@ -91,6 +98,7 @@ expect 1 "$mmry" history plain nothing-here
 expect 0 "$mmry" stat plain
 contains out.txt "path versioned, fold cdc"
 contains out.txt "1 open (this tool included), 0 reading now"
+contains out.txt "recoveries   0 (writers that took the lock from a dead one"
 contains out.txt "3 keys, 4 records"
 expect 0 "$mmry" stat plain --watch 0.1 --count 3
 [[ "$(wc -l <out.txt)" == 4 ]] || fail "stat --watch --count 3 prints a head and 3 lines: $(cat out.txt)"
@@ -221,7 +229,7 @@ expect 2 "$mmry" stat empty
 expect 0 "$mmry" create damaged --compressor none
 python3 -c "import sys; sys.stdout.write('Z' * 5000)" >zeds.txt
 expect 0 "$mmry" put damaged k zeds.txt
-python3 - damaged/segment-0000.mmry <<'EOF'
+python3 - damaged/pages-0000.mmry <<'EOF'
 import sys
 data = bytearray(open(sys.argv[1], "rb").read())
 at = data.find(b"Z" * 5000)
@@ -234,7 +242,7 @@ json out.txt 'not doc["ok"] and len(doc["problems"]) >= 1'
 expect 2 "$mmry" get damaged k
 contains err.txt "checksum"
 # A header from another format is refused by name.
-printf 'XXXXXXXX' | dd of=damaged/segment-0000.mmry bs=1 seek=0 conv=notrunc status=none
+printf 'XXXXXXXX' | dd of=damaged/pages-0000.mmry bs=1 seek=0 conv=notrunc status=none
 expect 2 "$mmry" stat damaged
 
 # Usage errors.

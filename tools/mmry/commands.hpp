@@ -150,6 +150,10 @@ class commands {
             {"readers", st.readers.readers},
             {"reading", st.readers.reading},
             {"writing", st.readers.writing},
+            {"recoveries", st.recoveries},
+            {"recovery_ms", std::chrono::duration<double, std::milli>(st.recovery_time).count()},
+            {"durable_txn", st.durable_txn},
+            {"flushes", st.flushes},
             {"segments", a.segments},
             {"reserved_bytes", a.reserved_bytes},
             {"free_bytes", a.free_bytes},
@@ -194,6 +198,11 @@ class commands {
         fmt::print("readers      {} open (this tool included), {} reading now{}\n",
                    st.readers.readers, st.readers.reading,
                    st.readers.writing ? ", a writer at work" : "");
+        fmt::print("recoveries   {} (writers that took the lock from a dead one; {:.3f} ms in all)\n",
+                   st.recoveries,
+                   std::chrono::duration<double, std::milli>(st.recovery_time).count());
+        if (st.flushes || st.durable_txn)
+            fmt::print("durability   commit {} on disk, {} flushes\n", st.durable_txn, st.flushes);
         fmt::print("segments     {} mapped, {} reserved, {} free", a.segments,
                    human_bytes(a.reserved_bytes), human_bytes(a.free_bytes));
         if (a.limit_bytes)

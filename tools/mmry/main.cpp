@@ -139,6 +139,15 @@ int main(int argc, char** argv) {
     create->add_option("--capacity", r.capacity, "bytes of the first segment")
         ->capture_default_str();
     create->add_option("--max-size", r.max_size, "ceiling on all segments (0: none)");
+    create
+        ->add_option("--durability", r.durability,
+                     "what a commit promises across a power cut: none, periodic or sync "
+                     "(mapped-file stores; docs/DURABILITY.md)")
+        ->check(CLI::IsMember({"none", "periodic", "sync"}))
+        ->capture_default_str();
+    create->add_option("--flush-interval", r.flush_seconds, "seconds between periodic flushes")
+        ->check(CLI::Range(0.001, 86400.0))
+        ->capture_default_str();
     create->add_flag("--passphrase", r.passphrase_key,
                      "the key is a passphrase (scrypt), not 64 hex digits");
 

@@ -71,6 +71,8 @@ struct request {
     composition_names composition;
     std::uint64_t capacity = std::uint64_t{64} << 20;
     std::uint64_t max_size = 0;
+    std::string durability = "none";  ///< create: none, periodic or sync
+    double flush_seconds = 1;         ///< create: the interval of durability periodic
     bool passphrase_key = false;  ///< create: the key is a passphrase (else 32 bytes)
 };
 

@@ -25,6 +25,11 @@ int run_with(const request& r, const opening& o) {
     if (r.command == "create") {
         opts.capacity = r.capacity;
         opts.max_size = r.max_size;
+        opts.durability = r.durability == "sync"       ? mmry::durability::sync
+                          : r.durability == "periodic" ? mmry::durability::periodic
+                                                       : mmry::durability::none;
+        opts.flush_interval = std::chrono::milliseconds(
+            static_cast<std::int64_t>(r.flush_seconds * 1000));
         auto s = store::create(r.store.name, std::move(opts));
         return commands<store>(s, r, o.header, o.layout).run();
     }

@@ -1,5 +1,5 @@
 #pragma once
-// What an arena reports about its segments.
+// What a store reports about its segments and who uses it.
 
 #include <cstddef>
 #include <cstdint>
@@ -18,28 +18,13 @@ struct reader_stats {
     bool writing = false;       ///< a writer holds the store (or is waiting for readers to leave)
 };
 
-/// One size-class pool: blocks of block_size bytes handed out (used) or waiting for reuse (free).
-struct pool_stats {
-    std::uint64_t block_size = 0;
-    std::uint64_t used = 0;
-    std::uint64_t free = 0;
-    /// used / (used + free): how much of the pool's memory holds records.
-    double utilization() const noexcept {
-        return used + free == 0 ? 0.0
-                                : static_cast<double>(used) / static_cast<double>(used + free);
-    }
-};
-
+/// What a store's pages hold (4 KiB pages in segments of options.capacity bytes).
 struct arena_stats {
-    std::size_t segments = 0;          ///< segments mapped
+    std::size_t segments = 0;          ///< segments made
     std::uint64_t reserved_bytes = 0;  ///< bytes of all segments together
-    std::uint64_t free_bytes = 0;   ///< of those, bytes free for new blocks (pooled ones included)
-    std::uint64_t blocks = 0;       ///< blocks currently allocated
-    std::uint64_t limit_bytes = 0;  ///< the ceiling on reserved_bytes (0: none)
-    std::vector<pool_stats> pools;  ///< size-class pools in use (blocks up to 16 KiB)
-    std::uint64_t pooled_free_bytes = 0;  ///< bytes of free pool blocks (reusable by their class)
-    std::uint64_t large_blocks = 0;       ///< blocks over 16 KiB, from the best-fit allocator
-    std::uint64_t large_bytes = 0;
+    std::uint64_t free_bytes = 0;      ///< of those, bytes of pages that hold nothing
+    std::uint64_t blocks = 0;          ///< pages in use: control area, tables and records
+    std::uint64_t limit_bytes = 0;     ///< the ceiling on reserved_bytes (0: none)
 };
 
 }  // namespace v1

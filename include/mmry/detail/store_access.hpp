@@ -1,5 +1,5 @@
 #pragma once
-// A test seam into basic_store: direct access to a record's bytes in the arena, to inject
+// A test seam into basic_store: direct access to a record's bytes in the store's pages, to inject
 // corruption. mmry/store.hpp includes this header after the class (and it includes
 // mmry/store.hpp, so it also compiles on its own).
 
@@ -15,41 +15,53 @@ namespace mmry {
 inline namespace v1 {
 namespace detail {
 
-/// A test seam: direct access to a record's bytes in the arena, to inject corruption.
+/// A test seam: direct access to a record's bytes in the store's pages, to inject corruption.
 struct store_access {
+    // Record bytes stay where they are while the store lives unless a write frees them: the
+    // tests that damage them write through this, bypassing the copy-on-write rule on purpose.
+    static std::span<std::byte> writable(std::span<const std::byte> b) {
+        return {const_cast<std::byte*>(b.data()), b.size()};
+    }
     template <class Traits>
     static std::span<std::byte> record_bytes(basic_store<Traits>& s, std::string_view key) {
-        std::shared_lock lock(s.s_->lock);
+        auto lock = s.s_->read();
         const auto ref = s.locate(key);
         if (!ref) return {};
-        return s.s_->arena->bytes(ref->where, ref->size);
+        return writable(s.s_->root().bytes(*ref));
     }
     /// The store header in segment 0.
     template <class Traits>
     static std::span<std::byte> header_bytes(basic_store<Traits>& s) {
-        return s.s_->arena->header_bytes();
+        return s.s_->pages->header_bytes().first(format::store_header_size);
     }
     /// The record of dictionary `id` (empty when there is none).
     template <class Traits>
     static std::span<std::byte> dictionary_record(basic_store<Traits>& s, std::uint32_t id) {
-        std::shared_lock lock(s.s_->lock);
-        for (const auto& d : s.s_->root->dictionaries)
-            if (d.id == id) return s.s_->arena->bytes(d.ref.where, d.ref.size);
+        auto lock = s.s_->read();
+        for (const auto& d : s.s_->root().counters().dictionaries)
+            if (d.id == id) return writable(s.s_->root().bytes(d.ref));
         return {};
     }
-    /// The chunk table's slot of the chunk with reference `ref` (nullptr when there is none),
-    /// writable: to give a chunk a length its manifest does not name.
-    template <class Traits>
-    static chunk_slot* chunk_slot_of(basic_store<Traits>& s, const format::chunk_reference& ref) {
-        return const_cast<chunk_slot*>(s.s_->root->chunks.find(format::chunk_key(ref)));
+    /// Changes the chunk table's slot of the chunk with reference `ref` by f, in a write
+    /// transaction of its own (and nothing else: counters stay as they were); false when there is
+    /// no such chunk. To give a chunk a length its manifest does not name.
+    template <class Traits, class F>
+    static bool change_chunk_slot(basic_store<Traits>& s, const format::chunk_reference& ref,
+                                  F&& f) {
+        auto lock = s.s_->write();
+        auto* slot = s.s_->root().chunks.find(format::chunk_key(ref));
+        if (!slot) return false;
+        f(*slot);
+        lock.commit();
+        return true;
     }
     /// The records of the store's chunks (fold::cdc), in the chunk table's order.
     template <class Traits>
     static std::vector<std::span<std::byte>> chunk_records(basic_store<Traits>& s) {
-        std::shared_lock lock(s.s_->lock);
+        auto lock = s.s_->read();
         std::vector<std::span<std::byte>> out;
-        s.s_->root->chunks.scan("", "", [&](std::string_view, const chunk_slot& c) {
-            out.push_back(s.s_->arena->bytes(c.ref.where, c.ref.size));
+        s.s_->root().chunks.scan("", "", [&](std::string_view, const chunk_slot& c) {
+            out.push_back(writable(s.s_->root().bytes(c.ref)));
             return true;
         });
         return out;

@@ -68,13 +68,13 @@ typename basic_store<Traits>::dictionary_ptr basic_store<Traits>::load_dictionar
         if (auto it = s_->dictionaries.find(id); it != s_->dictionaries.end()) return it->second;
     }
     const detail::dictionary_slot* slot = nullptr;
-    for (const auto& d : s_->root->dictionaries)
+    for (const auto& d : s_->root().counters().dictionaries)
         if (d.id == id) slot = &d;
     if (!slot)
         throw error(errc::corrupt, "a record names dictionary " + std::to_string(id) +
                                        ", which the store does not have");
     const auto key = detail::dictionary_key(id);
-    const auto v = s_->codec.open(s_->arena->bytes(slot->ref.where, slot->ref.size), key);
+    const auto v = s_->codec.open(s_->root().bytes(slot->ref), key);
     if (v.header().dictionary != 0 || v.header().folded)
         throw error(errc::corrupt, "dictionary " + std::to_string(id) + " has a malformed record");
     const bytes content = decode_whole(v, nullptr);
@@ -88,14 +88,15 @@ typename basic_store<Traits>::dictionary_ptr basic_store<Traits>::current_dictio
     if constexpr (!codec_type::takes_dictionaries) {
         return nullptr;
     } else {
-        const std::uint32_t id = s_->root->current_dictionary.load(std::memory_order_acquire);
+        const auto id =
+            static_cast<std::uint32_t>(s_->pages->peek_word(detail::tables::dictionary_word));
         if (id == 0) return nullptr;
         {
             std::lock_guard guard(s_->dictionaries_mutex);
             if (auto it = s_->dictionaries.find(id); it != s_->dictionaries.end())
                 return it->second;
         }
-        std::shared_lock lock(s_->lock);
+        auto lock = s_->read();
         return load_dictionary(id);
     }
 }
@@ -105,8 +106,8 @@ std::uint32_t basic_store<Traits>::store_dictionary(const std::vector<bytes>& sa
                                                     std::size_t capacity) {
     std::vector<std::span<const std::byte>> spans(samples.begin(), samples.end());
     const bytes content = compress::train_dictionary(spans, capacity);
-    std::unique_lock lock(s_->lock);
-    auto& root = *s_->root;
+    auto lock = s_->write();
+    auto& root = s_->root().counters();
     const std::uint32_t id = root.dictionaries.empty() ? 1 : root.dictionaries.back().id + 1;
     auto loaded = std::make_shared<const compress::dictionary>(content, id);
     const auto key = detail::dictionary_key(id);
@@ -115,30 +116,25 @@ std::uint32_t basic_store<Traits>::store_dictionary(const std::vector<bytes>& sa
                      put_options{"application/zstd-dictionary", {}, {}}, false, record);
     const auto v = format::record_view::parse(record, key, cipher_type::tag_size);
     s_->codec.stamp(record, v, 1, 0, {}, v.header().modified_ns);
-    update_scope update(s_->lock);
-    const handle where = s_->arena->allocate(record.size());
-    std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(), record.size());
-    try {
-        root.dictionaries.push_back(
-            {id, content.size(), record_ref{where, record.size(), content.size(), 0, 0}, 0});
-    } catch (...) {
-        s_->arena->deallocate(where, record.size());
-        throw;
-    }
+    record_ref ref = s_->root().place(record);
+    ref.logical_size = content.size();
+    root.dictionaries.push_back({id, content.size(), ref, 0});
     root.dictionary_stored += record.size();
+    s_->root().txn().set_word(detail::tables::dictionary_word, id);
+    lock.commit();
     {
         std::lock_guard guard(s_->dictionaries_mutex);
         s_->dictionaries.emplace(id, std::move(loaded));
     }
-    root.current_dictionary.store(id, std::memory_order_release);
     return id;
 }
 
 template <class Traits>
 std::size_t basic_store<Traits>::recompress() {
-    const std::uint32_t want = s_->root->current_dictionary.load();
+    const auto want =
+        static_cast<std::uint32_t>(s_->pages->peek_word(detail::tables::dictionary_word));
     auto dictionary_of = [&](const record_ref& ref) {
-        const auto b = s_->arena->bytes(ref.where, ref.size);
+        const auto b = s_->root().bytes(ref);
         return b.size() >= format::fixed_head_size
                    ? detail::load_le<std::uint32_t>(b.data() + format::off::dictionary)
                    : want;
@@ -146,20 +142,20 @@ std::size_t basic_store<Traits>::recompress() {
     std::vector<std::pair<std::string, record_ref>> records;
     std::vector<format::chunk_reference> chunks;
     {
-        std::shared_lock lock(s_->lock);
+        auto lock = s_->read();
         if constexpr (!keeps_history) {
-            s_->root->index.scan("", "", [&](std::string_view k, const record_ref& ref) {
+            s_->root().index.scan("", "", [&](std::string_view k, const record_ref& ref) {
                 if (dictionary_of(ref) != want) records.emplace_back(k, ref);
                 return true;
             });
         } else {
-            s_->root->heads.scan("", "", [&](std::string_view k, const head_type& h) {
+            s_->root().heads.scan("", "", [&](std::string_view k, const head_type& h) {
                 for (const auto& slot : h.versions)
                     if (dictionary_of(slot.ref) != want) records.emplace_back(k, slot.ref);
                 return true;
             });
         }
-        s_->root->chunks.scan("", "", [&](std::string_view k, const detail::chunk_slot& c) {
+        s_->root().chunks.scan("", "", [&](std::string_view k, const detail::chunk_slot& c) {
             format::chunk_reference ref{};
             if (dictionary_of(c.ref) != want && k.size() == ref.size()) {
                 std::memcpy(ref.data(), k.data(), ref.size());
@@ -181,17 +177,17 @@ bool basic_store<Traits>::recompress_record(std::string_view key, const record_r
     // Whether ref is still a record of key's (no writer replaced it meanwhile).
     auto current = [&] {
         if constexpr (!keeps_history) {
-            const record_ref* found = s_->root->index.find(key);
+            const record_ref* found = s_->root().index.find(key);
             return found && *found == ref;
         } else {
-            const auto* head = s_->root->heads.find(key);
+            const auto* head = s_->root().heads.find(key);
             return head && std::any_of(head->versions.begin(), head->versions.end(),
                                        [&](const detail::version_slot& s) { return s.ref == ref; });
         }
     };
     bytes old, plain;
     {
-        std::shared_lock lock(s_->lock);
+        auto lock = s_->read();
         if (!current()) return false;
         const auto v = open_record(key, ref);
         if (v.header().dictionary == want) return false;
@@ -215,27 +211,27 @@ bool basic_store<Traits>::recompress_record(std::string_view key, const record_r
     const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
     s_->codec.stamp_as(record, parsed, was);
     {
-        std::unique_lock lock(s_->lock);
+        auto lock = s_->write();
         if (!current()) return false;
-        update_scope update(s_->lock);
         const record_ref fresh = place(record, parsed);
         if constexpr (!keeps_history) {
-            s_->root->index.upsert(key, fresh);  // the key exists: no allocation
+            s_->root().index.upsert(key, fresh);
         } else {
-            auto* head = s_->root->heads.find(key);
+            auto* head = s_->root().heads.find(key);
             for (auto& slot : head->versions)
                 if (slot.ref == ref) {
                     slot.ref = fresh;
                     for (std::size_t i = 0; i < layouts; ++i) {
                         const auto k = stored_key_of(i, parsed);
-                        if (const auto* r = s_->root->index.find(k); r && *r == ref)
-                            s_->root->index.upsert(k, fresh);
+                        if (const auto* r = s_->root().index.find(k); r && *r == ref)
+                            s_->root().index.upsert(k, fresh);
                     }
                 }
         }
         account(fresh, +1);
         tally(parsed, +1);
         free_record(ref, /*release=*/false);
+        lock.commit();
     }
     s_->cache.erase(key);
     return true;
@@ -250,12 +246,11 @@ bool basic_store<Traits>::recompress_chunk(const format::chunk_reference& refere
     record_ref was;
     format::hash_bytes id;
     {
-        std::shared_lock lock(s_->lock);
-        const auto* slot = s_->root->chunks.find(name);
+        auto lock = s_->read();
+        const auto* slot = s_->root().chunks.find(name);
         if (!slot) return false;
         id = slot->id;
-        const auto v = s_->codec.open(s_->arena->bytes(slot->ref.where, slot->ref.size),
-                                      format::chunk_key(id));
+        const auto v = s_->codec.open(s_->root().bytes(slot->ref), format::chunk_key(id));
         if (v.header().dictionary == want) return false;
         plain.resize(static_cast<std::size_t>(v.header().logical_size));
         s_->codec.decode(v, 0, plain, dictionary_for(v));
@@ -265,22 +260,20 @@ bool basic_store<Traits>::recompress_chunk(const format::chunk_reference& refere
     encode_chunk(id, plain, dict.get(), record);
     const auto parsed =
         format::record_view::parse(record, format::chunk_key(id), cipher_type::tag_size);
-    std::unique_lock lock(s_->lock);
-    auto* slot = s_->root->chunks.find(name);
+    auto lock = s_->write();
+    auto* slot = s_->root().chunks.find(name);
     if (!slot || !(slot->ref == was)) return false;
-    update_scope update(s_->lock);
     const record_ref fresh = place(record, parsed);
     try {
-        tally(format::record_view::parse(s_->arena->bytes(was.where, was.size), "",
-                                         cipher_type::tag_size),
-              -1);
+        tally(format::record_view::parse(s_->root().bytes(was), "", cipher_type::tag_size), -1);
     } catch (const error&) {
     }
     slot->ref = fresh;
-    s_->root->chunk_stored += fresh.size;
-    s_->root->chunk_stored -= was.size;
+    s_->root().counters().chunk_stored += fresh.size;
+    s_->root().counters().chunk_stored -= was.size;
     tally(parsed, +1);
-    s_->arena->deallocate(was.where, was.size);
+    s_->root().free(was);
+    lock.commit();
     return true;
 }
 

@@ -22,40 +22,49 @@ std::optional<mmry::metadata> basic_store<Traits>::erase_key(std::string_view ke
                                                              std::uint64_t want) {
     std::optional<mmry::metadata> removed;
     {
-        std::unique_lock lock(s_->lock);
-        if constexpr (!keeps_history) {
-            const record_ref* ref = s_->root->index.find(key);
-            if (!ref) return std::nullopt;
-            const record_ref old = *ref;
-            removed = describe_or_size(key, old);
-            if (want != 0 && removed->version.number != want) return std::nullopt;
-            update_scope update(s_->lock);
-            s_->root->index.erase(key);
-            free_record(old);
-        } else {
-            auto* head = s_->root->heads.find(key);
-            if (!head) return std::nullopt;
-            if (want != 0) {
-                auto it = head->at(want);
-                if (it == head->versions.end() || !visible(*it)) return std::nullopt;
-                removed = describe_or_size(key, it->ref);
-                update_scope update(s_->lock);
-                remove_slot(key, *head, it);
-            } else {
-                // What it removes: the current version, or the newest kept one when no
-                // version is present under the existence strategy (then still removed).
-                const auto* slot = latest_slot(*head);
-                if (!slot && !head->versions.empty()) slot = &head->versions.back();
-                if (slot) removed = describe_or_size(key, slot->ref);
-                update_scope update(s_->lock);
-                while (!head->versions.empty()) remove_slot(key, *head, head->versions.end() - 1);
-            }
-            if (head->versions.empty()) s_->root->heads.erase(key);
-        }
-        ++s_->root->erases;
+        auto lock = s_->write();
+        if (!erase_in_txn(key, want, removed)) return std::nullopt;
+        lock.commit();
     }
     s_->cache.erase(key);
     return removed;
+}
+
+template <class Traits>
+bool basic_store<Traits>::erase_in_txn(std::string_view key, std::uint64_t want,
+                                       std::optional<mmry::metadata>& removed) {
+    auto& root = s_->root();
+    if constexpr (!keeps_history) {
+        const record_ref* ref = root.index.find(key);
+        if (!ref) return false;
+        const record_ref old = *ref;
+        removed = describe_or_size(key, old);
+        if (want != 0 && removed->version.number != want) {
+            removed.reset();
+            return false;
+        }
+        root.index.erase(key);
+        free_record(old);
+    } else {
+        auto* head = root.heads.find(key);
+        if (!head) return false;
+        if (want != 0) {
+            auto it = head->at(want);
+            if (it == head->versions.end() || !visible(*it)) return false;
+            removed = describe_or_size(key, it->ref);
+            remove_slot(key, *head, it);
+        } else {
+            // What it removes: the current version, or the newest kept one when no version is
+            // present under the existence strategy (then still removed).
+            const auto* slot = latest_slot(*head);
+            if (!slot && !head->versions.empty()) slot = &head->versions.back();
+            if (slot) removed = describe_or_size(key, slot->ref);
+            while (!head->versions.empty()) remove_slot(key, *head, head->versions.end() - 1);
+        }
+        if (head->versions.empty()) root.heads.erase(key);
+    }
+    ++root.counters().erases;
+    return true;
 }
 
 template <class Traits>
@@ -63,20 +72,20 @@ std::optional<mmry::metadata> basic_store<Traits>::erase_stored(std::string_view
     std::optional<mmry::metadata> removed;
     std::string owner;
     {
-        std::unique_lock lock(s_->lock);
-        const record_ref* found = s_->root->index.find(stored_key);
+        auto lock = s_->write();
+        const record_ref* found = s_->root().index.find(stored_key);
         if (!found) return std::nullopt;
         const record_ref ref = *found;
         owner = owner_of(ref).value_or(std::string(stored_key));
         removed = describe_or_size(owner, ref);
-        update_scope update(s_->lock);
-        s_->root->index.erase(stored_key);
+        s_->root().index.erase(stored_key);
         if constexpr (!keeps_history) {
             free_record(ref);
         } else {
             release(ref, layout_of(stored_key, owner, ref));
         }
-        ++s_->root->erases;
+        ++s_->root().counters().erases;
+        lock.commit();
     }
     s_->cache.erase(owner);
     return removed;
@@ -85,9 +94,8 @@ std::optional<mmry::metadata> basic_store<Traits>::erase_stored(std::string_view
 template <class Traits>
 std::optional<std::string> basic_store<Traits>::owner_of(const record_ref& ref) const {
     try {
-        return std::string(format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
-                                                      cipher_type::tag_size)
-                               .key());
+        return std::string(
+            format::record_view::parse(s_->root().bytes(ref), "", cipher_type::tag_size).key());
     } catch (const error&) {
         return std::nullopt;
     }
@@ -107,7 +115,7 @@ std::size_t basic_store<Traits>::layout_of(std::string_view stored_key, std::str
 
 template <class Traits>
 void basic_store<Traits>::release(const record_ref& ref, std::size_t layout) {
-    auto& heads = s_->root->heads;
+    auto& heads = s_->root().heads;
     auto drop_from = [&](std::string_view owner, head_type& h) {
         for (auto it = h.versions.begin(); it != h.versions.end(); ++it)
             if (it->ref.where == ref.where) {
@@ -132,7 +140,7 @@ void basic_store<Traits>::release(const record_ref& ref, std::size_t layout) {
 
 template <class Traits>
 void basic_store<Traits>::remove_slot(std::string_view key, head_type& head, slot_iterator it) {
-    auto& index = s_->root->index;
+    auto& index = s_->root().index;
     const record_ref ref = it->ref;
     std::vector<std::string> keys;
     try {

@@ -36,7 +36,7 @@ void basic_store<Traits>::visit_chunks(const format::record_view& v, std::uint64
     const auto m = manifest_of(v);
     if (m.depth == 0) return walk(m.entries, 0, f);
     walk(m.entries, 0, [&](const format::chunk_ref& p, std::uint64_t at) {
-        const auto* slot = s_->root->chunks.find(format::chunk_key(p.ref));
+        const auto* slot = s_->root().chunks.find(format::chunk_key(p.ref));
         if (!slot || slot->kind != detail::chunk_kind::piece)
             throw error(errc::corrupt, "key " + detail::quote(v.key()) + ": manifest piece " +
                                            detail::chunk_name(p.ref) + " is not in the store");
@@ -55,8 +55,7 @@ void basic_store<Traits>::visit_chunks(const format::record_view& v, std::uint64
 template <class Traits>
 std::vector<format::chunk_ref> basic_store<Traits>::piece_entries(const detail::chunk_slot& slot,
                                                                   std::string_view key) const {
-    const auto v =
-        s_->codec.open(s_->arena->bytes(slot.ref.where, slot.ref.size), format::chunk_key(slot.id));
+    const auto v = s_->codec.open(s_->root().bytes(slot.ref), format::chunk_key(slot.id));
     const bytes content = decode_whole(v, dictionary_for(v));
     if (v.header().folded || s_->codec.piece_hasher().hash(content) != slot.id)
         throw error(errc::corrupt, "key " + detail::quote(key) + ": manifest piece " +
@@ -69,15 +68,14 @@ std::vector<format::chunk_ref> basic_store<Traits>::piece_entries(const detail::
 template <class Traits>
 void basic_store<Traits>::decode_chunk(std::string_view key, const format::chunk_ref& c,
                                        std::span<std::byte> out) const {
-    const auto* slot = s_->root->chunks.find(format::chunk_key(c.ref));
+    const auto* slot = s_->root().chunks.find(format::chunk_key(c.ref));
     auto fail = [&](const std::string& why) {
         throw error(errc::corrupt, "key " + detail::quote(key) + ": chunk " +
                                        detail::chunk_name(c.ref) + " " + why);
     };
     if (!slot || slot->kind != detail::chunk_kind::data)
         fail("of its manifest is not in the store");
-    const auto v = s_->codec.open(s_->arena->bytes(slot->ref.where, slot->ref.size),
-                                  format::chunk_key(slot->id));
+    const auto v = s_->codec.open(s_->root().bytes(slot->ref), format::chunk_key(slot->id));
     if (v.header().folded || v.header().logical_size != c.length)
         fail("holds " + std::to_string(v.header().logical_size) + " bytes, its manifest entry " +
              std::to_string(c.length));

@@ -13,8 +13,6 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/interprocess/exceptions.hpp>
-
 #include <mmry/store.hpp>
 
 namespace mmry {
@@ -51,8 +49,16 @@ struct basic_store<Traits>::fold_plan {
 template <class Traits>
 std::uint64_t basic_store<Traits>::put_folded(std::string_view key, byte_view value,
                                               const put_options& o) {
-    using detail::chunk_kind;
     fold_plan plan;
+    bytes record;
+    if (!prepare_folded(key, value, o, plan, record)) return put_whole(key, value, o);
+    return commit(key, record, origin::put, &plan, condition::of(o));
+}
+
+template <class Traits>
+bool basic_store<Traits>::prepare_folded(std::string_view key, byte_view value,
+                                         const put_options& o, fold_plan& plan, bytes& record) {
+    using detail::chunk_kind;
     plan.value = value;
     const auto& ids = s_->codec.chunk_hasher();
     s_->chunker->for_each_chunk(value, [&](std::size_t at, std::size_t length) {
@@ -92,10 +98,10 @@ std::uint64_t basic_store<Traits>::put_folded(std::string_view key, byte_view va
     // chunk whose reference another chunk has is not folded (the reference must name one content).
     std::vector<std::size_t> missing_chunks, missing_pieces;
     {
-        std::shared_lock lock(s_->lock);
+        auto lock = s_->read();
         auto lacks = [&](const format::chunk_reference& ref, const format::hash_bytes& id,
                          bool& clash) {
-            const auto* slot = s_->root->chunks.find(format::chunk_key(ref));
+            const auto* slot = s_->root().chunks.find(format::chunk_key(ref));
             clash = clash || (slot && slot->id != id);
             return !slot;
         };
@@ -111,7 +117,7 @@ std::uint64_t basic_store<Traits>::put_folded(std::string_view key, byte_view va
             for (std::size_t i = p.begin; i < p.end; ++i)
                 if (lacks(plan.chunks[i].ref, plan.ids[i], clash)) missing_chunks.push_back(i);
         }
-        if (clash) return put_whole(key, value, o);
+        if (clash) return false;
     }
     for (const std::size_t i : missing_chunks) {
         const auto& c = plan.chunks[i];
@@ -128,14 +134,13 @@ std::uint64_t basic_store<Traits>::put_folded(std::string_view key, byte_view va
     }
     std::optional<format::hash_bytes> content;
     if (s_->opts.content_hash) content = s_->codec.hasher().hash(value);
-    bytes record;
     s_->codec.encode(
         key, format::write_manifest(plan.top, plan.depth), next_seq(), now_ns(), o,
         s_->opts.content_hash, record,
         {dict.get(),
          format::folded_info{value.size(), static_cast<std::uint32_t>(plan.chunks.size())},
          content});
-    return commit(key, record, origin::put, &plan, condition::of(o));
+    return true;
 }
 
 template <class Traits>
@@ -149,33 +154,25 @@ void basic_store<Traits>::encode_chunk(const format::hash_bytes& id, byte_view d
 
 template <class Traits>
 void basic_store<Traits>::acquire_chunks(fold_plan& plan) {
-    update_scope update(s_->lock);
-    try {
-        for (std::size_t t = 0; t < plan.top.size(); ++t)
-            if (plan.depth == 0)
-                acquire_data(plan, t);
-            else
-                acquire_piece(plan, t);
-    } catch (const boost::interprocess::bad_alloc&) {
-        undo_chunks(plan);
-        index_full("(a chunk)");
-    } catch (...) {
-        undo_chunks(plan);
-        throw;
-    }
+    // A failure leaves the write transaction uncommitted: nothing counted here remains.
+    for (std::size_t t = 0; t < plan.top.size(); ++t)
+        if (plan.depth == 0)
+            acquire_data(plan, t);
+        else
+            acquire_piece(plan, t);
 }
 
 template <class Traits>
 bool basic_store<Traits>::count_existing(fold_plan& plan, const format::chunk_reference& ref,
                                          const format::hash_bytes* id, detail::chunk_kind kind) {
-    auto* slot = s_->root->chunks.find(format::chunk_key(ref));
+    auto* slot = s_->root().chunks.find(format::chunk_key(ref));
     if (!slot) return false;
     if ((id && *id != slot->id) || slot->kind != kind)
         throw error(errc::invalid_argument,
                     "chunk reference " + detail::chunk_name(ref) +
                         " was taken by another chunk while this put ran: put again");
     ++slot->refs;
-    ++s_->root->chunk_refs;
+    ++s_->root().counters().chunk_refs;
     plan.counted.push_back(ref);
     return true;
 }
@@ -228,13 +225,8 @@ void basic_store<Traits>::place_chunk(fold_plan& plan, const format::chunk_refer
     if (v.header().folded)
         throw error(errc::corrupt, "chunk " + detail::chunk_name(reference) + " is folded");
     const record_ref ref = place(record, v);
-    try {
-        s_->root->chunks.upsert(format::chunk_key(reference), detail::chunk_slot{ref, 1, id, kind});
-    } catch (...) {
-        s_->arena->deallocate(ref.where, ref.size);
-        throw;
-    }
-    auto& root = *s_->root;
+    s_->root().chunks.upsert(format::chunk_key(reference), detail::chunk_slot{ref, 1, id, kind});
+    auto& root = s_->root().counters();
     ++root.chunk_refs;
     root.chunk_stored += ref.size;
     if (kind == detail::chunk_kind::piece)
@@ -246,23 +238,11 @@ void basic_store<Traits>::place_chunk(fold_plan& plan, const format::chunk_refer
 }
 
 template <class Traits>
-void basic_store<Traits>::undo_chunks(fold_plan& plan) noexcept {
-    for (auto it = plan.counted.rbegin(); it != plan.counted.rend(); ++it) {
-        auto* slot = s_->root->chunks.find(format::chunk_key(*it));
-        if (!slot) continue;
-        --s_->root->chunk_refs;
-        // A piece's entries were counted after it, and are undone before it: not released here.
-        if (--slot->refs == 0) free_chunk(*it, *slot);
-    }
-    plan.counted.clear();
-}
-
-template <class Traits>
 void basic_store<Traits>::release_chunks(const std::vector<format::chunk_ref>& entries) {
     for (const auto& c : entries) {
-        auto* slot = s_->root->chunks.find(format::chunk_key(c.ref));
+        auto* slot = s_->root().chunks.find(format::chunk_key(c.ref));
         if (!slot) continue;  // a damaged store: nothing to release
-        --s_->root->chunk_refs;
+        --s_->root().counters().chunk_refs;
         if (--slot->refs != 0) continue;
         std::vector<format::chunk_ref> children;
         const bool piece = slot->kind == detail::chunk_kind::piece;
@@ -283,20 +263,19 @@ template <class Traits>
 void basic_store<Traits>::free_chunk(const format::chunk_reference& reference,
                                      const detail::chunk_slot& slot) {
     const record_ref ref = slot.ref;
-    auto& root = *s_->root;
+    const auto kind = slot.kind;
+    auto& root = s_->root().counters();
     try {
-        tally(format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
-                                         cipher_type::tag_size),
-              -1);
+        tally(format::record_view::parse(s_->root().bytes(ref), "", cipher_type::tag_size), -1);
     } catch (const error&) {
     }
-    if (slot.kind == detail::chunk_kind::piece)
+    if (kind == detail::chunk_kind::piece)
         --root.pieces;
     else
         root.chunk_logical -= ref.logical_size;
     root.chunk_stored -= ref.size;
-    root.chunks.erase(format::chunk_key(reference));
-    s_->arena->deallocate(ref.where, ref.size);
+    s_->root().chunks.erase(format::chunk_key(reference));
+    s_->root().free(ref);
 }
 
 }  // namespace v1

@@ -19,8 +19,8 @@ inline namespace v1 {
 
 template <class Traits>
 void basic_store<Traits>::set_version(std::string_view key, version n) requires keeps_history {
-    std::unique_lock lock(s_->lock);
-    auto* head = s_->root->heads.find(key);
+    auto lock = s_->write();
+    auto* head = s_->root().heads.find(key);
     if (!head || head->versions.empty())
         throw error(errc::invalid_argument,
                     "set_version: key " + detail::quote(key) + " has no version yet");
@@ -29,8 +29,8 @@ void basic_store<Traits>::set_version(std::string_view key, version n) requires 
                                                 " of key " + detail::quote(key) +
                                                 " is not above its latest version " +
                                                 std::to_string(head->versions.back().version));
-    update_scope update(s_->lock);
     head->next_version = n.number;
+    lock.commit();
 }
 
 template <class Traits>
@@ -48,12 +48,12 @@ std::size_t basic_store<Traits>::prune(std::string_view key,
                                        const retention& r) requires keeps_history {
     std::size_t erased = 0;
     {
-        std::unique_lock lock(s_->lock);
-        auto* head = s_->root->heads.find(key);
+        auto lock = s_->write();
+        auto* head = s_->root().heads.find(key);
         if (!head) return 0;
-        update_scope update(s_->lock);
         erased = prune_head(key, *head, r);
-        s_->root->erases += erased;
+        s_->root().counters().erases += erased;
+        lock.commit();
     }
     if (erased) s_->cache.erase(key);
     return erased;
@@ -63,8 +63,8 @@ template <class Traits>
 std::size_t basic_store<Traits>::prune(const retention& r) requires keeps_history {
     std::vector<std::string> keys;
     {
-        std::shared_lock lock(s_->lock);
-        s_->root->heads.scan("", "", [&](std::string_view k, const head_type&) {
+        auto lock = s_->read();
+        s_->root().heads.scan("", "", [&](std::string_view k, const head_type&) {
             keys.emplace_back(k);
             return true;
         });

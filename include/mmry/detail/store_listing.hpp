@@ -19,7 +19,7 @@ inline namespace v1 {
 
 template <class Traits>
 bool basic_store<Traits>::fetch(const query& q, const entry* after, std::vector<entry>& out) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     std::string start = q.from;
     if (after && std::string_view(after->key) >= std::string_view(start))
         start = after->key + '\0';  // the least key after `after`
@@ -35,11 +35,11 @@ bool basic_store<Traits>::fetch(const query& q, const entry* after, std::vector<
     };
     if (!index_type::sorted && after) return false;  // the first batch took all
     if (q.stored || !keeps_history) {
-        s_->root->index.scan(q.prefix, start, [&](std::string_view k, const record_ref& ref) {
+        s_->root().index.scan(q.prefix, start, [&](std::string_view k, const record_ref& ref) {
             return emit(k, [&] { return q.stored ? open_stored(k, ref) : open_record(k, ref); });
         });
     } else {
-        s_->root->heads.scan(q.prefix, start, [&](std::string_view k, const head_type& h) {
+        s_->root().heads.scan(q.prefix, start, [&](std::string_view k, const head_type& h) {
             const auto* slot = latest_slot(h);
             return !slot || emit(k, [&] { return open_slot(k, *slot); });
         });
@@ -53,18 +53,18 @@ bool basic_store<Traits>::fetch(const query& q, const entry* after, std::vector<
 template <class Traits>
 bool basic_store<Traits>::fetch(const history_query& q, const entry* after,
                                 std::vector<entry>& out) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const std::string_view key = q.key;
     auto add = [&](const format::record_view& v) {
         auto m = describe(v);
         if (m.modified >= q.from && m.modified <= q.to) out.push_back({q.key, std::move(m)});
     };
     if constexpr (!keeps_history) {
-        if (const record_ref* ref = s_->root->index.find(key); ref && !after)
+        if (const record_ref* ref = s_->root().index.find(key); ref && !after)
             add(open_record(key, *ref));
         return false;
     } else {
-        const auto* head = s_->root->heads.find(key);
+        const auto* head = s_->root().heads.find(key);
         if (!head) return false;
         const std::uint64_t last = after ? after->meta.version.number : 0;
         auto it = std::upper_bound(

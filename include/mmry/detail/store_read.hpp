@@ -25,7 +25,7 @@ inline namespace v1 {
 template <class Traits>
 template <class T>
 std::optional<T> basic_store<Traits>::get(std::string_view key) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const auto at = locate(key);
     if (!at) return std::nullopt;
     return decode_as<T>(lock, key, open_record(key, *at), /*cache=*/true);
@@ -34,7 +34,7 @@ std::optional<T> basic_store<Traits>::get(std::string_view key) const {
 template <class Traits>
 template <class T>
 std::optional<T> basic_store<Traits>::get(std::string_view key, version v) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const auto rec = open_version(key, v.number);
     if (!rec) return std::nullopt;
     return decode_as<T>(lock, key, *rec, /*cache=*/false);
@@ -44,27 +44,28 @@ template <class Traits>
 template <class T>
 std::optional<T> basic_store<Traits>::get_as_of(std::string_view key,
                                                 std::chrono::system_clock::time_point t) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const auto rec = open_as_of(key, t);
     if (!rec) return std::nullopt;
     return decode_as<T>(lock, key, *rec, /*cache=*/false);
 }
 
 template <class Traits>
-std::optional<value_view<typename basic_store<Traits>::lock_type>> basic_store<Traits>::view(
+std::optional<value_view<typename basic_store<Traits>::view_guard>> basic_store<Traits>::view(
     std::string_view key) const
     requires(compressor_type::id == 0 && cipher_type::tag_size == 0 && fold_type::id == 0) {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const auto at = locate(key);
     if (!at) return std::nullopt;
     const auto bytes = s_->codec.contiguous(open_record(key, *at));
-    return value_view<lock_type>(std::move(lock), bytes);
+    lock.detach();
+    return value_view<view_guard>(std::move(lock), bytes);
 }
 
 template <class Traits>
 std::optional<bytes> basic_store<Traits>::read(std::string_view key, std::uint64_t offset,
                                                std::uint64_t length) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const auto at = locate(key);
     if (!at) return std::nullopt;
     return read_range(key, open_record(key, *at), offset, length);
@@ -73,7 +74,7 @@ std::optional<bytes> basic_store<Traits>::read(std::string_view key, std::uint64
 template <class Traits>
 std::optional<bytes> basic_store<Traits>::read(std::string_view key, std::uint64_t offset,
                                                std::uint64_t length, version v) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const auto rec = open_version(key, v.number);
     if (!rec) return std::nullopt;
     return read_range(key, *rec, offset, length);
@@ -81,7 +82,7 @@ std::optional<bytes> basic_store<Traits>::read(std::string_view key, std::uint64
 
 template <class Traits>
 std::optional<mmry::metadata> basic_store<Traits>::metadata(std::string_view key) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const auto at = locate(key);
     if (!at) return std::nullopt;
     return describe(open_record(key, *at));
@@ -89,7 +90,7 @@ std::optional<mmry::metadata> basic_store<Traits>::metadata(std::string_view key
 
 template <class Traits>
 std::optional<mmry::metadata> basic_store<Traits>::metadata(std::string_view key, version v) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const auto rec = open_version(key, v.number);
     if (!rec) return std::nullopt;
     return describe(*rec);
@@ -97,8 +98,9 @@ std::optional<mmry::metadata> basic_store<Traits>::metadata(std::string_view key
 
 template <class Traits>
 store_stats basic_store<Traits>::stats() const {
-    std::shared_lock lock(s_->lock);
-    const auto& r = *s_->root;
+    auto lock = s_->read();
+    auto& root = s_->root();
+    const auto& r = root.counters();
     store_stats st;
     st.entries = key_count();
     st.records = r.records;
@@ -106,15 +108,16 @@ store_stats basic_store<Traits>::stats() const {
     st.stored_bytes = r.stored_bytes + r.chunk_stored + r.dictionary_stored;
     st.folded_bytes = r.logical_bytes - r.folded_logical + r.chunk_logical;
     st.folded_values = r.folded_values;
-    st.chunks = r.chunks.size() - r.pieces;
+    st.chunks = root.chunks.size() - r.pieces;
     st.pieces = r.pieces;
     st.chunk_refs = r.chunk_refs;
     st.chunk_bytes = r.chunk_logical;
     st.chunk_stored_bytes = r.chunk_stored;
     st.payload_bytes = r.payload_bytes;
+    const auto current =
+        static_cast<std::uint32_t>(root.pages().word(detail::tables::dictionary_word));
     for (const auto& d : r.dictionaries)
-        st.dictionaries.push_back(
-            {d.id, d.bytes, d.ref.size, d.records, d.id == r.current_dictionary.load()});
+        st.dictionaries.push_back({d.id, d.bytes, d.ref.size, d.records, d.id == current});
     for (std::size_t i = 0; i < detail::level_slots; ++i)
         if (r.level_frames[i] != 0)
             st.levels.push_back(
@@ -130,16 +133,22 @@ store_stats basic_store<Traits>::stats() const {
             st.size_classes.push_back({k == 0 ? 0 : std::uint64_t{1} << (k - 1),
                                        (std::uint64_t{1} << k) - 1, r.class_blocks[k],
                                        r.class_bytes[k]});
-    st.arena = s_->arena->stats();
-    if constexpr (requires { s_->lock.readers(); }) st.readers = s_->lock.readers();
+    lock.unlock();
+    const auto pages = s_->pages->stats();
+    st.arena = s_->usage(pages);
+    st.readers = {pages.readers, pages.reading, false};
+    st.recoveries = pages.recoveries;
+    st.recovery_time = std::chrono::nanoseconds(pages.recovery_ns);
+    st.durable_txn = pages.durable_txn;
+    st.flushes = pages.flushes;
     st.cache = s_->cache.stats();
     return st;
 }
 
 template <class Traits>
 template <class T>
-std::optional<T> basic_store<Traits>::decode_as(std::shared_lock<lock_type>& lock,
-                                                std::string_view key, const format::record_view& v,
+std::optional<T> basic_store<Traits>::decode_as(typename state::reading& lock, std::string_view key,
+                                                const format::record_view& v,
                                                 bool use_cache) const {
     const auto n = static_cast<std::size_t>(v.value_size());
     // The write sequence number names the record's content: a cached copy with the same one is

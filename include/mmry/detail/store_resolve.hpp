@@ -19,12 +19,12 @@ inline namespace v1 {
 template <class Traits>
 std::size_t basic_store<Traits>::key_count() const {
     if constexpr (!keeps_history) {
-        return s_->root->index.size();
+        return s_->root().index.size();
     } else if constexpr (layouts == 1 || path_type::existence == path::exists::any) {
-        return s_->root->heads.size();
+        return s_->root().heads.size();
     } else {
         std::size_t n = 0;
-        s_->root->heads.scan("", "", [&](std::string_view, const head_type& h) {
+        s_->root().heads.scan("", "", [&](std::string_view, const head_type& h) {
             n += latest_slot(h) != nullptr;
             return true;
         });
@@ -36,13 +36,13 @@ template <class Traits>
 std::optional<format::record_view> basic_store<Traits>::open_version(std::string_view key,
                                                                      std::uint64_t n) const {
     if constexpr (!keeps_history) {
-        const record_ref* ref = s_->root->index.find(key);
+        const record_ref* ref = s_->root().index.find(key);
         if (!ref) return std::nullopt;
         auto v = open_record(key, *ref);
         if (v.meta().version() != n) return std::nullopt;
         return v;
     } else {
-        const auto* head = s_->root->heads.find(key);
+        const auto* head = s_->root().heads.find(key);
         const auto* slot = head ? head->find(n) : nullptr;
         if (!slot || !visible(*slot)) return std::nullopt;
         return open_slot(key, *slot);
@@ -54,13 +54,13 @@ std::optional<format::record_view> basic_store<Traits>::open_as_of(
     std::string_view key, std::chrono::system_clock::time_point t) const {
     const std::int64_t ns = to_ns(t);
     if constexpr (!keeps_history) {
-        const record_ref* ref = s_->root->index.find(key);
+        const record_ref* ref = s_->root().index.find(key);
         if (!ref) return std::nullopt;
         auto v = open_record(key, *ref);
         if (v.header().modified_ns > ns) return std::nullopt;
         return v;
     } else {
-        const auto* head = s_->root->heads.find(key);
+        const auto* head = s_->root().heads.find(key);
         if (!head) return std::nullopt;
         for (auto it = head->versions.rbegin(); it != head->versions.rend(); ++it)
             if (visible(*it) && it->time_ns <= ns) return open_slot(key, *it);
@@ -82,7 +82,7 @@ format::record_view basic_store<Traits>::open_slot(std::string_view key,
 template <class Traits>
 format::record_view basic_store<Traits>::open_stored(std::string_view stored_key,
                                                      const record_ref& ref) const {
-    const auto bytes = s_->arena->bytes(ref.where, ref.size);
+    const auto bytes = s_->root().bytes(ref);
     const auto probe = format::record_view::parse(bytes, stored_key, cipher_type::tag_size);
     auto v = s_->codec.open(bytes, probe.key());
     for (std::size_t i = 0; i < layouts; ++i)

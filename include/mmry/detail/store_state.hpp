@@ -1,33 +1,42 @@
 #pragma once
-// What a store object holds, and how it comes to hold it: creating a store (header, root objects)
-// or opening one (checking header, composition and key before touching anything).
+// What a store object holds, and how it comes to hold it: creating a store (its page store with
+// the header written into it) or opening one (checking header, composition and key before
+// touching anything else); and the transactions its members run in.
+//
+// Every member of basic_store runs inside one transaction of the page store: a read (a pinned
+// state: see reading) or the write (see writing). The transaction a thread is in is its
+// *current* context, which the store's parts reach through root(): a thread-local list, so that
+// the parts keep the signatures they had when the tables were objects in a segment.
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <cryptopp/osrng.h>
 #include <cryptopp/secblock.h>
-#include <boost/container/vector.hpp>
-#include <boost/interprocess/creation_tags.hpp>
 
+#include <mmry/arena/stats.hpp>
 #include <mmry/codec/frame_codec.hpp>
 #include <mmry/compress/dictionary.hpp>
-#include <mmry/detail/arena_params.hpp>
 #include <mmry/detail/describe.hpp>
 #include <mmry/detail/fastcdc.hpp>
 #include <mmry/detail/hash64.hpp>
 #include <mmry/detail/history.hpp>
 #include <mmry/detail/key_schedule.hpp>
+#include <mmry/detail/pages/page_store.hpp>
+#include <mmry/detail/store_tables.hpp>
 #include <mmry/detail/value_cache.hpp>
 #include <mmry/error.hpp>
 #include <mmry/format/manifest.hpp>
@@ -40,99 +49,68 @@ namespace mmry {
 inline namespace v1 {
 namespace detail {
 
-inline constexpr std::size_t size_classes = 48;  // blocks of < 2^k bytes, k = 0..47
-inline constexpr std::size_t level_slots = 256;  // frames by the signed level byte of their entry
-
-/// What a chunk holds: bytes of values, or a piece of a manifest (format/manifest.hpp).
-enum class chunk_kind : std::uint8_t { data = 0, piece = 1 };
-
-/// A distinct chunk of folded values, filed under its reference (the first 16 bytes of its id):
-/// its whole id, its record, what it holds, and how many manifest entries (of records or of
-/// pieces) refer to it.
-struct chunk_slot {
-    record_ref ref;
-    std::uint64_t refs = 0;
-    format::hash_bytes id{};
-    chunk_kind kind = chunk_kind::data;
-};
-
-/// A trained dictionary: its record (key "mmry.dictionary/<id>") and the records using it.
-struct dictionary_slot {
-    std::uint32_t id = 0;
-    std::uint64_t bytes = 0;
-    record_ref ref;
-    std::uint64_t records = 0;
-};
-
-/// The key a dictionary's record is stored under.
-inline std::string dictionary_key(std::uint32_t id) {
-    return "mmry.dictionary/" + std::to_string(id);
-}
-
-/// A chunk's name in messages: the first 8 bytes of its reference, in hex.
-inline std::string chunk_name(const format::chunk_reference& ref) {
-    return hex(std::span<const std::byte>(ref).first(8));
-}
-
-/// The store's shared state, in segment 0 of its arena: the index and exact counters. Changed
-/// only under the write lock; seq also by writers before they take it.
-template <class IndexMap, class HeadMap, class ChunkMap, class Alloc>
-struct store_root {
-    using dictionary_alloc =
-        typename std::allocator_traits<Alloc>::template rebind_alloc<dictionary_slot>;
-
-    std::atomic<std::uint64_t> seq{0};
-    std::uint64_t logical_bytes = 0, stored_bytes = 0, frames = 0, compressed_frames = 0;
-    std::uint64_t puts = 0, erases = 0;
-    std::uint64_t records = 0;  ///< records kept (a record filed under several stored keys: one)
-    std::uint64_t folded_values = 0, folded_logical = 0;  ///< records holding a manifest
-    std::uint64_t chunk_refs = 0, chunk_logical = 0, chunk_stored = 0, pieces = 0;
-    std::uint64_t dictionary_stored = 0;
-    std::uint64_t payload_bytes = 0;  ///< frames' stored bytes, of records and chunks
-    std::array<std::uint64_t, size_classes> class_blocks{}, class_bytes{};
-    std::array<std::uint64_t, level_slots> level_frames{};
-    IndexMap index;   ///< stored key -> record
-    HeadMap heads;    ///< logical key -> its versions (path policies with history only)
-    ChunkMap chunks;  ///< chunk id -> chunk (fold::cdc only)
-    boost::container::vector<dictionary_slot, dictionary_alloc> dictionaries;
-    std::atomic<std::uint32_t> current_dictionary{0};  ///< 0: none
-    /// The block a writer is copying a record into, between the update that allocated it and
-    /// the one that links it (size 0: none). A writer that holds the lock and finds one set
-    /// knows its writer died while copying, and frees it.
-    handle pending_where{};
-    std::uint64_t pending_size = 0;
-    std::uint64_t pending_check = 0;  ///< pending_check_of(where, size): damaged bytes free nothing
-
-    static std::uint64_t pending_check_of(handle where, std::uint64_t size) noexcept {
-        const std::uint64_t words[2] = {where.raw(), size};
-        return detail::hash64(std::string_view(reinterpret_cast<const char*>(words), sizeof words));
-    }
-
-    explicit store_root(const Alloc& alloc)
-        : index(alloc), heads(alloc), chunks(alloc), dictionaries(dictionary_alloc(alloc)) {}
-};
-
 template <class Traits>
 struct store_state {
     using arena_type = typename Traits::arena;
     using cipher_type = typename Traits::cipher;
-    using allocator_type = typename arena_type::template allocator<char>;
-    using index_map = typename Traits::index::template map<allocator_type>;
-    using head_type = key_head<allocator_type>;
-    using head_map = typename Traits::index::template map<allocator_type, head_type>;
-    using chunk_map = typename Traits::index::template map<allocator_type, chunk_slot>;
-    using root_type = store_root<index_map, head_map, chunk_map, allocator_type>;
+    using page_store_type = pages::page_store<typename arena_type::backend>;
+    using head_type = key_head<std::allocator<char>>;
+    using context_type = tables::context<page_store_type, typename Traits::index::table, head_type>;
     using codec_type = frame_codec<typename Traits::compressor, cipher_type>;
-    using lock_type = typename arena_type::lock_type;
     static constexpr bool encrypted = cipher_type::tag_size > 0;
+    static constexpr std::size_t min_capacity = 64 * 1024;
+
+    /// A read transaction, current for its thread while it lives (unless detached).
+    class reading {
+      public:
+        explicit reading(const store_state& s)
+            : s_(&s), ctx_(std::make_unique<context_type>(*s.pages, s.name)) {
+            enter(s_, ctx_.get());
+        }
+        reading(reading&& o) noexcept
+            : s_(o.s_), ctx_(std::move(o.ctx_)), current_(std::exchange(o.current_, false)) {}
+        reading& operator=(reading&&) = delete;
+        ~reading() { detach(); }
+        /// No longer the thread's current context (its pages stay pinned): for a value_view,
+        /// which may be dropped on another thread.
+        void detach() noexcept {
+            if (std::exchange(current_, false)) leave(ctx_.get());
+        }
+        /// Ends the transaction early.
+        void unlock() noexcept {
+            detach();
+            ctx_.reset();
+        }
+
+      private:
+        const store_state* s_;
+        std::unique_ptr<context_type> ctx_;
+        bool current_ = true;
+    };
+
+    /// The write transaction (the writer lock of every process sharing the store), current for
+    /// its thread while it lives. commit() makes its changes current; without it they are gone.
+    class writing {
+      public:
+        explicit writing(store_state& s)
+            : ctx_(std::make_unique<context_type>(*s.pages, s.name,
+                                                  typename context_type::for_write{})) {
+            enter(&s, ctx_.get());
+        }
+        writing(const writing&) = delete;
+        writing& operator=(const writing&) = delete;
+        ~writing() { leave(ctx_.get()); }
+        std::uint64_t commit() { return ctx_->commit(); }
+
+      private:
+        std::unique_ptr<context_type> ctx_;
+    };
 
     std::string name;
     options opts;
-    std::unique_ptr<arena_type> arena;  // declared first: destroyed last
-    root_type* root;
+    std::unique_ptr<page_store_type> pages;  // declared first: destroyed last
     format::store_header header;
     codec_type codec;
-    mutable lock_type lock;
     mutable value_cache cache;
     unsigned alerted = 0;            // the highest usage threshold this process has reported
     std::optional<fastcdc> chunker;  // fold::cdc only
@@ -141,23 +119,49 @@ struct store_state {
     mutable std::mutex dictionaries_mutex;
     mutable std::map<std::uint32_t, std::shared_ptr<const compress::dictionary>> dictionaries;
 
-    store_state(std::string n, options o, std::unique_ptr<arena_type> a, root_type* r,
+    store_state(std::string n, options o, std::unique_ptr<page_store_type> p,
                 const format::store_header& h, CryptoPP::SecByteBlock master)
         : name(std::move(n))
         , opts(std::move(o))
-        , arena(std::move(a))
-        , root(r)
+        , pages(std::move(p))
         , header(h)
         , codec(h.id, std::move(master), h.frame_size)
-        , lock(arena->locks(), quote(name))
         , cache(opts.cache_bytes) {
         if constexpr (Traits::fold::id != 0)
             chunker.emplace(Traits::fold::min_size, Traits::fold::avg_size, Traits::fold::max_size,
                             gear_table(codec.gear_seed()));
     }
 
+    reading read() const { return reading(*this); }
+    writing write() { return writing(*this); }
+
+    /// The page store's use, as an arena reports it. Takes the writer lock for a moment.
+    mmry::arena_stats usage() const { return usage(pages->stats()); }
+    mmry::arena_stats usage(const pages::page_stats& st) const {
+        const std::uint64_t segment = pages->segment_pages() * pages::page_size;
+        mmry::arena_stats a;
+        a.segments = st.segments;
+        a.reserved_bytes = st.segments * segment;
+        const std::uint64_t used = (st.pages - st.free_pages) * pages::page_size;
+        a.free_bytes = a.reserved_bytes > used ? a.reserved_bytes - used : 0;
+        a.blocks = st.pages - st.free_pages;
+        // A store created without max_size may grow to the format's last segment: no limit.
+        if (pages->max_pages() < pages::max_segments * pages->segment_pages())
+            a.limit_bytes = pages->max_pages() * pages::page_size;
+        return a;
+    }
+
+    /// The calling thread's current transaction on this store.
+    context_type& root() const {
+        auto& list = current();
+        for (auto it = list.rbegin(); it != list.rend(); ++it)
+            if (it->first == this) return *it->second;
+        throw std::logic_error("mmry: a store member ran outside a transaction");
+    }
+
     static std::unique_ptr<store_state> create(std::string_view name, options opts) {
         check_options(opts);
+        arena_type::check_name(name);
         format::store_header h;
         CryptoPP::AutoSeededRandomPool rng;
         rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(h.id.data()), h.id.size());
@@ -173,31 +177,44 @@ struct store_state {
             master = opts.key.material(h.salt);
             h.key_check = key_check(master, h.id);
         }
-        auto arena = std::make_unique<arena_type>(boost::interprocess::create_only,
-                                                  std::string(name), params(opts));
+        std::array<std::byte, format::store_header_size> raw{};
+        h.write(raw);
+        pages::page_store_options po;
+        const std::uint64_t segment =
+            (opts.capacity + pages::page_size - 1) / pages::page_size * pages::page_size;
+        po.segment_bytes = segment;
+        po.max_bytes = opts.max_size == 0
+                           ? 0
+                           : std::max<std::uint64_t>(
+                                 segment, opts.max_size / pages::page_size * pages::page_size);
+        po.mode = opts.mode;
+        po.level = static_cast<pages::durability>(opts.durability);
+        po.interval = opts.flush_interval;
+        po.header = raw;
+        std::unique_ptr<page_store_type> store;
         try {
-            h.write(arena->header_bytes());
-            auto* root =
-                arena->template construct_root<root_type>("mmry.root", arena->root_allocator());
-            arena->publish();
-            arena->attach();
-            return std::make_unique<store_state>(std::string(name), std::move(opts),
-                                                 std::move(arena), root, h, std::move(master));
-        } catch (...) {
-            if constexpr (arena_type::shared) {
-                arena.reset();
-                arena_type::remove(name);
-            }
+            store = std::make_unique<page_store_type>(pages::create, std::string(name), po);
+        } catch (const error& e) {
+            if (e.code_value() != errc::already_exists && arena_type::shared)
+                page_store_type::remove(std::string(name));
             throw;
         }
+        return std::make_unique<store_state>(std::string(name), std::move(opts), std::move(store),
+                                             h, std::move(master));
     }
 
     /// Opens an existing shared store. Nothing is written before the header, the composition and
     /// the key have been checked.
     static std::unique_ptr<store_state> open(std::string_view name, options opts) {
-        auto arena = std::make_unique<arena_type>(boost::interprocess::open_only, std::string(name),
-                                                  params(opts));
-        const auto h = format::store_header::parse(arena->header_bytes(), name);
+        arena_type::check_name(name);
+        std::unique_ptr<page_store_type> store;
+        try {
+            store = std::make_unique<page_store_type>(pages::open, std::string(name));
+        } catch (const error& e) {
+            if (e.code_value() == errc::not_found) refuse_older(name);
+            throw;
+        }
+        const auto h = format::store_header::parse(store->header_bytes(), name);
         h.check_policies(format::fingerprint::of<Traits>(), name);
         CryptoPP::SecByteBlock master;
         if constexpr (encrypted) {
@@ -212,24 +229,65 @@ struct store_state {
             throw error(errc::invalid_argument,
                         "options.key was given, but store " + quote(name) + " is not encrypted");
         }
-        auto* root = arena->template find_root<root_type>("mmry.root");
-        if (!root)
-            throw error(errc::corrupt,
-                        "store " + quote(name) + " has no root objects in segment 0");
-        arena->attach();
-        auto state = std::make_unique<store_state>(std::string(name), std::move(opts),
-                                                   std::move(arena), root, h, std::move(master));
-        // A store left half-changed by a writer that died is refused here, at open: taking the
-        // read lock meets the dead writer's mutex, or the mark an earlier process left.
-        state->lock.lock_shared();
-        state->lock.unlock_shared();
-        return state;
+        return std::make_unique<store_state>(std::string(name), std::move(opts), std::move(store),
+                                             h, std::move(master));
+    }
+
+    static bool remove(std::string_view name) {
+        arena_type::check_name(name);
+        const bool any = page_store_type::remove(std::string(name));
+        if constexpr (std::is_same_v<typename arena_type::backend, pages::file_backend>) {
+            std::error_code ec;
+            std::filesystem::remove(std::filesystem::path(std::string(name)), ec);  // if empty
+        }
+        return any;
+    }
+    static bool exists(std::string_view name) {
+        arena_type::check_name(name);
+        return page_store_type::exists(std::string(name));
     }
 
   private:
-    static arena_params params(const options& o) { return {o.capacity, o.max_size, o.mode}; }
+    using current_list = std::vector<std::pair<const store_state*, context_type*>>;
+    static current_list& current() {
+        thread_local current_list list;
+        return list;
+    }
+    static void enter(const store_state* s, context_type* c) { current().emplace_back(s, c); }
+    static void leave(context_type* c) noexcept {
+        auto& list = current();
+        for (auto it = list.rbegin(); it != list.rend(); ++it)
+            if (it->second == c) {
+                list.erase(std::next(it).base());
+                return;
+            }
+    }
+
+    // A store written by a build before the page store (format 5 and earlier) has segment files
+    // of another name: say so, rather than that there is no store.
+    static void refuse_older(std::string_view name) {
+        const std::string n(name);
+        const bool older = std::is_same_v<typename arena_type::backend, pages::file_backend>
+                               ? std::filesystem::exists(n + "/segment-0000.mmry")
+                               : std::is_same_v<typename arena_type::backend, pages::shm_backend> &&
+                                     std::filesystem::exists("/dev/shm/mmry." + n + ".0");
+        if (older)
+            throw error(errc::version_mismatch,
+                        "store " + quote(name) + " was written by an mmry before store format " +
+                            std::to_string(store_format_version) +
+                            " (segment files of the old layout): dump it with the build that "
+                            "wrote it (mmry dump) and load the dump with this one (mmry load)");
+    }
 
     static void check_options(const options& opts) {
+        if (opts.capacity < min_capacity || opts.capacity > (std::size_t{1} << 40))
+            throw error(errc::invalid_argument, "options.capacity " +
+                                                    std::to_string(opts.capacity) +
+                                                    " is outside 64 KiB..1 TiB (a segment's size)");
+        if (opts.max_size != 0 && opts.max_size < opts.capacity)
+            throw error(errc::invalid_argument,
+                        "options.max_size " + std::to_string(opts.max_size) +
+                            " is below options.capacity " + std::to_string(opts.capacity));
         if (opts.frame_size < format::min_frame_size || opts.frame_size > format::max_frame_size)
             throw error(errc::invalid_argument,
                         "options.frame_size " + std::to_string(opts.frame_size) + " is outside " +

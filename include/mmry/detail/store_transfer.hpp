@@ -22,10 +22,10 @@ inline namespace v1 {
 
 template <class Traits>
 std::optional<bytes> basic_store<Traits>::export_record(std::string_view key) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const auto at = locate(key);
     if (!at) return std::nullopt;
-    const auto span = s_->arena->bytes(at->where, at->size);
+    const auto span = s_->root().bytes(*at);
     if constexpr (folding) {
         const auto v = open_record(key, *at);
         if (v.header().folded) return bundle_of(v);
@@ -35,7 +35,7 @@ std::optional<bytes> basic_store<Traits>::export_record(std::string_view key) co
 
 template <class Traits>
 std::optional<bytes> basic_store<Traits>::export_record(std::string_view key, version v) const {
-    std::shared_lock lock(s_->lock);
+    auto lock = s_->read();
     const auto rec = open_version(key, v.number);
     if (!rec) return std::nullopt;
     if constexpr (folding)
@@ -56,7 +56,7 @@ void basic_store<Traits>::import_record(byte_view record) {
                     "record of key " + detail::quote(key) +
                         " is folded: import the bundle export_record made of it");
     {
-        std::shared_lock lock(s_->lock);
+        auto lock = s_->read();
         check_frames(v);
     }
     see_seq(v.header().seq);
@@ -72,9 +72,7 @@ void basic_store<Traits>::see_seq(std::uint64_t seq) {
     if (seq > max_seq)
         throw error(errc::corrupt, "an imported record's sequence number " + std::to_string(seq) +
                                        " is above the limit of 2^62");
-    std::uint64_t seen = s_->root->seq.load();
-    while (seen < seq && !s_->root->seq.compare_exchange_weak(seen, seq)) {
-    }
+    s_->pages->see_seq(seq);
 }
 
 template <class Traits>
@@ -84,12 +82,12 @@ bytes basic_store<Traits>::bundle_of(const format::record_view& v) const {
     std::set<format::chunk_reference> seen;
     auto add = [&](const format::chunk_ref& c) {
         if (!seen.insert(c.ref).second) return (const detail::chunk_slot*)nullptr;
-        const auto* slot = s_->root->chunks.find(format::chunk_key(c.ref));
+        const auto* slot = s_->root().chunks.find(format::chunk_key(c.ref));
         if (!slot)
             throw error(errc::corrupt, "key " + detail::quote(v.key()) + ": chunk " +
                                            detail::chunk_name(c.ref) +
                                            " of its manifest is not in the store");
-        b.records.push_back(s_->arena->bytes(slot->ref.where, slot->ref.size));
+        b.records.push_back(s_->root().bytes(slot->ref));
         return slot;
     };
     const auto m = manifest_of(v);
@@ -137,7 +135,7 @@ void basic_store<Traits>::import_bundle(byte_view bytes_in) {
     };
     fold_plan plan;
     {
-        std::shared_lock lock(s_->lock);
+        auto lock = s_->read();
         const auto m = manifest_of(v);
         plan.depth = m.depth;
         plan.top = m.entries;

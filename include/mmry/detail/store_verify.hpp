@@ -5,6 +5,7 @@
 // also compiles on its own).
 
 #include <map>
+#include <set>
 
 #include <mmry/store.hpp>
 
@@ -18,8 +19,8 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
         if (out.problems.size() < 1000) out.problems.push_back(std::move(what));
     };
     auto count = [](std::uint64_t n) { return std::to_string(n); };
-    std::shared_lock lock(s_->lock);
-    const auto& root = *s_->root;
+    auto lock = s_->read();
+    auto& root = s_->root();
 
     // Every distinct record, by the first stored key that names it.
     std::map<std::uint64_t, std::pair<std::string, record_ref>> records;
@@ -90,8 +91,7 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
         try {
             if (k.size() != ref.size() || format::reference_of(slot.id) != ref)
                 throw error(errc::corrupt, "is filed under another reference than its id's");
-            const auto v = s_->codec.open(s_->arena->bytes(slot.ref.where, slot.ref.size),
-                                          format::chunk_key(slot.id));
+            const auto v = s_->codec.open(s_->root().bytes(slot.ref), format::chunk_key(slot.id));
             const bytes content = decode_whole(v, dictionary_for(v));
             if (v.header().dictionary != 0) ++dictionary_use[v.header().dictionary];
             if (slot.kind == detail::chunk_kind::piece) {
@@ -143,7 +143,7 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
         return true;
     });
 
-    for (const auto& d : root.dictionaries) {
+    for (const auto& d : root.counters().dictionaries) {
         try {
             load_dictionary(d.id);
             ++out.dictionaries;
@@ -162,33 +162,45 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
                 problem(std::string("counter ") + what + " is " + count(kept) +
                         ", the store holds " + count(recounted));
         };
-        check("records", root.records, records.size());
-        check("logical_bytes", root.logical_bytes, logical);
-        check("stored_bytes", root.stored_bytes, stored);
-        check("folded_values", root.folded_values, folded_values);
-        check("folded_logical", root.folded_logical, folded_logical);
-        check("chunk_refs", root.chunk_refs, refs);
-        check("chunk_refs (named)", root.chunk_refs, named_total);
-        check("chunk_logical", root.chunk_logical, chunk_logical);
-        check("chunk_stored", root.chunk_stored, chunk_stored);
-        check("pieces", root.pieces, pieces);
-        // Blocks, against what names them: every record, chunk and dictionary has one, and the
-        // block of a writer that died while copying into it is pending (the next put frees it).
-        // Any other block nobody names is leaked (damage, or a bug).
-        if constexpr (requires { arena_type::own_blocks; }) {
-            try {
-                const std::uint64_t blocks = s_->arena->stats().blocks - arena_type::own_blocks;
-                const std::uint64_t named_blocks = records.size() + root.chunks.size() +
-                                                   root.dictionaries.size() +
-                                                   (root.pending_size != 0 ? 1 : 0);
-                if (blocks != named_blocks)
-                    problem("the arena has " + count(blocks) +
-                            " blocks allocated, the store names " + count(named_blocks) +
-                            " (records, chunks and dictionaries)" +
-                            (blocks > named_blocks ? ": leaked blocks" : ""));
-            } catch (const error& e) {
-                problem(std::string("the arena's segments: ") + e.what());
-            }
+        check("records", root.counters().records, records.size());
+        check("logical_bytes", root.counters().logical_bytes, logical);
+        check("stored_bytes", root.counters().stored_bytes, stored);
+        check("folded_values", root.counters().folded_values, folded_values);
+        check("folded_logical", root.counters().folded_logical, folded_logical);
+        check("chunk_refs", root.counters().chunk_refs, refs);
+        check("chunk_refs (named)", root.counters().chunk_refs, named_total);
+        check("chunk_logical", root.counters().chunk_logical, chunk_logical);
+        check("chunk_stored", root.counters().chunk_stored, chunk_stored);
+        check("pieces", root.counters().pieces, pieces);
+        // Pages, against what names them: every page is the control area's, free, or
+        // reached exactly once from the tables (their pages and blobs, and every record).
+        lock.unlock();
+        try {
+            const auto pages = s_->pages->check([&](const auto&, auto&& mark) {
+                typename state::context_type c(*s_->pages, s_->name);
+                c.mark(mark);
+                std::set<std::uint64_t> seen;
+                auto record = [&](const record_ref& r) {
+                    if (seen.insert(r.where.raw()).second) c.for_each_page_run(r, mark);
+                };
+                c.index.scan("", "", [&](std::string_view, const record_ref& r) {
+                    record(r);
+                    return true;
+                });
+                if constexpr (keeps_history)
+                    c.heads.scan("", "", [&](std::string_view, const head_type& h) {
+                        for (const auto& slot : h.versions) record(slot.ref);
+                        return true;
+                    });
+                c.chunks.scan("", "", [&](std::string_view, const detail::chunk_slot& slot) {
+                    record(slot.ref);
+                    return true;
+                });
+                for (const auto& d : c.counters().dictionaries) record(d.ref);
+            });
+            for (const auto& p : pages.problems) problem("pages: " + p);
+        } catch (const error& e) {
+            problem(std::string("the store's pages: ") + e.what());
         }
     }
     return out;

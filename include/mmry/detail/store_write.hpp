@@ -16,8 +16,6 @@
 #include <string_view>
 #include <utility>
 
-#include <boost/interprocess/exceptions.hpp>
-
 #include <mmry/store.hpp>
 
 namespace mmry {
@@ -25,6 +23,15 @@ inline namespace v1 {
 
 template <class Traits>
 version basic_store<Traits>::put(std::string_view key, byte_view value, const put_options& o) {
+    check_put(key, value, o);
+    if constexpr (folding)
+        if (value.size() >= fold_type::min_size) return version{put_folded(key, value, o)};
+    return version{put_whole(key, value, o)};
+}
+
+template <class Traits>
+void basic_store<Traits>::check_put(std::string_view key, byte_view value,
+                                    const put_options& o) const {
     check_key(key);
     if (value.size() > format::max_logical_size)
         throw error(errc::invalid_argument, "value of " + std::to_string(value.size()) +
@@ -36,9 +43,6 @@ version basic_store<Traits>::put(std::string_view key, byte_view value, const pu
                                                 " would need more than 2^32 frames of " +
                                                 std::to_string(s_->header.frame_size) + " bytes");
     format::check_put_options(o, key, sealed);
-    if constexpr (folding)
-        if (value.size() >= fold_type::min_size) return version{put_folded(key, value, o)};
-    return version{put_whole(key, value, o)};
 }
 
 template <class Traits>
@@ -53,7 +57,7 @@ std::uint64_t basic_store<Traits>::put_whole(std::string_view key, byte_view val
 
 template <class Traits>
 void basic_store<Traits>::account(const record_ref& ref, int sign) {
-    auto& r = *s_->root;
+    auto& r = s_->root().counters();
     auto add = [sign](std::uint64_t& field, std::uint64_t n) { adjust(field, n, sign); };
     add(r.stored_bytes, ref.size);
     add(r.logical_bytes, ref.logical_size);
@@ -67,7 +71,7 @@ void basic_store<Traits>::account(const record_ref& ref, int sign) {
 
 template <class Traits>
 void basic_store<Traits>::tally(const format::record_view& v, int sign) {
-    auto& r = *s_->root;
+    auto& r = s_->root().counters();
     auto add = [sign](std::uint64_t& field, std::uint64_t n) { adjust(field, n, sign); };
     const auto& h = v.header();
     if (h.folded) {
@@ -89,8 +93,7 @@ template <class Traits>
 void basic_store<Traits>::free_record(const record_ref& ref, bool release) {
     account(ref, -1);
     try {
-        const auto v = format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
-                                                  cipher_type::tag_size);
+        const auto v = format::record_view::parse(s_->root().bytes(ref), "", cipher_type::tag_size);
         tally(v, -1);
         if constexpr (folding)
             if (release && v.header().folded) release_chunks(manifest_of(v).entries);
@@ -98,15 +101,14 @@ void basic_store<Traits>::free_record(const record_ref& ref, bool release) {
         // A damaged record (or no memory to read its manifest): its chunks stay counted, never
         // freed while a reference to them might remain. Freeing the record itself cannot fail.
     }
-    s_->arena->deallocate(ref.where, ref.size);
+    s_->root().free(ref);
 }
 
 template <class Traits>
 typename basic_store<Traits>::predecessor basic_store<Traits>::predecessor_of(
     const record_ref& ref) const {
     try {
-        const auto v = format::record_view::parse(s_->arena->bytes(ref.where, ref.size), "",
-                                                  cipher_type::tag_size);
+        const auto v = format::record_view::parse(s_->root().bytes(ref), "", cipher_type::tag_size);
         s_->codec.check_meta(v);
         return {v.meta().version(), v.meta().chain_hash(), v.header().created_ns, true};
     } catch (const error&) {
@@ -115,78 +117,11 @@ typename basic_store<Traits>::predecessor basic_store<Traits>::predecessor_of(
 }
 
 template <class Traits>
-void basic_store<Traits>::index_full(std::string_view key) const {
-    throw error(errc::limit_exceeded,
-                "store " + detail::quote(s_->name) +
-                    ": segment 0 has no room left for the index entry of key " +
-                    detail::quote(key) + " (the index of " +
-                    std::to_string(s_->root->index.size()) +
-                    " stored keys lives in segment 0, which has the capacity the store was "
-                    "created with): erase keys, or create the store with a larger capacity");
-}
-
-template <class Traits>
-void basic_store<Traits>::reserve_index() noexcept {
-    if constexpr (requires(arena_type & a) { a.reserve_root(std::uint64_t{}); }) {
-        std::uint64_t bytes = 0;
-        const auto add = [&](const auto& map) {
-            if constexpr (requires { map.growth_bytes(); }) bytes += map.growth_bytes();
-        };
-        add(s_->root->index);
-        add(s_->root->heads);
-        add(s_->root->chunks);
-        // A sixteenth more, for the allocator's headers and free pieces smaller than a page.
-        s_->arena->reserve_root(bytes + bytes / 16);
-    }
-}
-
-template <class Traits>
 record_ref basic_store<Traits>::place(const bytes& record, const format::record_view& parsed) {
-    const handle where = s_->arena->allocate(record.size());
-    detail::fault_point("commit.allocated");
-    std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(), record.size());
-    return ref_of(where, record, parsed);
-}
-
-template <class Traits>
-record_ref basic_store<Traits>::place_unlinked(const bytes& record,
-                                               const format::record_view& parsed) {
-    // A new segment, when one is needed, is made before the update (see make_room).
-    if constexpr (requires(arena_type & a) { a.make_room(std::size_t{}); })
-        s_->arena->make_room(record.size());
-    handle where;
-    {
-        update_scope update(s_->lock);
-        where = s_->arena->allocate(record.size());
-        s_->root->pending_where = where;
-        s_->root->pending_size = record.size();
-        s_->root->pending_check = s_->root->pending_check_of(where, record.size());
-        detail::fault_point("commit.allocated");
-    }
-    // No index entry, head or counter names the block yet, only pending_where: a writer killed
-    // while copying changes nothing but that, and the next writer frees the block (see
-    // free_pending), so the copy, the longest step of a put, runs outside the update.
-    detail::fault_point("commit.copying");
-    std::memcpy(s_->arena->bytes(where, record.size()).data(), record.data(), record.size());
-    return ref_of(where, record, parsed);
-}
-
-template <class Traits>
-void basic_store<Traits>::free_pending() {
-    auto& root = *s_->root;
-    if (root.pending_size == 0) return;
-    update_scope update(s_->lock);
-    // Checked, as every field of a segment: a damaged one must not free a live record's block
-    // (it leaks instead, and verify() reports it).
-    if (root.pending_check == root.pending_check_of(root.pending_where, root.pending_size))
-        s_->arena->deallocate(root.pending_where, root.pending_size);
-    root.pending_size = 0;
-}
-
-template <class Traits>
-record_ref basic_store<Traits>::ref_of(handle where, const bytes& record,
-                                       const format::record_view& parsed) {
-    record_ref ref{where, record.size(), parsed.value_size(), parsed.header().frame_count, 0};
+    record_ref ref = s_->root().place(record);
+    detail::fault_point("commit.placed");
+    ref.logical_size = parsed.value_size();
+    ref.frames = parsed.header().frame_count;
     for (std::uint32_t i = 0; i < parsed.header().frame_count; ++i)
         if (parsed.entry(i).codec != 0) ++ref.compressed_frames;
     return ref;
@@ -195,11 +130,11 @@ record_ref basic_store<Traits>::ref_of(handle where, const bytes& record,
 template <class Traits>
 std::optional<std::uint64_t> basic_store<Traits>::current_version(std::string_view key) const {
     if constexpr (!keeps_history) {
-        const record_ref* ref = s_->root->index.find(key);
+        const record_ref* ref = s_->root().index.find(key);
         if (!ref) return std::nullopt;
         return predecessor_of(*ref).version;
     } else {
-        const auto* head = s_->root->heads.find(key);
+        const auto* head = s_->root().heads.find(key);
         const auto* slot = head ? latest_slot(*head) : nullptr;
         return slot ? std::optional(slot->version) : std::nullopt;
     }
@@ -222,38 +157,39 @@ void basic_store<Traits>::check_condition(std::string_view key, const condition&
 template <class Traits>
 std::uint64_t basic_store<Traits>::commit(std::string_view key, bytes& record, origin from,
                                           fold_plan* plan, const condition& when) {
-    const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
-    std::optional<usage_alert> alert;
-    {
-        std::unique_lock lock(s_->lock);
+    std::uint64_t version = 0;
+    try {
+        auto w = s_->write();
         detail::fault_point("commit.locked");
-        free_pending();
-        check_condition(key, when);
-        if (plan) acquire_chunks(*plan);
-        try {
-            if constexpr (!keeps_history)
-                commit_latest(key, record, parsed, from);
-            else
-                commit_history(key, record, parsed, from);
-        } catch (...) {
-            if (plan) {
-                update_scope update(s_->lock);
-                undo_chunks(*plan);
-            }
-            throw;
-        }
-        ++s_->root->puts;
-        reserve_index();
-        alert = usage_crossing();
+        version = apply(key, record, from, plan, when);
+        w.commit();
+    } catch (const error& e) {
+        if (e.code_value() == errc::limit_exceeded) limit_reached(key, record.size());
+        throw;
     }
-    if (alert && s_->opts.on_usage) s_->opts.on_usage(*alert);
+    if (auto alert = usage_crossing()) s_->opts.on_usage(*alert);
+    return version;
+}
+
+template <class Traits>
+std::uint64_t basic_store<Traits>::apply(std::string_view key, bytes& record, origin from,
+                                         fold_plan* plan, const condition& when) {
+    const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
+    check_condition(key, when);
+    if (plan) acquire_chunks(*plan);
+    if constexpr (!keeps_history)
+        commit_latest(key, record, parsed, from);
+    else
+        commit_history(key, record, parsed, from);
+    ++s_->root().counters().puts;
     return parsed.meta().version();
 }
 
 template <class Traits>
 void basic_store<Traits>::commit_latest(std::string_view key, bytes& record,
                                         const format::record_view& parsed, origin from) {
-    const record_ref* found = s_->root->index.find(key);
+    auto& root = s_->root();
+    const record_ref* found = root.index.find(key);
     const bool replacing = found != nullptr;
     const record_ref old = replacing ? *found : record_ref{};
     if (from == origin::put) {
@@ -261,18 +197,8 @@ void basic_store<Traits>::commit_latest(std::string_view key, bytes& record,
         s_->codec.stamp(record, parsed, p.version + 1, p.version, p.chain,
                         p.found ? p.created_ns : parsed.header().modified_ns);
     }
-    const record_ref ref = place_unlinked(record, parsed);
-    update_scope update(s_->lock);
-    s_->root->pending_size = 0;  // from here on, the block is linked or freed in this update
-    try {
-        s_->root->index.upsert(key, ref);
-    } catch (const boost::interprocess::bad_alloc&) {
-        s_->arena->deallocate(ref.where, ref.size);
-        index_full(key);
-    } catch (...) {
-        s_->arena->deallocate(ref.where, ref.size);
-        throw;
-    }
+    const record_ref ref = place(record, parsed);
+    root.index.upsert(key, ref);
     detail::fault_point("commit.indexed");
     if (replacing) free_record(old);
     account(ref, +1);
@@ -282,9 +208,8 @@ void basic_store<Traits>::commit_latest(std::string_view key, bytes& record,
 template <class Traits>
 void basic_store<Traits>::commit_history(std::string_view key, bytes& record,
                                          const format::record_view& parsed, origin from) {
-    auto& root = *s_->root;
+    auto& root = s_->root();
     head_type* head = root.heads.find(key);
-    const bool new_head = head == nullptr;
     const detail::version_slot* last =
         head && !head->versions.empty() ? &head->versions.back() : nullptr;
     if (from == origin::put) {
@@ -297,43 +222,10 @@ void basic_store<Traits>::commit_history(std::string_view key, bytes& record,
     for (std::size_t i = 0; i < layouts; ++i) keys[i] = stored_key_of(i, parsed);
     for (const auto& k : keys) check_stored_key(key, k);
 
-    const record_ref ref = place_unlinked(record, parsed);
-    update_scope update(s_->lock);
-    root.pending_size = 0;  // from here on, the block is linked or freed in this update
-    auto undo_head = [&] {
-        if (new_head) root.heads.erase(key);
-    };
-    try {
-        head = &root.heads.emplace(key, s_->arena->root_allocator());
-        head->versions.reserve(head->versions.size() + 1);
-    } catch (...) {
-        undo_head();
-        s_->arena->deallocate(ref.where, ref.size);
-        try {
-            throw;
-        } catch (const boost::interprocess::bad_alloc&) {
-            index_full(key);
-        }
-    }
+    const record_ref ref = place(record, parsed);
+    head = &root.heads.emplace(key);
     std::array<std::optional<record_ref>, layouts> replaced;
-    std::size_t filed = 0;
-    try {
-        for (; filed < layouts; ++filed) replaced[filed] = root.index.upsert(keys[filed], ref);
-    } catch (...) {
-        // Undoing never allocates: it rewrites or erases entries that exist.
-        for (std::size_t i = 0; i < filed; ++i)
-            if (replaced[i])
-                root.index.upsert(keys[i], *replaced[i]);
-            else
-                root.index.erase(keys[i]);
-        s_->arena->deallocate(ref.where, ref.size);
-        undo_head();
-        try {
-            throw;
-        } catch (const boost::interprocess::bad_alloc&) {
-            index_full(key);
-        }
-    }
+    for (std::size_t i = 0; i < layouts; ++i) replaced[i] = root.index.upsert(keys[i], ref);
     detail::fault_point("commit.indexed");
     // An imported record replaces the version of the same number, and the stored keys that
     // referred to that version's record now refer to the new one.
@@ -357,7 +249,7 @@ void basic_store<Traits>::commit_history(std::string_view key, bytes& record,
         if constexpr (path_type::keep_last > 0) {
             retention r;
             r.keep_last = path_type::keep_last;
-            root.erases += prune_head(key, *head, r);
+            root.counters().erases += prune_head(key, *head, r);
         }
     }
 }
@@ -372,10 +264,24 @@ void basic_store<Traits>::check_stored_key(std::string_view key, std::string_vie
 }
 
 template <class Traits>
+void basic_store<Traits>::limit_reached(std::string_view key, std::uint64_t bytes) const {
+    const auto a = s_->usage();
+    const std::uint64_t limit = s_->pages->max_pages() * detail::pages::page_size;
+    throw error(errc::limit_exceeded,
+                "store " + detail::quote(s_->name) + ": the put of key " + detail::quote(key) +
+                    " needs a block of " + std::to_string(bytes) +
+                    " bytes (and its tables' pages)" + ", and the store has " +
+                    std::to_string(a.reserved_bytes) + " bytes, " +
+                    std::to_string(a.reserved_bytes - a.free_bytes) + " in use, of its limit of " +
+                    std::to_string(limit) +
+                    " bytes: erase keys, or create the store with a larger max_size");
+}
+
+template <class Traits>
 std::optional<usage_alert> basic_store<Traits>::usage_crossing() {
     if (!s_->opts.on_usage) return std::nullopt;
-    const auto a = s_->arena->stats();
-    const std::uint64_t limit = a.limit_bytes;  // the store's own, for shared stores too
+    const auto a = s_->usage();
+    const std::uint64_t limit = a.limit_bytes;
     if (limit == 0) return std::nullopt;
     const std::uint64_t used = a.reserved_bytes - a.free_bytes;
     unsigned level = 0;

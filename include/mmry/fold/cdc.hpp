@@ -23,8 +23,7 @@ namespace mmry {
 inline namespace v1 {
 namespace fold {
 
-template <std::uint32_t Min = 1024, std::uint32_t Avg = 4 * 1024,
-          std::uint32_t Max = 64 * 1024>
+template <std::uint32_t Min = 1024, std::uint32_t Avg = 4 * 1024, std::uint32_t Max = 64 * 1024>
 struct cdc {
     static_assert(Min >= 64 && Min < Avg && Avg < Max && Max <= 64u * 1024 * 1024,
                   "fold::cdc needs 64 <= Min < Avg < Max <= 64 MiB");

@@ -19,8 +19,8 @@
 #include <string>
 
 #include <mmry/detail/fault.hpp>
+#include <mmry/detail/file_io.hpp>
 #include <mmry/detail/pages/page_format.hpp>
-#include <mmry/detail/segment_file.hpp>
 #include <mmry/error.hpp>
 
 namespace mmry {

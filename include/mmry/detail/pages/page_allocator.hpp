@@ -54,7 +54,17 @@ class page_allocator {
         , segment_pages_(segment_pages)
         , max_pages_(max_pages)
         , store_(std::move(store))
-        , lists_(committed.list.begin(), committed.list.begin() + committed.lists) {}
+        , lists_(committed.list.begin(), committed.list.begin() + committed.lists) {
+        // Pages freed by a transaction hold what it replaced or erased; once no reader (and no
+        // state on disk) reaches them, they are zeroed, so that erased values do not stay in
+        // the segments, and their list marked as scrubbed (freed_by 0). Idempotent: a writer
+        // killed midway leaves the list as it was, and the next one zeroes it again.
+        for (auto& l : lists_)
+            if (l.freed_by != 0 && usable(l)) {
+                scrub(l);
+                l.freed_by = 0;
+            }
+    }
 
     std::uint64_t high_water() const noexcept { return high_water_; }
 
@@ -214,6 +224,28 @@ class page_allocator {
     }
 
     bool usable(const list_ref& l) const noexcept { return l.freed_by <= oldest_; }
+
+    // Zeroes every page list l names (its list pages hold page numbers only).
+    void scrub(const list_ref& l) {
+        page_id at = l.head;
+        std::uint64_t from = l.skip;
+        for (std::uint64_t steps = 0; at != no_page; ++steps) {
+            const std::string where = "store " + store_ + ": free list page " + std::to_string(at);
+            if (at < first_data_page || at >= committed_high_ || steps > pages_for(l.count) + 1)
+                throw error(errc::corrupt, where + " lies outside its list or the store");
+            list_page page;
+            std::memcpy(&page, pages_.at(at), page_size);
+            if (page.magic != list_magic || page.count > list_page::capacity ||
+                page.sum != page.compute_sum() || from > page.count)
+                throw error(errc::corrupt, where + " fails its checks (magic, count or checksum)");
+            for (std::size_t k = from; k < page.count; ++k)
+                if (page.ids[k] >= first_data_page && page.ids[k] < committed_high_)
+                    std::memset(pages_.at(page.ids[k]), 0, page_size);
+            from = 0;
+            at = page.next;
+        }
+        fault_point("pages.scrubbed");
+    }
 
     // Moves the next list page of a usable list into the pool; false when no list can give.
     bool refill() {

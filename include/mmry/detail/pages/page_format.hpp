@@ -35,7 +35,7 @@
 #include <string_view>
 
 #include <mmry/detail/hash64.hpp>
-#include <mmry/detail/process_lock.hpp>
+#include <mmry/detail/process_id.hpp>
 #include <mmry/detail/robust_mutex.hpp>
 #include <mmry/error.hpp>
 
@@ -105,8 +105,21 @@ struct control_block {
     std::atomic<std::uint64_t> flushes{0};
     robust_mutex writer;
     robust_mutex flusher;  // one flush at a time; the others wait and find theirs done
+    /// The last sequence number handed out (the user's: a store numbers its writes with it).
+    /// Taken without the writer lock; every commit copies it into meta word seq_word, so that
+    /// after a reboot numbering resumes past every number the store can have used.
+    std::atomic<std::uint64_t> seq{0};
 };
-static_assert(sizeof(control_block) <= page_size);
+/// Page 0 from this offset holds the user's header (the store's composition), written before
+/// the store is ready and never changed.
+inline constexpr std::size_t user_header_offset = 3072;
+inline constexpr std::size_t user_header_size = page_size - user_header_offset;
+static_assert(sizeof(control_block) <= user_header_offset);
+/// The meta word that keeps the sequence high-water (see control_block::seq).
+inline constexpr std::size_t seq_word = 15;
+/// How far numbering jumps after a reboot: past numbers that writers took (for records that
+/// never became durable) after the last flush that recorded the high-water.
+inline constexpr std::uint64_t seq_reboot_gap = std::uint64_t{1} << 32;
 
 /// One open store object's entry in the reader table: the oldest state any of its threads reads
 /// (0: none). 64 bytes, so that two processes' words seldom share a cache line.

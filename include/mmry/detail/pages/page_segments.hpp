@@ -29,8 +29,8 @@
 #include <system_error>
 
 #include <mmry/detail/describe.hpp>
+#include <mmry/detail/file_io.hpp>
 #include <mmry/detail/pages/page_format.hpp>
-#include <mmry/detail/segment_file.hpp>
 #include <mmry/error.hpp>
 
 namespace mmry {
@@ -52,12 +52,19 @@ struct file_backend {
     static bool unlink(const std::string& obj) { return ::unlink(obj.c_str()) == 0; }
     /// The durable file: the last flushed metas (page_format.hpp).
     static std::string durable_object(const std::string& store) { return store + "/durable.mmry"; }
-    static void prepare(const std::string& store) {
+    /// Makes the store's directory, with the store's mode and x where it has r (0600: 0700).
+    static void prepare(const std::string& store, unsigned mode) {
         std::error_code ec;
         std::filesystem::create_directories(store, ec);
         if (ec)
             throw error(errc::io_error,
                         "creating the directory of store " + quote(store) + ": " + ec.message());
+        const unsigned dir = (mode & 0777) | ((mode & 0444) >> 2);
+        if (::chmod(store.c_str(), dir) != 0) {
+            const int e = errno;
+            throw error(errc::io_error, "setting the mode of the directory of store " +
+                                            quote(store) + ": " + errno_text(e));
+        }
     }
     /// Makes a file's creation durable: its directory entry is on disk once this returns.
     static void sync_directory(const std::string& store) {
@@ -81,7 +88,7 @@ struct shm_backend {
         return ::shm_open(obj.c_str(), flags | O_CLOEXEC, mode);
     }
     static bool unlink(const std::string& obj) { return ::shm_unlink(obj.c_str()) == 0; }
-    static void prepare(const std::string&) {}
+    static void prepare(const std::string&, unsigned) {}
     static void sync_directory(const std::string&) {}
 };
 
@@ -129,6 +136,12 @@ class segment_set {
             }
             fd_guard guard(fd);
             try {
+                // The mode asked for, whatever the umask (the store's, not the opener's).
+                if (::fchmod(fd, mode_) != 0) {
+                    const int e = errno;
+                    throw error(errc::io_error,
+                                "setting the mode of " + what(k) + ": " + errno_text(e));
+                }
                 struct stat st {};
                 if (::fstat(fd, &st) != 0 || (static_cast<std::uint64_t>(st.st_size) != bytes_ &&
                                               ::ftruncate(fd, static_cast<off_t>(bytes_)) != 0)) {

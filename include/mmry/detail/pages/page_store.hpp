@@ -66,6 +66,9 @@ struct page_store_options {
     /// Fixed at creation (page_format.hpp says what each level promises).
     durability level = durability::none;
     std::chrono::milliseconds interval{1000};  // of durability::periodic
+    /// Bytes (at most user_header_size) written into page 0 before the store is ready, so that
+    /// an opener sees them whole or not at all (the store's composition and key check).
+    std::span<const std::byte> header{};
 };
 
 struct page_stats {
@@ -97,7 +100,7 @@ class page_store {
 
     page_store(create_t, std::string name, page_store_options o = {})
         : name_(std::move(name)), segments_(name_, check_options(o), o.mode) {
-        if constexpr (Backend::named) Backend::prepare(name_);
+        if constexpr (Backend::named) Backend::prepare(name_, o.mode);
         std::byte* base = segments_.make(0, true);
         control_ = new (base) control_block();
         auto& h = control_->header;
@@ -107,6 +110,10 @@ class page_store {
         h.interval_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, o.interval.count()));
         h.store_id = random_id();
         h.sum = h.compute_sum();
+        if (o.header.size() > user_header_size)
+            throw error(errc::invalid_argument, "a page store's user header holds at most " +
+                                                    std::to_string(user_header_size) + " bytes");
+        std::memcpy(base + user_header_offset, o.header.data(), o.header.size());
         control_->boot_id_hash = boot_id_hash();
         meta first;
         first.txn = 1;
@@ -127,7 +134,8 @@ class page_store {
     }
 
     page_store(open_t, std::string name)
-        : name_(std::move(name)), segments_(name_, read_header(name_).segment_pages, 0) {
+        : name_(std::move(name))
+        , segments_(name_, read_header(name_).segment_pages, mode_of(name_)) {
         control_ = reinterpret_cast<control_block*>(segments_.map(0));
         if (control_->header.sum != control_->header.compute_sum() ||
             control_->header.segment_pages * page_size != segments_.segment_bytes())
@@ -150,6 +158,33 @@ class page_store {
     const std::string& name() const noexcept { return name_; }
     std::uint64_t segment_pages() const noexcept { return control_->header.segment_pages; }
     std::uint64_t max_pages() const noexcept { return control_->header.max_pages; }
+
+    /// The user header given at creation (user_header_size bytes, zero-padded). Writable only
+    /// for tests that damage it.
+    std::span<std::byte, user_header_size> header_bytes() const noexcept {
+        return std::span<std::byte, user_header_size>(segments_.map(0) + user_header_offset,
+                                                      user_header_size);
+    }
+
+    /// The next sequence number (never 0, never repeated in this store, also across reboots up
+    /// to seq_reboot_gap numbers taken after the last flush). Lock-free.
+    std::uint64_t next_seq() noexcept { return control_->seq.fetch_add(1) + 1; }
+    /// Makes later numbers follow `seq` (an imported write's).
+    void see_seq(std::uint64_t seq) noexcept {
+        std::uint64_t seen = control_->seq.load();
+        while (seen < seq && !control_->seq.compare_exchange_weak(seen, seq)) {
+        }
+    }
+    std::uint64_t last_seq() const noexcept { return control_->seq.load(); }
+
+    /// Word i of the current state, without pinning it (a value, not a page to read).
+    std::uint64_t peek_word(std::size_t i) const {
+        meta_head h;
+        for (int tries = 0; tries < 1000; ++tries)
+            if (find_current(h)) return h.words.at(i);
+        throw error(errc::corrupt,
+                    "store " + quote(name_) + ": no valid meta page after 1000 tries");
+    }
 
     read_txn read() { return read_txn(*this); }
     write_txn write() { return write_txn(*this); }
@@ -286,6 +321,11 @@ class page_store {
             segments_.sync(0, 0, first_data_page * page_size);
             control_->durable_txn = d->txn;
         }
+        // Page 0 may be older on disk than the meta (a power cut): resume numbering past both.
+        meta m;
+        const std::uint64_t known =
+            std::max(control_->seq.load(), find_current(m) ? m.words[seq_word] : 0);
+        control_->seq = known + seq_reboot_gap;
         control_->boot_id_hash = boot_id_hash();
     }
 
@@ -407,6 +447,19 @@ class page_store {
                                                         : "a store whose creator never finished"));
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
             }
+        }
+    }
+
+    // The permissions of segment 0: the ones later segments get, whoever makes them.
+    static unsigned mode_of(const std::string& name) {
+        if constexpr (!Backend::named) {
+            return 0600;
+        } else {
+            const int fd = Backend::open(Backend::object(name, 0), O_RDONLY, 0);
+            if (fd < 0) return 0600;
+            fd_guard guard(fd);
+            struct stat st {};
+            return ::fstat(fd, &st) == 0 ? static_cast<unsigned>(st.st_mode & 07777) : 0600;
         }
     }
 

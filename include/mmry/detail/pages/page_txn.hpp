@@ -91,10 +91,11 @@ class page_store<Backend>::write_txn {
     std::uint64_t word(std::size_t i) const { return next_.words.at(i); }
     void set_word(std::size_t i, std::uint64_t v) { next_.words.at(i) = v; }
 
-    /// n new contiguous pages (in one segment), zeroed and writable until commit.
-    page_id allocate(std::uint64_t n = 1) {
+    /// n new contiguous pages (in one segment), zeroed (unless the caller writes every byte)
+    /// and writable until commit.
+    page_id allocate(std::uint64_t n = 1, bool zero = true) {
         check_open();
-        return alloc_->allocate(n);
+        return alloc_->allocate(n, zero);
     }
     /// The bytes of pages this transaction allocated. A committed page is never written: throws
     /// errc::invalid_argument.
@@ -150,6 +151,7 @@ class page_store<Backend>::write_txn {
         fault_point("pages.lists_done");
         next_.txn = base_.txn + 1;
         next_.magic = meta_magic;
+        next_.words[seq_word] = std::max(next_.words[seq_word], s_->control_->seq.load());
         next_.seal();
         s_->publish_meta(next_);
         committed_ = true;

@@ -21,7 +21,7 @@
 #include <string>
 
 #include <mmry/detail/pages/page_format.hpp>
-#include <mmry/detail/process_lock.hpp>
+#include <mmry/detail/process_id.hpp>
 #include <mmry/error.hpp>
 
 namespace mmry {

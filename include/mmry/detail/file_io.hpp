@@ -1,0 +1,63 @@
+#pragma once
+// Plain POSIX file handling for segments and the durable file: a closing guard, errno in words,
+// and reserve(): a sparse file (or shared memory object) on a full file system raises SIGBUS at
+// the page fault that finds no block, inside whatever the writer was doing; posix_fallocate
+// makes a full file system an error when the segment is made, before anything points into it.
+//
+// Throws mmry::error: errc::io_error or errc::limit_exceeded, naming the file.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include <mmry/detail/describe.hpp>
+#include <mmry/error.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail {
+
+/// Closes a descriptor on scope exit.
+class fd_guard {
+  public:
+    explicit fd_guard(int fd) noexcept : fd_(fd) {}
+    ~fd_guard() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    fd_guard(const fd_guard&) = delete;
+    fd_guard& operator=(const fd_guard&) = delete;
+    int get() const noexcept { return fd_; }
+
+  private:
+    int fd_;
+};
+
+inline std::string errno_text(int e) {
+    return std::strerror(e);
+}
+
+/// Boost.Interprocess's first word of a managed segment (managed_open_or_create_impl.hpp).
+enum class segment_word : std::uint32_t { uninitialized = 0, initializing = 1, initialized = 2 };
+
+/// Gives the file behind `fd` real blocks for its first `size` bytes (errc::io_error, e.g. "No
+/// space left on device", when the file system cannot).
+inline void reserve(int fd, std::uint64_t size, const std::string& what) {
+    int rc;
+    do {
+        rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+    } while (rc == EINTR);
+    if (rc != 0)
+        throw error(errc::io_error, "reserving " + std::to_string(size) + " bytes for " + what +
+                                        ": " + errno_text(rc));
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace mmry
