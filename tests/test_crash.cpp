@@ -1,10 +1,12 @@
-// The blackbox crash harness: a writer process puts and erases in a loop, telling its parent
-// before each mutation what it is about to do and after it what was acknowledged; the parent
+// The blackbox crash harness: a writer process puts, erases and writes batches (of three puts and
+// erases) in a loop, telling its parent before each mutation what it is about to do and after it
+// what was acknowledged; the parent
 // kills it with SIGKILL at a random moment, opens the store, and checks it against a model of the
 // acknowledged mutations:
 //
 // - every acknowledged put is there with its exact bytes, every acknowledged erase stays erased;
-// - the mutation in flight when the writer died is all or nothing;
+// - the mutation in flight when the writer died is all or nothing (a batch: all of its keys, or
+//   none);
 // - verify() finds nothing wrong, and the store takes new writes;
 // - no open, read or write hangs (each check runs in a child under alarm());
 // - no error at all: a writer's death never leaves a store that refuses anyone
@@ -33,6 +35,9 @@
 
 #include <mmry/arena/mapped_file.hpp>
 #include <mmry/arena/shared_memory.hpp>
+#include <mmry/batch.hpp>
+#include <mmry/fold/cdc.hpp>
+#include <mmry/path/versioned.hpp>
 
 #include "shared_support.hpp"
 #include "support.hpp"
@@ -50,13 +55,24 @@ namespace {
 
 constexpr int keys = 24;
 
-/// What the writer tells its parent: before a mutation (acked = 0) and after it returned (1).
+/// What the writer tells its parent: before a mutation (acked = 0) and after it returned (1). A
+/// mutation is one put or erase, or a batch of three on distinct keys; operation j puts the value
+/// numbered seq * 4 + j, or erases (bit j of erase_mask).
 struct note {
     std::uint64_t seq;  // the mutation's number, from 1
-    std::uint32_t key;
-    std::uint8_t erase;  // 0: put, 1: erase
+    std::uint32_t keys[3];
+    std::uint8_t count;
+    std::uint8_t erase_mask;
     std::uint8_t acked;
 };
+
+/// The model: what each key holds (the number of its value; nullopt: absent).
+using model_type = std::map<std::uint32_t, std::optional<std::uint64_t>>;
+
+void apply_note(model_type& m, const note& n) {
+    for (std::uint8_t j = 0; j < n.count; ++j)
+        m[n.keys[j]] = (n.erase_mask >> j) & 1 ? std::nullopt : std::optional(n.seq * 4 + j);
+}
 
 /// The value put by mutation `seq`: its size varies from 50 bytes to 80 KiB, so small (pooled)
 /// and large blocks, one frame and several, are all written and freed. Cut from one random
@@ -80,13 +96,35 @@ template <class Store>
         auto s = Store::open(name, opts);
         std::mt19937_64 rng(seed);
         for (std::uint64_t seq = first;; ++seq) {
-            note n{seq, static_cast<std::uint32_t>(rng() % keys), rng() % 4 == 0, 0};
+            note n{seq, {}, 1, 0, 0};
+            if (rng() % 5 == 0) {
+                n.count = 3;
+                n.keys[0] = static_cast<std::uint32_t>(rng() % keys);
+                n.keys[1] = (n.keys[0] + 1 + static_cast<std::uint32_t>(rng() % (keys - 1))) % keys;
+                do {
+                    n.keys[2] = static_cast<std::uint32_t>(rng() % keys);
+                } while (n.keys[2] == n.keys[0] || n.keys[2] == n.keys[1]);
+            } else {
+                n.keys[0] = static_cast<std::uint32_t>(rng() % keys);
+            }
+            for (std::uint8_t j = 0; j < n.count; ++j)
+                if (rng() % 4 == 0) n.erase_mask |= static_cast<std::uint8_t>(1u << j);
             if (::write(fd, &n, sizeof n) != sizeof n) ::_exit(3);
-            const auto key = numbered("k/", n.key);
-            if (n.erase)
-                s.erase(key);
-            else
-                s.put(key, value_of(seq));
+            const auto key_of = [&](std::uint8_t j) { return numbered("k/", n.keys[j]); };
+            if (n.count == 1) {
+                if (n.erase_mask)
+                    s.erase(key_of(0));
+                else
+                    s.put(key_of(0), value_of(seq * 4));
+            } else {
+                mmry::batch b;
+                for (std::uint8_t j = 0; j < n.count; ++j)
+                    if ((n.erase_mask >> j) & 1)
+                        b.erase(key_of(j));
+                    else
+                        b.put(key_of(j), value_of(seq * 4 + j));
+                s.write(b);
+            }
             n.acked = 1;
             if (::write(fd, &n, sizeof n) != sizeof n) ::_exit(3);
         }
@@ -113,7 +151,7 @@ std::vector<note> drain(int fd) {
 
 struct tally {
     int cycles = 0, in_flight_done = 0, in_flight_undone = 0;
-    std::uint64_t acked = 0;
+    std::uint64_t acked = 0, batches = 0;
 };
 
 template <class Traits>
@@ -131,8 +169,8 @@ void crash_loop(const char* label) {
     place<typename Traits::arena> at;
     S::create(at.name(), opts);
 
-    // The model: what each key holds after every acknowledged mutation (nullopt: absent).
-    std::map<std::uint32_t, std::optional<std::uint64_t>> model;
+    // The model: what each key holds after every acknowledged mutation.
+    model_type model;
     std::mt19937_64 rng(0xc0ffee);
     std::uint64_t next = 1;
     tally t;
@@ -160,8 +198,9 @@ void crash_loop(const char* label) {
         std::optional<note> in_flight;
         for (const auto& n : notes) {
             if (n.acked) {
-                model[n.key] = n.erase ? std::nullopt : std::optional(n.seq);
+                apply_note(model, n);
                 ++t.acked;
+                t.batches += n.count > 1;
                 in_flight.reset();
             } else {
                 in_flight = n;
@@ -175,23 +214,30 @@ void crash_loop(const char* label) {
             ::alarm(30);
             try {
                 auto s = S::open(at.name(), opts);
-                bool applied = false;
+                // The store as the acknowledged mutations left it, or with the one in flight
+                // wholly applied: nothing in between.
+                model_type with = model;
+                if (in_flight) apply_note(with, *in_flight);
+                bool as_acked = true, as_applied = in_flight.has_value();
                 for (std::uint32_t k = 0; k < keys; ++k) {
                     const auto key = numbered("k/", k);
                     const auto got = s.get(key);
-                    const auto& want = model[k];
-                    const bool as_acked = want ? got == value_of(*want) : !got;
-                    if (as_acked) continue;
-                    const bool as_in_flight =
-                        in_flight && in_flight->key == k &&
-                        (in_flight->erase ? !got : got == value_of(in_flight->seq));
-                    if (!as_in_flight) {
+                    auto holds = [&](const std::optional<std::uint64_t>& want) {
+                        return want ? got == value_of(*want) : !got;
+                    };
+                    as_acked = as_acked && holds(model[k]);
+                    as_applied = as_applied && holds(with[k]);
+                    if (!holds(model[k]) && !holds(with[k])) {
                         std::fprintf(stderr, "key %s: %s\n", key.c_str(),
                                      got ? "a value no acknowledged put wrote" : "lost");
                         return 10;
                     }
-                    applied = true;
                 }
+                if (!as_acked && !as_applied) {
+                    std::fprintf(stderr, "the mutation in flight is there in part\n");
+                    return 14;
+                }
+                const bool applied = !as_acked;
                 const auto report = s.verify();
                 if (!report.ok()) {
                     std::fprintf(stderr, "verify: %s\n", report.problems.front().c_str());
@@ -210,14 +256,14 @@ void crash_loop(const char* label) {
         REQUIRE((code == 0 || code == 1));
         if (code == 1) {
             ++t.in_flight_done;
-            model[in_flight->key] = in_flight->erase ? std::nullopt : std::optional(in_flight->seq);
+            apply_note(model, *in_flight);
         } else if (in_flight) {
             ++t.in_flight_undone;
         }
     }
-    WARN(label << ": " << t.cycles << " kills, " << t.acked
-               << " acknowledged mutations, 0 lost; in flight: " << t.in_flight_done << " done, "
-               << t.in_flight_undone << " not done");
+    WARN(label << ": " << t.cycles << " kills, " << t.acked << " acknowledged mutations ("
+               << t.batches << " of them batches), 0 lost; in flight: " << t.in_flight_done
+               << " done, " << t.in_flight_undone << " not done");
 }
 
 template <class Arena>
@@ -225,6 +271,13 @@ using raw =
     shared_traits<Arena, mmry_test::hashed, mmry_test::no_compression, mmry_test::no_cipher>;
 template <class Arena>
 using sealed = shared_traits<Arena, mmry_test::ordered, mmry_test::zstd3, mmry_test::aes>;
+// Every version kept, values folded into chunks: a put and an erase touch heads, stored keys and
+// chunk counts.
+template <class Arena>
+struct folded_history : shared_traits<Arena, mmry_test::hashed, mmry_test::zstd3, mmry_test::aes> {
+    using path = mmry::path::versioned;
+    using fold = mmry::fold::cdc<>;
+};
 
 }  // namespace
 
@@ -234,6 +287,7 @@ TEST_CASE(
     "[crash][processes]") {
     crash_loop<raw<shm>>("shared_memory, raw");
     crash_loop<sealed<shm>>("shared_memory, zstd-3 + AES-GCM, ordered");
+    crash_loop<folded_history<shm>>("shared_memory, versioned + fold::cdc, zstd-3 + AES-GCM");
 }
 
 TEST_CASE(
@@ -242,4 +296,5 @@ TEST_CASE(
     "[crash][processes]") {
     crash_loop<raw<file>>("mapped_file, raw");
     crash_loop<sealed<file>>("mapped_file, zstd-3 + AES-GCM, ordered");
+    crash_loop<folded_history<file>>("mapped_file, versioned + fold::cdc, zstd-3 + AES-GCM");
 }
