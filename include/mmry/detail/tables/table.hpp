@@ -1,0 +1,266 @@
+#pragma once
+// One of the store's tables (key -> value) over a page index, as one transaction sees it: read
+// from the pages of a pinned state and, in a write transaction, changed in a cache of this
+// process that write_back() writes as copy-on-write pages at commit (only what changed).
+// Thread-safety: a table belongs to the transaction, and so to the thread, that made it.
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <mmry/detail/describe.hpp>
+#include <mmry/detail/tables/encoding.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail {
+namespace tables {
+
+/// A view of a transaction's pages and meta words, whether it reads or writes.
+template <class Store>
+struct view {
+    const typename Store::read_txn* r = nullptr;
+    typename Store::write_txn* w = nullptr;
+    std::uint64_t word(std::size_t i) const { return w ? w->word(i) : r->word(i); }
+    std::span<const std::byte> page(pg::page_id p, std::uint64_t n = 1) const {
+        return w ? w->page(p, n) : r->page(p, n);
+    }
+};
+
+/// One table (key -> Codec::value_type) over a page index, cached for one transaction.
+template <class Store, class Index, class Codec>
+class table {
+  public:
+    using value_type = typename Codec::value_type;
+
+    table(const view<Store>& v, Index index, std::string what)
+        : v_(&v), index_(std::move(index)), what_(std::move(what)) {}
+
+    /// The value of key in this transaction, or nullptr. The pointer stays valid (and, in a
+    /// write transaction, changes through it are committed) while the transaction lives.
+    value_type* find(std::string_view key) {
+        slot* s = load(key);
+        return s->now ? &*s->now : nullptr;
+    }
+    /// Sets key's value; returns the value it replaced.
+    std::optional<value_type> upsert(std::string_view key, value_type value) {
+        slot* s = load(key);
+        auto old = std::exchange(s->now, std::move(value));
+        if (!old) ++delta_;
+        return old;
+    }
+    /// Key's value, made (default) when key has none.
+    template <class... Ignored>
+    value_type& emplace(std::string_view key, Ignored&&...) {
+        slot* s = load(key);
+        if (!s->now) {
+            s->now.emplace(make());
+            ++delta_;
+        }
+        return *s->now;
+    }
+    std::optional<value_type> erase(std::string_view key) {
+        slot* s = load(key);
+        auto old = std::exchange(s->now, std::nullopt);
+        if (old) --delta_;
+        return old;
+    }
+    std::size_t size() const {
+        return static_cast<std::size_t>(static_cast<std::int64_t>(index_.size(*v_)) + delta_);
+    }
+
+    /// Calls f(key, value) for the keys that start with prefix (and, with an ordered index,
+    /// are not below start, in order) while f returns true; with this transaction's changes.
+    template <class F>
+    void scan(std::string_view prefix, std::string_view start, F&& f) {
+        bool go = true;
+        std::set<std::string, std::less<>> seen;  // keys the cache answered for
+        auto each = [&](std::string_view ikey, std::span<const std::byte> entry) {
+            if (!go) return false;
+            std::string key;
+            auto value = decode_entry(ikey, entry, &key);
+            if (!key.starts_with(prefix)) return true;
+            if (auto it = cache_.find(key); it != cache_.end()) {
+                seen.insert(key);
+                if (!it->second.now) return true;
+                go = f(std::string_view(key), std::as_const(*it->second.now));
+            } else {
+                go = f(std::string_view(key), std::as_const(value));
+            }
+            return go;
+        };
+        if constexpr (requires { index_.for_each(*v_, start, each); }) {
+            const std::string from = index_key(std::max(prefix.substr(0, short_key), start));
+            index_.for_each(*v_, from, [&](std::string_view k, std::span<const std::byte> e) {
+                if (!k.starts_with(prefix.substr(0, short_key))) return false;
+                return each(k, e);
+            });
+        } else {
+            index_.for_each(*v_, each);
+        }
+        // Keys this transaction added.
+        for (auto& [k, s] : cache_) {
+            if (!go) return;
+            if (!s.now || s.base || !k.starts_with(prefix) || (sorted && k < start)) continue;
+            if (seen.contains(k)) continue;
+            go = f(std::string_view(k), std::as_const(*s.now));
+        }
+    }
+
+    /// Writes what changed into transaction t's pages (at commit).
+    void write_back(typename Store::write_txn& t, std::uint64_t seed) {
+        for (auto& [key, s] : cache_) {
+            writer now;
+            if (s.now) Codec::encode(*s.now, now);
+            if (s.base ? (s.now && now.str() == *s.base) : !s.now) continue;
+            const std::string ikey = index_key(key);
+            if (s.base_entry) release(t, ikey, *s.base_entry);
+            if (!s.now) {
+                index_.erase(t, ikey);
+                continue;
+            }
+            writer entry;
+            const bool long_key = key.size() > short_key;
+            const std::size_t room = Index::max_entry - ikey.size() - 1 - (long_key ? 16 : 0);
+            const bool blob = now.str().size() > room;
+            entry.u8(static_cast<std::uint8_t>((long_key ? 1 : 0) | (blob ? 2 : 0)));
+            if (long_key) {
+                entry.u64(write_blob(t, bytes_of(key)));
+                entry.u64(blob_pages(key.size()));
+            }
+            if (blob) {
+                entry.u64(write_blob(t, bytes_of(now.str())));
+                entry.u64(blob_pages(now.str().size()));
+            } else {
+                entry.raw(now.str().data(), now.str().size());
+            }
+            if constexpr (requires { index_.put(t, ikey, bytes_of(entry.str()), seed); })
+                index_.put(t, ikey, bytes_of(entry.str()), seed);
+            else
+                index_.put(t, ikey, bytes_of(entry.str()));
+        }
+    }
+
+    /// Calls mark(first, n) for every page of the table: the index's and its blobs'.
+    template <class Mark>
+    void mark(Mark&& mark) {
+        index_.mark(*v_, mark);
+        auto each = [&](std::string_view ikey, std::span<const std::byte> entry) {
+            reader r(entry, what_);
+            const auto flags = r.u8();
+            for (int bit : {1, 2})
+                if (flags & bit) {
+                    const auto p = r.u64(), n = r.u64();
+                    read_blob(*v_, p, n, name(ikey));
+                    mark(p, n);
+                }
+            return true;
+        };
+        if constexpr (requires { index_.for_each(*v_, "", each); })
+            index_.for_each(*v_, "", each);
+        else
+            index_.for_each(*v_, each);
+    }
+
+    /// The problems a full read of the index finds.
+    std::vector<std::string> verify() const { return index_.verify(*v_); }
+
+  private:
+    static constexpr bool sorted = requires(const Index& i, const view<Store>& v) {
+        i.for_each(v, std::string_view(),
+                   [](std::string_view, std::span<const std::byte>) { return true; });
+    };
+
+    struct slot {
+        std::optional<value_type> now;
+        std::optional<std::string> base;  // the encoded value in the state read (none: absent)
+        std::optional<std::string> base_entry;  // that state's entry bytes (for its blobs)
+    };
+
+    static value_type make() {
+        if constexpr (std::is_constructible_v<value_type, std::allocator<char>>)
+            return value_type(std::allocator<char>());
+        else
+            return value_type{};
+    }
+
+    std::string name(std::string_view ikey) const {
+        return what_ + " entry " + quote(ikey.substr(0, std::min<std::size_t>(ikey.size(), 64)));
+    }
+
+    slot* load(std::string_view key) {
+        if (auto it = cache_.find(key); it != cache_.end()) return &it->second;
+        slot s;
+        const std::string ikey = index_key(key);
+        if (const auto entry = index_.find(*v_, ikey)) {
+            std::string real;
+            std::string encoded;
+            s.now = decode_entry(ikey, *entry, &real, &encoded);
+            if (real != key)
+                throw error(errc::corrupt, name(ikey) + " holds key " + quote(real.substr(0, 64)) +
+                                               ", not " + quote(key.substr(0, 64)));
+            s.base = std::move(encoded);
+            s.base_entry = std::string(reinterpret_cast<const char*>(entry->data()), entry->size());
+        }
+        return &cache_.emplace(std::string(key), std::move(s)).first->second;
+    }
+
+    // An entry's value (and key, and encoded value).
+    value_type decode_entry(std::string_view ikey, std::span<const std::byte> entry,
+                            std::string* key, std::string* encoded = nullptr) const {
+        const std::string what = name(ikey);
+        reader r(entry, what);
+        const auto flags = r.u8();
+        if (flags > 3) throw error(errc::corrupt, what + " has unknown flags");
+        if (flags & 1) {
+            const auto p = r.u64(), n = r.u64();
+            const auto k = read_blob(*v_, p, n, what);
+            key->assign(reinterpret_cast<const char*>(k.data()), k.size());
+            if (index_key(*key) != ikey)
+                throw error(errc::corrupt, what + ": the key in its blob is filed elsewhere");
+        } else {
+            key->assign(ikey);
+        }
+        std::span<const std::byte> bytes = r.rest();
+        if (flags & 2) {
+            const auto p = r.u64(), n = r.u64();
+            r.done();
+            bytes = read_blob(*v_, p, n, what);
+        }
+        if (encoded) encoded->assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        reader body(bytes, what);
+        value_type out = Codec::decode(body);
+        body.done();
+        return out;
+    }
+
+    void release(typename Store::write_txn& t, std::string_view ikey, const std::string& entry) {
+        reader r(bytes_of(entry), what_);
+        const auto flags = r.u8();
+        for (int bit : {1, 2})
+            if (flags & bit) {
+                const auto p = r.u64(), n = r.u64();
+                (void)ikey;
+                t.free(p, n);
+            }
+    }
+
+    const view<Store>* v_;
+    Index index_;
+    std::string what_;
+    std::map<std::string, slot, std::less<>> cache_;
+    std::int64_t delta_ = 0;
+};
+
+}  // namespace tables
+}  // namespace detail
+}  // namespace v1
+}  // namespace mmry
