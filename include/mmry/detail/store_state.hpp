@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -112,7 +113,9 @@ struct store_state {
     format::store_header header;
     codec_type codec;
     mutable value_cache cache;
-    unsigned alerted = 0;            // the highest usage threshold this process has reported
+    // The highest usage threshold this process has reported; writers check it after their
+    // commit, outside the writer lock, so it is atomic.
+    std::atomic<unsigned> alerted{0};
     std::optional<fastcdc> chunker;  // fold::cdc only
     // Dictionaries this process has loaded, by id; never dropped (a store keeps every dictionary
     // it trained, so an id always names the same bytes).

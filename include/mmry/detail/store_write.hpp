@@ -287,7 +287,7 @@ std::optional<usage_alert> basic_store<Traits>::usage_crossing() {
     unsigned level = 0;
     for (unsigned t : {75u, 85u, 95u})
         if (used * 100 >= limit * t) level = t;
-    const unsigned before = std::exchange(s_->alerted, level);
+    const unsigned before = s_->alerted.exchange(level);
     if (level <= before) return std::nullopt;
     return usage_alert{level, used, limit};
 }
