@@ -113,7 +113,8 @@ class page_store {
         if (o.header.size() > user_header_size)
             throw error(errc::invalid_argument, "a page store's user header holds at most " +
                                                     std::to_string(user_header_size) + " bytes");
-        std::memcpy(base + user_header_offset, o.header.data(), o.header.size());
+        if (!o.header.empty())  // an empty span's data() may be null: no memcpy of it
+            std::memcpy(base + user_header_offset, o.header.data(), o.header.size());
         control_->boot_id_hash = boot_id_hash();
         meta first;
         first.txn = 1;

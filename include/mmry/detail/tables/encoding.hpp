@@ -107,7 +107,7 @@ pg::page_id write_blob(Txn& t, std::span<const std::byte> data) {
     auto out = t.write(p, n);
     store_le<std::uint64_t>(out.data(), data.size());
     store_le<std::uint64_t>(out.data() + 8, pg::checksum(data.data(), data.size()));
-    std::memcpy(out.data() + blob_head, data.data(), data.size());
+    if (!data.empty()) std::memcpy(out.data() + blob_head, data.data(), data.size());
     return p;
 }
 
