@@ -102,11 +102,30 @@ void edit_control(const place<Arena>& at, F&& edit) {
     ::munmap(p, 5 * 4096);
 }
 
+/// Makes the writer mutex name thread `tid` as its owner, as a crashed or other-boot owner would.
+inline void own_writer(mmry::detail::pages::control_block& c, int tid) {
+    auto* raw = reinterpret_cast<pthread_mutex_t*>(&c.writer);
+    raw->__data.__lock = tid;
+    raw->__data.__owner = tid;
+}
+
+/// Leaves reader slot k pinned at an old state by process `pid` (start time `start`).
+inline void leave_pin(mmry::detail::pages::control_block& c, unsigned k, std::uint32_t pid,
+                      std::uint64_t start);
+
 /// Reader pin slot k of segment 0.
 inline mmry::detail::pages::pin_slot& pin_of(mmry::detail::pages::control_block& c, unsigned k) {
     auto* base = reinterpret_cast<std::byte*>(&c);
     return reinterpret_cast<mmry::detail::pages::pin_slot*>(
         base + mmry::detail::pages::slot_pages_first * 4096)[k];
+}
+
+inline void leave_pin(mmry::detail::pages::control_block& c, unsigned k, std::uint32_t pid,
+                      std::uint64_t start) {
+    pin_of(c, k).pid = pid;
+    pin_of(c, k).start = start;
+    pin_of(c, k).pin = 2;
+    c.slots_high_water = std::max(c.slots_high_water.load(), k + 1);
 }
 
 }  // namespace
@@ -313,13 +332,9 @@ TEMPLATE_TEST_CASE(
     edit_control(at, [](auto& c) {
         c.boot_id_hash ^= 1;  // another boot
         // A writer of the old boot held the mutex (a thread id the kernel never marks dead)...
-        auto* raw = reinterpret_cast<pthread_mutex_t*>(&c.writer);
-        raw->__data.__lock = 4242;
-        raw->__data.__owner = 4242;
+        own_writer(c, 4242);
         // ...and a reader of the old boot pinned an old state.
-        pin_of(c, 5).pid = 999998;
-        pin_of(c, 5).pin = 2;
-        c.slots_high_water = 6;
+        leave_pin(c, 5, 999998, 0);
     });
     CHECK(bounded(20, [&] {
               const auto t0 = steady::now();
@@ -344,19 +359,10 @@ TEMPLATE_TEST_CASE(
         for (int i = 0; i < 10; ++i) s.put(numbered("k/", i), random_bytes(100, i));
     }
     SECTION("a writer mutex owned by a thread id that cannot exist (above any pid_max)") {
-        edit_control(at, [](auto& c) {
-            auto* raw = reinterpret_cast<pthread_mutex_t*>(&c.writer);
-            raw->__data.__lock = 0x3ffffff0;
-            raw->__data.__owner = 0x3ffffff0;
-        });
+        edit_control(at, [](auto& c) { own_writer(c, 0x3ffffff0); });
     }
     SECTION("a reader pin left by a process that is gone") {
-        edit_control(at, [](auto& c) {
-            pin_of(c, 7).pid = 999997;
-            pin_of(c, 7).start = 12345;
-            pin_of(c, 7).pin = 2;
-            c.slots_high_water = 8;
-        });
+        edit_control(at, [](auto& c) { leave_pin(c, 7, 999997, 12345); });
     }
     CHECK(bounded(20, [&] {
               const auto t0 = steady::now();
