@@ -621,7 +621,7 @@ TEMPLATE_TEST_CASE(
     const int keys = 3000;
     for (int i = 0; i < keys; ++i) s.put(key_of(i), std::to_string(i));
     CHECK(s.size() == static_cast<std::size_t>(keys));
-    CHECK(s.stats().arena.segments > 50);
+    CHECK(s.stats().arena.segments > 16);  // far more than one segment of 64 KiB holds
     family kids;
     const pid_t child = kids.spawn([&] {
         auto t = S::open(at.name());

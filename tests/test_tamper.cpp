@@ -183,13 +183,15 @@ TEMPLATE_LIST_TEST_CASE("tamper: a truncated or extended export is refused as co
 
 TEMPLATE_LIST_TEST_CASE("tamper: frames swapped within a record are detected", "[tamper]",
                         mmry_test::sealing) {
-    // Random data is never compressed: frames 0 and 1 have the same stored size.
+    // Random data is never compressed: frames 0 and 1 have the same stored size. The value is
+    // large enough for a record of pages: a record small enough to live in its index entry is
+    // checked as a whole by the entry's checksum too, so no frame of it reads once it is damaged.
     auto s = mmry_test::make_store<TestType>({.frame_size = tiny_frame});
-    const auto value = mmry_test::random_bytes(150);
+    const auto value = mmry_test::random_bytes(1500);
     s.put(the_key, value);
     auto exported = *s.export_record(the_key);
     const auto frames = frames_of_record<TestType>(exported);
-    REQUIRE(frames.size() == 3);
+    REQUIRE(frames.size() >= 3);
     REQUIRE(frames[0].size == frames[1].size);
 
     const auto swap_frames = [&](std::byte* record) {
@@ -202,8 +204,8 @@ TEMPLATE_LIST_TEST_CASE("tamper: frames swapped within a record are detected", "
     // The same in place.
     swap_frames(store_access::record_bytes(s, the_key).data());
     CHECK_THROWS_MATCHES(s.get(the_key), mmry::error, is_integrity_error(the_key));
-    // A read of frame 2 alone does not touch the swapped frames; one of frame 0 does.
-    CHECK(s.read(the_key, 130, 20) == mmry_test::slice(value, 130, 20));
+    // A read of the last frame alone does not touch the swapped frames; one of frame 0 does.
+    CHECK(s.read(the_key, 1490, 10) == mmry_test::slice(value, 1490, 10));
     CHECK_THROWS_MATCHES(s.read(the_key, 0, 1), mmry::error, is_integrity_error(the_key));
 }
 

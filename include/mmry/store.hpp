@@ -564,8 +564,10 @@ class basic_store {
     // it; a damaged record (or one whose meta MAC fails) starts a new chain.
     predecessor predecessor_of(const record_ref& ref) const;
 
-    // Copies an encoded record into new pages of the write transaction.
-    record_ref place(const bytes& record, const format::record_view& parsed);
+    // Copies an encoded record into new pages of the write transaction (or, given the key it is
+    // filed under alone, into its index entry when it is small enough).
+    record_ref place(const bytes& record, const format::record_view& parsed,
+                     std::string_view inline_key = {});
 
     // The one write path: every mutation that adds a record goes through here, with the record
     // fully encoded beforehand (only version, chain hash and created time are stamped under the

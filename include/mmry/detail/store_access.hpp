@@ -27,6 +27,12 @@ struct store_access {
         auto lock = s.s_->read();
         const auto ref = s.locate(key);
         if (!ref) return {};
+        if (tables::inline_records::is(*ref)) {
+            // A record in its index entry: damage it where the entry's page holds it.
+            const auto entry = s.s_->root().index.raw_entry(key);
+            if (!entry) return {};
+            return writable(entry->subspan(1 + tables::inline_records::value_offset, ref->size));
+        }
         return writable(s.s_->root().bytes(*ref));
     }
     /// The store header in segment 0.

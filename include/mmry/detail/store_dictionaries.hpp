@@ -174,22 +174,33 @@ template <class Traits>
 bool basic_store<Traits>::recompress_record(std::string_view key, const record_ref& ref) {
     const auto dict = current_dictionary();
     const std::uint32_t want = dict ? dict->id() : 0;
-    // Whether ref is still a record of key's (no writer replaced it meanwhile).
-    auto current = [&] {
+    // The record to rewrite in this transaction, while it is still key's (no writer replaced it
+    // meanwhile): with history, `ref` itself; a latest store's record is the key's current one
+    // (in its index entry it has no handle beyond a transaction), with the bytes read before.
+    auto current = [&](const bytes* read_before) -> std::optional<record_ref> {
         if constexpr (!keeps_history) {
             const record_ref* found = s_->root().index.find(key);
-            return found && *found == ref;
+            if (!found) return std::nullopt;
+            if (read_before) {
+                const auto now = s_->root().bytes(*found);
+                if (!std::equal(now.begin(), now.end(), read_before->begin(), read_before->end()))
+                    return std::nullopt;
+            }
+            return *found;
         } else {
             const auto* head = s_->root().heads.find(key);
-            return head && std::any_of(head->versions.begin(), head->versions.end(),
-                                       [&](const detail::version_slot& s) { return s.ref == ref; });
+            if (head && std::any_of(head->versions.begin(), head->versions.end(),
+                                    [&](const detail::version_slot& s) { return s.ref == ref; }))
+                return ref;
+            return std::nullopt;
         }
     };
     bytes old, plain;
     {
         auto lock = s_->read();
-        if (!current()) return false;
-        const auto v = open_record(key, ref);
+        const auto at = current(nullptr);
+        if (!at) return false;
+        const auto v = open_record(key, *at);
         if (v.header().dictionary == want) return false;
         plain.resize(static_cast<std::size_t>(v.header().logical_size));
         s_->codec.decode(v, 0, plain, dictionary_for(v));
@@ -212,8 +223,9 @@ bool basic_store<Traits>::recompress_record(std::string_view key, const record_r
     s_->codec.stamp_as(record, parsed, was);
     {
         auto lock = s_->write();
-        if (!current()) return false;
-        const record_ref fresh = place(record, parsed);
+        const auto at = current(&old);
+        if (!at) return false;
+        const record_ref fresh = keeps_history ? place(record, parsed) : place(record, parsed, key);
         if constexpr (!keeps_history) {
             s_->root().index.upsert(key, fresh);
         } else {
@@ -230,7 +242,7 @@ bool basic_store<Traits>::recompress_record(std::string_view key, const record_r
         }
         account(fresh, +1);
         tally(parsed, +1);
-        free_record(ref, /*release=*/false);
+        free_record(*at, /*release=*/false);
         lock.commit();
     }
     s_->cache.erase(key);

@@ -62,7 +62,11 @@ class context {
     const view<Store>& pages() const noexcept { return v_; }
     write_txn& txn() { return write_->t; }
 
-    table<Store, KeyIndex, record_codec> index{v_, KeyIndex(index_words), "the index"};
+  private:
+    inline_records inline_;  // before the tables that name it
+
+  public:
+    table<Store, KeyIndex, record_codec> index{v_, KeyIndex(index_words), "the index", &inline_};
     table<Store, KeyIndex, head_codec<Head>> heads{v_, KeyIndex(head_words), "the key heads"};
     table<Store, pg::hash_index, chunk_codec> chunks{v_, pg::hash_index(chunk_words),
                                                      "the chunk table"};
@@ -77,6 +81,7 @@ class context {
     /// (its `where` names the blob that lists them): it is gathered into a buffer that lives as
     /// long as this transaction.
     std::span<const std::byte> bytes(const record_ref& r) const {
+        if (inline_records::is(r)) return inline_.get(r);
         if (!(r.where.raw() & extents_flag))
             return v_.page(r.where.raw(), record_pages(r.size)).first(r.size);
         auto& out = gathered_.emplace_back(r.size);
@@ -112,13 +117,24 @@ class context {
         r.where = handle::from_raw(write_blob(txn(), bytes_of(list.str())) | extents_flag);
         return r;
     }
+    /// The same for a record that may live in its index entry (of `key`) when it is small
+    /// enough: no page of its own, and one page fewer to write.
+    record_ref place_small(std::span<const std::byte> record, std::string_view key) {
+        if (key.size() + record.size() + 64 > KeyIndex::max_entry) return place(record);
+        record_ref r;
+        r.size = record.size();
+        r.where = inline_.add(record);
+        return r;
+    }
     /// Frees a record's pages (readers of older states keep them until they are done).
     void free(const record_ref& r) {
+        if (inline_records::is(r)) return;
         for_each_page_run(r, [&](pg::page_id p, std::uint64_t n) { txn().free(p, n); });
     }
     /// Calls f(first, n) for every run of pages the record occupies (its run list included).
     template <class F>
     void for_each_page_run(const record_ref& r, F&& f) const {
+        if (inline_records::is(r)) return;
         if (!(r.where.raw() & extents_flag)) return f(r.where.raw(), record_pages(r.size));
         for_each_run(r, f);
         f(r.where.raw() & ~extents_flag, blob_pages(16 * runs_of(r)));

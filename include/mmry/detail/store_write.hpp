@@ -117,8 +117,10 @@ typename basic_store<Traits>::predecessor basic_store<Traits>::predecessor_of(
 }
 
 template <class Traits>
-record_ref basic_store<Traits>::place(const bytes& record, const format::record_view& parsed) {
-    record_ref ref = s_->root().place(record);
+record_ref basic_store<Traits>::place(const bytes& record, const format::record_view& parsed,
+                                      std::string_view inline_key) {
+    record_ref ref = inline_key.empty() ? s_->root().place(record)
+                                        : s_->root().place_small(record, inline_key);
     detail::fault_point("commit.placed");
     ref.logical_size = parsed.value_size();
     ref.frames = parsed.header().frame_count;
@@ -197,7 +199,8 @@ void basic_store<Traits>::commit_latest(std::string_view key, bytes& record,
         s_->codec.stamp(record, parsed, p.version + 1, p.version, p.chain,
                         p.found ? p.created_ns : parsed.header().modified_ns);
     }
-    const record_ref ref = place(record, parsed);
+    // A record small enough lives in its index entry (path::latest files it under one key).
+    const record_ref ref = place(record, parsed, key);
     root.index.upsert(key, ref);
     detail::fault_point("commit.indexed");
     if (replacing) free_record(old);

@@ -160,9 +160,10 @@ class bucket_view {
         return depth_ == 0 || (depth_ == 64 ? hash == prefix_ : hash >> (64 - depth_) == prefix_);
     }
 
-    /// The entry of `key` (hash `hash`), its checksum checked, or none. Throws errc::corrupt
+    /// The entry of `key` (hash `hash`), its checksum checked (unless `checked` is false: a
+    /// writer replacing or removing the entry it names by key), or none. Throws errc::corrupt
     /// when the bucket is not the one for `hash`, or an entry on the way is not in it.
-    const bucket_entry* find(std::uint64_t hash, std::string_view key) const {
+    const bucket_entry* find(std::uint64_t hash, std::string_view key, bool checked = true) const {
         if (!holds(hash))
             fail("the directory leads a key of hash " + hex(hash) + " to it, but it holds prefix " +
                  hex(prefix_) + "/" + std::to_string(depth_));
@@ -170,7 +171,7 @@ class bucket_view {
             if (!holds(e.hash))
                 fail("an entry's hash " + hex(e.hash) + " does not begin with the bucket's prefix");
             if (e.hash != hash || e.key != key) continue;
-            check(e);
+            if (checked) check(e);
             return &e;
         }
         return nullptr;

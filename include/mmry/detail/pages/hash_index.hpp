@@ -61,6 +61,21 @@ class hash_index {
         return bucket_lookup(v.page(b), h, key, [&] { return name(b); });
     }
 
+    /// The value of `key` whether or not its entry passes its checksum (the key and hash match):
+    /// for a writer that must still erase or replace a damaged entry, never for a reader.
+    template <class View>
+    std::optional<std::span<const std::byte>> find_unchecked(const View& v,
+                                                             std::string_view key) const {
+        const page_id root = v.word(w_);
+        if (root == no_page) return std::nullopt;
+        const std::uint64_t h = hash64(key, v.word(w_ + 3));
+        const page_id b = slot(v, index_of(h, depth(v)));
+        bucket_view bucket(v.page(b), name(b));
+        const auto* e = bucket.find(h, key, false);
+        if (!e) return std::nullopt;
+        return e->value;
+    }
+
     /// Sets `key` to `value`; true when the key is new. Throws errc::invalid_argument when
     /// key and value together pass max_entry bytes.
     template <class Txn>
@@ -73,7 +88,9 @@ class hash_index {
             const std::uint32_t g = depth(t);
             const page_id b = slot(t, index_of(h, g));
             bucket_view bucket(t.page(b), name(b));
-            const auto* old = bucket.find(h, key);
+            // An entry of this key that fails its checksum is replaced all the same: damage
+            // must not make a key impossible to write.
+            const auto* old = bucket.find(h, key, false);
             const std::size_t freed = old ? old->size : 0;
             if (bucket.used() - freed + entry_size(key.size(), value.size()) <= bucket_capacity) {
                 bucket_builder next(bucket.depth(), bucket.prefix());
@@ -95,7 +112,7 @@ class hash_index {
         const std::uint64_t h = hash64(key, t.word(w_ + 3));
         const page_id b = slot(t, index_of(h, depth(t)));
         bucket_view bucket(t.page(b), name(b));
-        const auto* old = bucket.find(h, key);
+        const auto* old = bucket.find(h, key, false);  // damaged or not: erasable
         if (!old) return false;
         t.set_word(w_ + 2, t.word(w_ + 2) - 1);
         if (merge(t, b, bucket, old)) return true;

@@ -4,7 +4,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include <mmry/detail/history.hpp>
 #include <mmry/detail/tables/encoding.hpp>
@@ -15,17 +18,68 @@ inline namespace v1 {
 namespace detail {
 namespace tables {
 
+/// Records small enough to live in their index entry (path::latest), as one transaction holds
+/// them: their bytes, named by a handle of this transaction (`flag` and an index) that no table
+/// ever stores (the entry holds the bytes themselves).
+class inline_records {
+  public:
+    static constexpr std::uint64_t flag = std::uint64_t{1} << 62;
+    static bool is(const record_ref& r) noexcept {
+        return (r.where.raw() >> 62) == 1;  // not a run list (bit 63)
+    }
+    handle add(std::span<const std::byte> b) {
+        items_.emplace_back(b.begin(), b.end());
+        return handle::from_raw(flag | (items_.size() - 1));
+    }
+    std::span<const std::byte> get(const record_ref& r) const {
+        const std::uint64_t i = r.where.raw() & ~flag;
+        if (i >= items_.size())
+            throw error(errc::corrupt, "an inline record's handle names no record");
+        return items_[i];
+    }
+    /// Where an inline record's bytes begin in its index entry's value.
+    static constexpr std::size_t value_offset = 1 + 8 + 4 + 4;
+
+  private:
+    std::deque<std::vector<std::byte>> items_;
+};
+
 // Value codecs: a value type and its bytes.
 struct record_codec {
     using value_type = record_ref;
-    static void encode(const record_ref& r, writer& w) { w.ref(r); }
-    static record_ref decode(reader& r) { return r.ref(); }
+    // kind 0: a reference to pages; kind 1: the record itself, with what its ref counts.
+    static void encode(const record_ref& r, writer& w, const inline_records* in) {
+        if (in && inline_records::is(r)) {
+            const auto bytes = in->get(r);
+            w.u8(1);
+            w.u64(r.logical_size);
+            w.u32(r.frames);
+            w.u32(r.compressed_frames);
+            w.raw(bytes.data(), bytes.size());
+        } else {
+            w.u8(0);
+            w.ref(r);
+        }
+    }
+    static record_ref decode(reader& r, inline_records* in) {
+        const auto kind = r.u8();
+        if (kind == 0) return r.ref();
+        if (kind != 1 || !in) r.take(r.rest().size() + 1);  // reported as malformed
+        record_ref out;
+        out.logical_size = r.u64();
+        out.frames = r.u32();
+        out.compressed_frames = r.u32();
+        const auto bytes = r.take(r.rest().size());
+        out.size = bytes.size();
+        out.where = in->add(bytes);
+        return out;
+    }
 };
 
 template <class Head>
 struct head_codec {
     using value_type = Head;
-    static void encode(const Head& h, writer& w) {
+    static void encode(const Head& h, writer& w, const inline_records*) {
         w.u64(h.next_version);
         w.u64(static_cast<std::uint64_t>(h.created_ns));
         w.u32(static_cast<std::uint32_t>(h.versions.size()));
@@ -36,7 +90,7 @@ struct head_codec {
             w.u32(s.layouts);
         }
     }
-    static Head decode(reader& r) {
+    static Head decode(reader& r, inline_records*) {
         Head h{std::allocator<char>()};
         h.next_version = r.u64();
         h.created_ns = static_cast<std::int64_t>(r.u64());
@@ -57,13 +111,13 @@ struct head_codec {
 
 struct chunk_codec {
     using value_type = chunk_slot;
-    static void encode(const chunk_slot& c, writer& w) {
+    static void encode(const chunk_slot& c, writer& w, const inline_records*) {
         w.ref(c.ref);
         w.u64(c.refs);
         w.raw(c.id.data(), c.id.size());
         w.u8(static_cast<std::uint8_t>(c.kind));
     }
-    static chunk_slot decode(reader& r) {
+    static chunk_slot decode(reader& r, inline_records*) {
         chunk_slot c;
         c.ref = r.ref();
         c.refs = r.u64();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <mmry/detail/describe.hpp>
+#include <mmry/detail/tables/codecs.hpp>
 #include <mmry/detail/tables/encoding.hpp>
 
 namespace mmry {
@@ -41,8 +42,8 @@ class table {
   public:
     using value_type = typename Codec::value_type;
 
-    table(const view<Store>& v, Index index, std::string what)
-        : v_(&v), index_(std::move(index)), what_(std::move(what)) {}
+    table(const view<Store>& v, Index index, std::string what, inline_records* in = nullptr)
+        : v_(&v), index_(std::move(index)), what_(std::move(what)), inline_(in) {}
 
     /// The value of key in this transaction, or nullptr. The pointer stays valid (and, in a
     /// write transaction, changes through it are committed) while the transaction lives.
@@ -119,10 +120,12 @@ class table {
     void write_back(typename Store::write_txn& t, std::uint64_t seed) {
         for (auto& [key, s] : cache_) {
             writer now;
-            if (s.now) Codec::encode(*s.now, now);
-            if (s.base ? (s.now && now.str() == *s.base) : !s.now) continue;
+            if (s.now) Codec::encode(*s.now, now, inline_);
+            if (!s.damaged && (s.base ? (s.now && now.str() == *s.base) : !s.now)) continue;
             const std::string ikey = index_key(key);
-            if (s.base_entry) release(t, ikey, *s.base_entry);
+            // A damaged entry's blobs are not freed: page numbers read from it are not trusted
+            // (they leak instead, and verify() reports them).
+            if (s.base_entry && !s.damaged) release(t, ikey, *s.base_entry);
             if (!s.now) {
                 index_.erase(t, ikey);
                 continue;
@@ -170,6 +173,11 @@ class table {
             index_.for_each(*v_, each);
     }
 
+    /// Key's entry in this state, unchecked, as its page holds it (a test seam).
+    std::optional<std::span<const std::byte>> raw_entry(std::string_view key) const {
+        return index_.find_unchecked(*v_, index_key(key));
+    }
+
     /// The problems a full read of the index finds.
     std::vector<std::string> verify() const { return index_.verify(*v_); }
 
@@ -183,6 +191,7 @@ class table {
         std::optional<value_type> now;
         std::optional<std::string> base;  // the encoded value in the state read (none: absent)
         std::optional<std::string> base_entry;  // that state's entry bytes (for its blobs)
+        bool damaged = false;  // the entry fails its checksum: written back whatever it holds
     };
 
     static value_type make() {
@@ -200,15 +209,35 @@ class table {
         if (auto it = cache_.find(key); it != cache_.end()) return &it->second;
         slot s;
         const std::string ikey = index_key(key);
-        if (const auto entry = index_.find(*v_, ikey)) {
-            std::string real;
-            std::string encoded;
-            s.now = decode_entry(ikey, *entry, &real, &encoded);
-            if (real != key)
-                throw error(errc::corrupt, name(ikey) + " holds key " + quote(real.substr(0, 64)) +
-                                               ", not " + quote(key.substr(0, 64)));
-            s.base = std::move(encoded);
-            s.base_entry = std::string(reinterpret_cast<const char*>(entry->data()), entry->size());
+        std::optional<std::span<const std::byte>> entry;
+        try {
+            entry = index_.find(*v_, ikey);
+        } catch (const error& e) {
+            if (e.code_value() != errc::corrupt) throw;
+            // A reader is told, naming the key. A writer may still erase or replace the key: it
+            // reads the entry unchecked, and writes it back whatever it does.
+            if (!v_->w)
+                throw error(errc::corrupt,
+                            "key " + quote(key.substr(0, 64)) + ": " + e.detail());
+            entry = index_.find_unchecked(*v_, ikey);
+            s.damaged = true;
+        }
+        if (entry) {
+            try {
+                std::string real;
+                std::string encoded;
+                s.now = decode_entry(ikey, *entry, &real, &encoded);
+                if (real != key)
+                    throw error(errc::corrupt, name(ikey) + " holds key " +
+                                                   quote(real.substr(0, 64)) + ", not " +
+                                                   quote(key.substr(0, 64)));
+                s.base = std::move(encoded);
+            } catch (const error&) {
+                if (!s.damaged) throw;
+                s.now.reset();  // nothing to read in it: absent to the writer, removed below
+            }
+            s.base_entry =
+                std::string(reinterpret_cast<const char*>(entry->data()), entry->size());
         }
         return &cache_.emplace(std::string(key), std::move(s)).first->second;
     }
@@ -237,7 +266,7 @@ class table {
         }
         if (encoded) encoded->assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
         reader body(bytes, what);
-        value_type out = Codec::decode(body);
+        value_type out = Codec::decode(body, inline_);
         body.done();
         return out;
     }
@@ -256,6 +285,7 @@ class table {
     const view<Store>* v_;
     Index index_;
     std::string what_;
+    inline_records* inline_;
     std::map<std::string, slot, std::less<>> cache_;
     std::int64_t delta_ = 0;
 };
