@@ -1,7 +1,8 @@
 // The ordered index on pages (a copy-on-write B+tree), checked against a std::map model: puts,
 // replacements and erases across many transactions with leaves and branches that split and
 // merge, ordered iteration from any key, the page accounting after each step, readers that keep
-// their state, writers killed at every fault point, and damaged pages refused by name.
+// their state, writers killed at every fault point, damaged pages refused by name, and a damaged
+// entry that stays damaged whatever writes to its neighbours do to its leaf.
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -110,6 +111,37 @@ void require_matches(Store& s, const model& m) {
     INFO((problems.empty() ? std::string() : problems.front()));
     REQUIRE(problems.empty());
     require_clean(s.check([](const auto& view, auto&& mark) { tree.mark(view, mark); }));
+}
+
+/// The leaf page that holds `key` (or would), walking the tree from its root.
+template <class View>
+pg::page_id leaf_of(const View& v, std::string_view key) {
+    pg::page_id node = v.word(2);
+    for (pg::node_view n(v.page(node), "test"); !n.leaf(); n = pg::node_view(v.page(node), "test"))
+        node = n.entries()[n.child_for(key)].child;
+    return node;
+}
+
+/// How the tree names `key`'s entry when it fails its checksum: its leaf page and its byte.
+template <class View>
+std::string failure_of(const View& v, std::string_view key) {
+    const pg::page_id leaf = leaf_of(v, key);
+    const pg::node_view n(v.page(leaf), "test");
+    const std::size_t i = n.lower_bound(key);
+    REQUIRE(i < n.entries().size());
+    REQUIRE(n.entries()[i].key == key);
+    return "page " + std::to_string(leaf) + ": the entry at byte " +
+           std::to_string(n.entries()[i].offset) + " fails its checksum";
+}
+
+/// The number of leaves of the tree.
+template <class View>
+std::size_t leaves(const View& v, pg::page_id node) {
+    const pg::node_view n(v.page(node), "test");
+    if (n.leaf()) return 1;
+    std::size_t count = 0;
+    for (const auto& e : n.entries()) count += leaves(v, e.child);
+    return count;
 }
 
 }  // namespace
@@ -271,5 +303,137 @@ TEST_CASE("page tree: damaged nodes are refused by name, never followed") {
         std::memcpy(&second, root + pg::node_header + 16, 8);  // the child right of separator 0
         std::memcpy(root + pg::node_header, &second, 8);
         REQUIRE_FALSE(tree.verify(r).empty());
+    }
+}
+
+TEST_CASE("page tree: a damaged entry stays damaged when writers rewrite its leaf") {
+    pg::page_store<pg::heap_backend> s(pg::create, "heap", segments_of(1 << 20));
+    auto key_of = [](int i) {
+        char k[16];
+        std::snprintf(k, sizeof k, "k%04d", i);
+        return std::string(k);
+    };
+    model m;  // the keys that read back: all but the damaged one
+    {
+        auto w = s.write();
+        for (int i = 0; i < 1000; i += 2) {  // even keys: the odd ones leave room for neighbours
+            const std::string k = key_of(i), v(40, static_cast<char>('a' + i % 26));
+            tree.put(w, k, as_bytes(v));
+            m[k] = v;
+        }
+        w.commit();
+    }
+    REQUIRE(s.read().word(3) >= 2);
+    const int bad_at = 500;
+    const std::string bad = key_of(bad_at);
+    {
+        auto r = s.read();
+        const_cast<std::byte*>(tree.find(r, bad)->data())[3] ^= std::byte{1};
+    }
+    m.erase(bad);
+    // The damaged entry reads as corrupt, by find and by verify, naming its page and byte; every
+    // other key reads back.
+    auto require_damaged = [&] {
+        auto r = s.read();
+        const std::string said = failure_of(r, bad);
+        REQUIRE_THROWS_MATCHES(tree.find(r, bad), mmry::error, is_error(errc::corrupt, said));
+        REQUIRE(tree.find_unchecked(r, bad));
+        const auto problems = tree.verify(r);
+        REQUIRE(problems.size() == 1);
+        CHECK(problems.front().find(said) != std::string::npos);
+        REQUIRE(tree.size(r) == m.size() + 1);
+        for (const auto& [k, v] : m) {
+            const auto got = tree.find(r, k);
+            REQUIRE(got);
+            REQUIRE(as_string(*got) == v);
+        }
+        require_clean(s.check([](const auto& view, auto&& mark) { tree.mark(view, mark); }));
+    };
+    require_damaged();
+
+    SECTION("puts and erases of its neighbours that replace, split and merge its leaf") {
+        // One transaction per write, each noting whether it rewrote the damaged entry's leaf
+        // and how: a split, a merge of that leaf, a merge into it as the sibling.
+        bool replaced = false, split = false, merged = false, merged_into = false;
+        auto write = [&](const std::string& k, const std::optional<std::string>& v) {
+            std::size_t before = 0;
+            pg::page_id bad_leaf = 0, k_leaf = 0;
+            {
+                auto r = s.read();
+                before = leaves(r, r.word(2));
+                bad_leaf = leaf_of(r, bad);
+                k_leaf = leaf_of(r, k);
+            }
+            {
+                auto w = s.write();
+                if (v) {
+                    tree.put(w, k, as_bytes(*v));
+                    m[k] = *v;
+                } else {
+                    REQUIRE(tree.erase(w, k));
+                    m.erase(k);
+                }
+                w.commit();
+            }
+            auto r = s.read();
+            const std::size_t after = leaves(r, r.word(2));
+            if (leaf_of(r, bad) != bad_leaf) {
+                replaced = replaced || after == before;
+                split = split || after > before;
+                merged = merged || (after < before && k_leaf == bad_leaf);
+                merged_into = merged_into || (after < before && k_leaf != bad_leaf);
+            }
+            require_damaged();
+        };
+        write(key_of(bad_at - 2), std::string(30, 'r'));  // replacements
+        write(key_of(bad_at + 2), std::string(50, 'r'));
+        for (int d = 1; d <= 9; d += 2) {  // new keys of big values on both sides: splits
+            write(key_of(bad_at - d), std::string(700, 'n'));
+            write(key_of(bad_at + d), std::string(700, 'n'));
+        }
+        // Erases of every key below it, nearest first, then above: its leaf merges with its
+        // sibling, then its left neighbour's leaves merge into it.
+        for (int i = bad_at - 1; i >= 300; --i)
+            if (m.count(key_of(i))) write(key_of(i), std::nullopt);
+        for (int i = bad_at + 1; i <= 700; ++i)
+            if (m.count(key_of(i))) write(key_of(i), std::nullopt);
+        CHECK(replaced);
+        CHECK(split);
+        CHECK(merged);
+        CHECK(merged_into);
+        SECTION("then erased by key") {
+            {
+                auto w = s.write();
+                REQUIRE(tree.erase(w, bad));
+                w.commit();
+            }
+            require_matches(s, m);
+        }
+        SECTION("then replaced by key") {
+            {
+                auto w = s.write();
+                REQUIRE_FALSE(tree.put(w, bad, as_bytes("whole again")));
+                w.commit();
+            }
+            m[bad] = "whole again";
+            require_matches(s, m);
+        }
+    }
+    SECTION("erased by key") {
+        {
+            auto w = s.write();
+            REQUIRE(tree.erase(w, bad));
+            w.commit();
+        }
+        require_matches(s, m);
+    }
+    SECTION("replaced by key") {
+        {
+            auto w = s.write();
+            REQUIRE_FALSE(tree.put(w, bad, as_bytes("whole again")));
+            w.commit();
+        }
+        m[bad] = "whole again";
+        require_matches(s, m);
     }
 }

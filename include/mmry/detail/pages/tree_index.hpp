@@ -9,6 +9,11 @@
 // - An erase that leaves a leaf under a quarter full merges it with a sibling when the two fit
 //   in three quarters of a page; a node left empty leaves its parent; a root with one child
 //   gives way to it.
+// - A leaf rewritten (a change, split or merge) keeps every entry it does not change byte for
+//   byte, checksum included: an entry damaged on disk stays damaged (read as errc::corrupt)
+//   whatever its neighbours go through, and stays erasable and replaceable by key (writers never
+//   check the checksum of the entry they replace). Branches are re-encoded from what they held;
+//   their separators carry no checksum to keep (tree_node.hpp).
 // - Its state is three meta words from `first_word`: root page, height, entry count.
 //
 // Complexity: O(height) pages read per lookup and copied per change; height grows as log over
@@ -108,13 +113,13 @@ class tree_index {
         node_view leaf(t.page(leaf_page), name(leaf_page));
         const std::size_t i = leaf.lower_bound(key);
         const bool exists = i < leaf.entries().size() && leaf.entries()[i].key == key;
-        std::vector<std::pair<std::string_view, std::span<const std::byte>>> items;
+        std::vector<item> items;
         for (std::size_t k = 0; k < leaf.entries().size(); ++k) {
-            if (k == i) items.emplace_back(key, value);
+            if (k == i) items.push_back({key, value});
             if (k == i && exists) continue;
-            items.emplace_back(leaf.entries()[k].key, leaf.entries()[k].value);
+            items.push_back(item::copy(leaf.entries()[k]));
         }
-        if (i == leaf.entries().size()) items.emplace_back(key, value);
+        if (i == leaf.entries().size()) items.push_back({key, value});
         up(t, path, write_leaves(t, leaf_page, items));
         if (!exists) t.set_word(w_ + 2, t.word(w_ + 2) + 1);
         return !exists;
@@ -129,11 +134,11 @@ class tree_index {
         node_view leaf(t.page(leaf_page), name(leaf_page));
         const std::size_t i = leaf.lower_bound(key);
         if (i == leaf.entries().size() || leaf.entries()[i].key != key) return false;
-        std::vector<std::pair<std::string_view, std::span<const std::byte>>> items;
+        std::vector<item> items;
         std::size_t bytes = 0;
         for (std::size_t k = 0; k < leaf.entries().size(); ++k)
             if (k != i) {
-                items.emplace_back(leaf.entries()[k].key, leaf.entries()[k].value);
+                items.push_back(item::copy(leaf.entries()[k]));
                 bytes += leaf.entries()[k].size;
             }
         t.set_word(w_ + 2, t.word(w_ + 2) - 1);
@@ -197,7 +202,25 @@ class tree_index {
         static change replaced(page_id p) { return {replace, p, {}, no_page}; }
         static change removed() { return {remove, no_page, {}, no_page}; }
     };
-    using item = std::pair<std::string_view, std::span<const std::byte>>;
+    // An entry of a leaf being rewritten: the one being written (`old` null), or an entry of the
+    // old leaf, copied byte for byte with its checksum. Points into pages read, so it is added
+    // to builders before any page of the transaction is written.
+    struct item {
+        std::string_view key;
+        std::span<const std::byte> value;
+        const node_entry* old = nullptr;
+
+        static item copy(const node_entry& e) { return {e.key, e.value, &e}; }
+        std::size_t size() const {
+            return old ? old->size : leaf_entry_size(key.size(), value.size());
+        }
+        void add_to(node_builder& b) const {
+            if (old)
+                b.add(*old);
+            else
+                b.add(key, value);
+        }
+    };
 
     std::string name(page_id p) const { return where_ + ", page " + std::to_string(p); }
 
@@ -247,18 +270,17 @@ class tree_index {
     template <class Txn>
     change write_leaves(Txn& t, page_id old, const std::vector<item>& items) const {
         std::size_t total = 0;
-        for (const auto& [k, v] : items) total += (8 + k.size() + v.size() + 7) / 8 * 8;
+        for (const auto& e : items) total += e.size();
         if (total <= node_capacity) {
             node_builder b(true);
-            for (const auto& [k, v] : items) b.add(k, v);
+            for (const auto& e : items) e.add_to(b);
             return change::replaced(place(t, old, b));
         }
         node_builder left(true), right(true);
         std::size_t k = 0;
-        for (; k < items.size() && left.used() < total / 2; ++k)
-            left.add(items[k].first, items[k].second);
-        for (std::size_t r = k; r < items.size(); ++r) right.add(items[r].first, items[r].second);
-        const std::string separator(items[k].first);
+        for (; k < items.size() && left.used() < total / 2; ++k) items[k].add_to(left);
+        for (std::size_t r = k; r < items.size(); ++r) items[r].add_to(right);
+        const std::string separator(items[k].key);
         const page_id l = place(t, old, left);
         return {change::split, l, separator, place(t, no_page, right)};
     }
@@ -348,17 +370,14 @@ class tree_index {
         node_view s(t.page(sibling), name(sibling));
         if (!s.leaf()) s.fail("a branch where its sibling is a leaf");
         std::size_t bytes = s.used();
-        for (const auto& [k, v] : items) bytes += (8 + k.size() + v.size() + 7) / 8 * 8;
+        for (const auto& e : items) bytes += e.size();
         if (bytes > node_capacity * 3 / 4) return false;
         node_builder merged(true);
         auto add_sibling = [&] {
-            for (const auto& e : s.entries()) {
-                s.check(e);
-                merged.add(e.key, e.value);
-            }
+            for (const auto& e : s.entries()) merged.add(e);  // damaged or not, as it was
         };
         if (other < at) add_sibling();
-        for (const auto& [k, v] : items) merged.add(k, v);
+        for (const auto& e : items) e.add_to(merged);
         if (other > at) add_sibling();
         const std::size_t low = std::min(at, other);
         const page_id m = place(t, no_page, merged);

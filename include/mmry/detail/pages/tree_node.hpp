@@ -11,6 +11,9 @@
 //
 // node_view checks the header and the framing of every entry before handing out a byte; a leaf
 // entry's checksum is checked when it is returned. Throws errc::corrupt naming the page.
+//
+// A branch's separators carry no checksum (the header's covers its first 8 bytes only): what
+// guards them is the framing, the key order, and the bounds tree_index::verify checks.
 
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +37,9 @@ inline constexpr std::size_t node_capacity = page_size - node_header;
 
 inline std::size_t separator_size(std::size_t key) noexcept {
     return (16 + key + 7) / 8 * 8;
+}
+inline std::size_t leaf_entry_size(std::size_t key, std::size_t value) noexcept {
+    return (8 + key + value + 7) / 8 * 8;
 }
 
 /// One entry of a node: a leaf's key and value, or a branch's separator and the child right of
@@ -80,7 +86,7 @@ class node_view {
                 std::memcpy(&e.sum, p_.data() + at, 4);
                 std::memcpy(&klen, p_.data() + at + 4, 2);
                 std::memcpy(&vlen, p_.data() + at + 6, 2);
-                e.size = (8 + klen + vlen + 7u) / 8 * 8;
+                e.size = leaf_entry_size(klen, vlen);
                 if (at + e.size > end) fail("entry " + std::to_string(k) + " runs past its node");
                 e.key = {reinterpret_cast<const char*>(p_.data() + at + 8), klen};
                 e.value = p_.subspan(at + 8 + klen, vlen);
@@ -157,7 +163,7 @@ class node_builder {
 
     /// A leaf entry; its checksum covers the padding too (zeroes).
     void add(std::string_view key, std::span<const std::byte> value) {
-        const std::size_t at = grow((8 + key.size() + value.size() + 7) / 8 * 8);
+        const std::size_t at = grow(leaf_entry_size(key.size(), value.size()));
         std::byte* e = bytes_.data() + at;
         const auto klen = static_cast<std::uint16_t>(key.size());
         const auto vlen = static_cast<std::uint16_t>(value.size());
@@ -167,6 +173,13 @@ class node_builder {
         if (!value.empty()) std::memcpy(e + 8 + key.size(), value.data(), value.size());
         const auto sum = static_cast<std::uint32_t>(checksum(e + 4, bytes_.size() - at - 4));
         std::memcpy(e, &sum, 4);
+        ++count_;
+    }
+    /// A leaf entry of another node, copied byte for byte with its checksum: an entry that fails
+    /// its checksum still fails it here (a rewrite never makes a damaged entry pass).
+    void add(const node_entry& e) {
+        const auto* from = reinterpret_cast<const std::byte*>(e.key.data()) - 8;
+        bytes_.insert(bytes_.end(), from, from + e.size);
         ++count_;
     }
     /// A branch's first child.
