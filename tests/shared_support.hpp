@@ -14,6 +14,8 @@
 
 #include <mmry/arena/mapped_file.hpp>
 #include <mmry/arena/shared_memory.hpp>
+#include <mmry/fold/cdc.hpp>
+#include <mmry/path/versioned.hpp>
 #include <mmry/store.hpp>
 
 #include "support.hpp"
@@ -39,6 +41,31 @@ using raw_traits =
 /// Compressed and encrypted.
 template <class Arena>
 using sealed_traits = shared_traits<Arena, mmry_test::hashed, mmry_test::zstd3, mmry_test::aes>;
+
+/// Compressed and encrypted, under the ordered index.
+template <class Arena>
+using sealed_ordered_traits =
+    shared_traits<Arena, mmry_test::ordered, mmry_test::zstd3, mmry_test::aes>;
+/// Every version kept, values folded into chunks: a put and an erase touch heads, stored keys and
+/// chunk counts.
+template <class Arena>
+struct folded_history_traits : sealed_traits<Arena> {
+    using path = mmry::path::versioned;
+    using fold = mmry::fold::cdc<>;
+};
+
+/// Options of a test store of composition Traits with segments of `capacity` bytes, and a key when
+/// it encrypts (one per composition for the whole run, so that every process of a test, forked
+/// from it, holds the same).
+template <class Traits>
+mmry::options options_for(std::size_t capacity) {
+    mmry::options o{.capacity = capacity};
+    if constexpr (mmry_test::encrypted<Traits>) {
+        static const mmry::key k = mmry::key::generate();
+        o.key = k;
+    }
+    return o;
+}
 
 /// A unique place for one shared store; the store (every segment) and, for a mapped-file store,
 /// its temporary directory are removed when the place goes.

@@ -158,14 +158,7 @@ template <class Traits>
 void crash_loop(const char* label) {
     using S = mmry::basic_store<Traits>;
     const int cycles = env_count("MMRY_CRASH_CYCLES", 12);
-    const mmry::options opts = [] {
-        mmry::options o{.capacity = 256 * 1024};
-        if constexpr (mmry_test::encrypted<Traits>) {
-            static const mmry::key k = mmry::key::generate();
-            o.key = k;
-        }
-        return o;
-    }();
+    const mmry::options opts = mmry_test::options_for<Traits>(256 * 1024);
     place<typename Traits::arena> at;
     S::create(at.name(), opts);
 
@@ -267,17 +260,11 @@ void crash_loop(const char* label) {
 }
 
 template <class Arena>
-using raw =
-    shared_traits<Arena, mmry_test::hashed, mmry_test::no_compression, mmry_test::no_cipher>;
+using raw = mmry_test::raw_traits<Arena>;
 template <class Arena>
-using sealed = shared_traits<Arena, mmry_test::ordered, mmry_test::zstd3, mmry_test::aes>;
-// Every version kept, values folded into chunks: a put and an erase touch heads, stored keys and
-// chunk counts.
+using sealed = mmry_test::sealed_ordered_traits<Arena>;
 template <class Arena>
-struct folded_history : shared_traits<Arena, mmry_test::hashed, mmry_test::zstd3, mmry_test::aes> {
-    using path = mmry::path::versioned;
-    using fold = mmry::fold::cdc<>;
-};
+using folded_history = mmry_test::folded_history_traits<Arena>;
 
 }  // namespace
 

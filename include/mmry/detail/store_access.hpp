@@ -3,6 +3,8 @@
 // corruption. mmry/store.hpp includes this header after the class (and it includes
 // mmry/store.hpp, so it also compiles on its own).
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <shared_mutex>
 #include <span>
@@ -60,6 +62,42 @@ struct store_access {
         f(*slot);
         lock.commit();
         return true;
+    }
+    /// What each page of the current state holds, for tests that damage a store by region:
+    /// table_page for the tables' pages (index, key heads, chunk table, counters), record_page for
+    /// records' pages (values, chunks, dictionaries, run lists), 0 for the rest (control area,
+    /// free lists, free pages). Indexed by page number; pages past its end are 0.
+    static constexpr std::uint8_t table_page = 1, record_page = 2;
+    template <class Traits>
+    static std::vector<std::uint8_t> page_kinds(basic_store<Traits>& s) {
+        auto lock = s.s_->read();
+        auto& c = s.s_->root();
+        std::vector<std::uint8_t> kinds;
+        auto marker = [&kinds](std::uint8_t kind) {
+            return [&kinds, kind](std::uint64_t first, std::uint64_t n) {
+                if (kinds.size() < first + n) kinds.resize(first + n);
+                std::fill_n(kinds.begin() + static_cast<std::ptrdiff_t>(first), n, kind);
+            };
+        };
+        c.mark(marker(table_page));
+        auto record = [&, mark = marker(record_page)](const record_ref& r) {
+            c.for_each_page_run(r, mark);
+        };
+        c.index.scan("", "", [&](std::string_view, const record_ref& r) {
+            record(r);
+            return true;
+        });
+        if constexpr (basic_store<Traits>::keeps_history)
+            c.heads.scan("", "", [&](std::string_view, const auto& h) {
+                for (const auto& slot : h.versions) record(slot.ref);
+                return true;
+            });
+        c.chunks.scan("", "", [&](std::string_view, const chunk_slot& slot) {
+            record(slot.ref);
+            return true;
+        });
+        for (const auto& d : c.counters().dictionaries) record(d.ref);
+        return kinds;
     }
     /// The records of the store's chunks (fold::cdc), in the chunk table's order.
     template <class Traits>
