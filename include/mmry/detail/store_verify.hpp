@@ -22,14 +22,30 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
     auto lock = s_->read();
     auto& root = s_->root();
 
+    // The tables' own full reads first: every damaged entry, named, where a scan stops at the
+    // first (and the scans below go on as far as they can).
+    auto table = [&](const char* what, const auto& t) {
+        for (auto& p : t.verify()) problem(std::string(what) + ": " + p);
+    };
+    table("the index", root.index);
+    if constexpr (keeps_history) table("the key heads", root.heads);
+    table("the chunk table", root.chunks);
+    auto scan = [&](auto& t, auto&& f) {
+        try {
+            t.scan("", "", f);
+        } catch (const error& e) {
+            problem(e.what());
+        }
+    };
+
     // Every distinct record, by the first stored key that names it.
     std::map<std::uint64_t, std::pair<std::string, record_ref>> records;
-    root.index.scan("", "", [&](std::string_view k, const record_ref& ref) {
+    scan(root.index, [&](std::string_view k, const record_ref& ref) {
         records.try_emplace(ref.where.raw(), std::string(k), ref);
         return true;
     });
     if constexpr (keeps_history) {
-        root.heads.scan("", "", [&](std::string_view k, const head_type& h) {
+        scan(root.heads, [&](std::string_view k, const head_type& h) {
             for (const auto& slot : h.versions)
                 if (!records.contains(slot.ref.where.raw()))
                     problem("version " + count(slot.version) + " of key " + detail::quote(k) +
@@ -82,7 +98,7 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
     }
 
     std::uint64_t chunk_logical = 0, chunk_stored = 0, pieces = 0, refs = 0;
-    root.chunks.scan("", "", [&](std::string_view k, const detail::chunk_slot& slot) {
+    scan(root.chunks, [&](std::string_view k, const detail::chunk_slot& slot) {
         format::chunk_reference ref{};
         std::memcpy(ref.data(), k.data(), std::min(k.size(), ref.size()));
         const std::string name = "chunk " + detail::chunk_name(ref);
@@ -135,7 +151,7 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
             problem("chunk " + detail::chunk_name(ref) + " holds " + count(holds) +
                     " bytes, but is named with length " + count(lengths[ref]));
     }
-    root.chunks.scan("", "", [&](std::string_view k, const detail::chunk_slot&) {
+    scan(root.chunks, [&](std::string_view k, const detail::chunk_slot&) {
         format::chunk_reference ref{};
         std::memcpy(ref.data(), k.data(), std::min(k.size(), ref.size()));
         if (!named.contains(ref))

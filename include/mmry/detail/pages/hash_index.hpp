@@ -124,11 +124,15 @@ class hash_index {
     }
 
     /// Calls f(key, value) for every entry, bucket by bucket. Checks that every bucket owns
-    /// exactly the directory slots its prefix gives it.
+    /// exactly the directory slots its prefix gives it, and each entry's checksum before f sees
+    /// it (errc::corrupt naming the page and byte).
     template <class View, class F>
     void for_each(const View& v, F&& f) const {
         walk(v, [&](page_id, const bucket_view& bucket) {
-            for (const auto& e : bucket.entries()) f(e.key, e.value);
+            for (const auto& e : bucket.entries()) {
+                bucket.check(e);  // a damaged key is reported, never listed as another
+                f(e.key, e.value);
+            }
         });
     }
 
