@@ -27,10 +27,12 @@
 #include <iterator>
 #include <map>
 #include <string>
+#include <thread>
 
 #include <mmry/arena/mapped_file.hpp>
 #include <mmry/arena/shared_memory.hpp>
 #include <mmry/detail/pages/page_format.hpp>
+#include <mmry/detail/process_id.hpp>
 
 #include "shared_support.hpp"
 #include "support.hpp"
@@ -345,6 +347,49 @@ TEMPLATE_TEST_CASE(
               if (s.size() != 21) return 2;
               if (s.stats().readers.reading != 0) return 3;
               return steady::now() - t0 < std::chrono::seconds(5) ? 0 : 4;
+          }) == 0);
+}
+
+TEMPLATE_TEST_CASE(
+    "segment files: a copy of a store whose writer and reader are alive opens in bounded time, "
+    "serves its last commit and takes writes",
+    "[segment_files][copy]", shm, file) {
+    using S = mmry::basic_store<raw_traits<TestType>>;
+    place<TestType> original, copy;
+    {
+        auto s = S::create(original.name(), {.capacity = 1 << 20});
+        for (int i = 0; i < 20; ++i) s.put(numbered("k/", i), random_bytes(100, i));
+    }
+    // As cp finds a live store: its writer (this thread, alive all along) holds the mutex, and a
+    // reader (this process) pins a state.
+    edit_control(original, [](auto& c) {
+        own_writer(c, static_cast<int>(::gettid()));
+        leave_pin(c, 5, static_cast<std::uint32_t>(::getpid()),
+                  mmry::detail::process_id::start_time(static_cast<std::uint32_t>(::getpid())));
+    });
+    if constexpr (place<TestType>::files) std::filesystem::create_directory(copy.name());
+    for (unsigned k = 0; k < original.segment_paths().size(); ++k)
+        std::filesystem::copy_file(original.segment_path(k), copy.segment_path(k));
+    // Two openers at once: one resets the copy's lock words, the other finds them reset.
+    const auto open_and_write = [&](int id) {
+        return bounded(20, [&] {
+            auto s = S::open(copy.name());
+            for (int i = 0; i < 20; ++i)
+                if (s.get(numbered("k/", i)) != random_bytes(100, i)) return 1;
+            s.put(numbered("new/", id), "v");
+            return 0;
+        });
+    };
+    int first = -1;
+    std::thread other([&] { first = open_and_write(1); });
+    const int second = open_and_write(2);
+    other.join();
+    CHECK(first == 0);
+    CHECK(second == 0);
+    CHECK(bounded(20, [&] {
+              auto s = S::open(copy.name());
+              if (s.size() != 22) return 1;
+              return s.stats().readers.reading == 0 ? 0 : 2;  // the pin copied is gone
           }) == 0);
 }
 

@@ -90,7 +90,8 @@ struct creation_header {
     }
 };
 
-/// Page 0. Only `header` is persistent state; the rest are lock words, reset after a reboot.
+/// Page 0. Only `header` is persistent state; the rest are lock words, reset after a reboot and
+/// in a copy of the store's files.
 struct control_block {
     creation_header header;
     std::atomic<std::uint32_t> ready{0};  // 1 once creation is complete
@@ -109,6 +110,11 @@ struct control_block {
     /// Taken without the writer lock; every commit copies it into meta word seq_word, so that
     /// after a reboot numbering resumes past every number the store can have used.
     std::atomic<std::uint64_t> seq{0};
+    /// Which copy of the store's files set the lock words (segment 0's device and inode; 0 in a
+    /// store made before it was kept). In a copy (cp of a live store, a restored snapshot) the
+    /// lock words and reader pins name processes that work on the original and never release
+    /// the copy's.
+    std::atomic<std::uint64_t> files_id{0};
 };
 /// Page 0 from this offset holds the user's header (the store's composition), written before
 /// the store is ready and never changed.
@@ -120,6 +126,10 @@ inline constexpr std::size_t seq_word = 15;
 /// How far numbering jumps after a reboot: past numbers that writers took (for records that
 /// never became durable) after the last flush that recorded the high-water.
 inline constexpr std::uint64_t seq_reboot_gap = std::uint64_t{1} << 32;
+/// How far numbering jumps in a copy of a store's files, at least (and at random up to twice
+/// that): the original goes on numbering from where the copy was taken, and the two must not
+/// seal frames under the same numbers with the same key.
+inline constexpr std::uint64_t seq_copy_gap = std::uint64_t{1} << 44;
 
 /// One open store object's entry in the reader table: the oldest state any of its threads reads
 /// (0: none). 64 bytes, so that two processes' words seldom share a cache line.

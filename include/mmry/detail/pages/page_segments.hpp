@@ -190,6 +190,26 @@ class segment_set {
         }
     }
 
+    /// What tells segment k's object from a copy of it (its device and inode: cp, a restore
+    /// or a snapshot make another); 0 for the heap.
+    std::uint64_t identity(std::uint32_t k) const {
+        if constexpr (!Backend::named) {
+            return 0;
+        } else {
+            const int fd = Backend::open(Backend::object(store_, k), O_RDONLY, 0);
+            struct stat st {};
+            if (fd < 0 || ::fstat(fd, &st) != 0) {
+                const int e = errno;
+                if (fd >= 0) ::close(fd);
+                throw error(errc::io_error, "examining " + what(k) + ": " + errno_text(e));
+            }
+            ::close(fd);
+            const std::uint64_t words[2] = {static_cast<std::uint64_t>(st.st_dev),
+                                            static_cast<std::uint64_t>(st.st_ino)};
+            return hash64(std::string_view(reinterpret_cast<const char*>(words), sizeof words));
+        }
+    }
+
     /// Writes the byte range [offset, offset + n) of segment k to its file and waits for it.
     void sync(std::uint32_t k, std::uint64_t offset, std::uint64_t n) const {
         if constexpr (Backend::durable) {

@@ -21,6 +21,7 @@
 // Throws mmry::error: errc::not_found / already_exists (open / create), errc::corrupt (anything
 // read that fails its checks, naming it), errc::limit_exceeded, errc::io_error.
 
+#include <sys/file.h>
 #include <time.h>
 
 #include <algorithm>
@@ -115,6 +116,7 @@ class page_store {
                                                     std::to_string(user_header_size) + " bytes");
         if (!o.header.empty())  // an empty span's data() may be null: no memcpy of it
             std::memcpy(base + user_header_offset, o.header.data(), o.header.size());
+        control_->files_id = segments_.identity(0);
         control_->boot_id_hash = boot_id_hash();
         meta first;
         first.txn = 1;
@@ -143,7 +145,17 @@ class page_store {
             throw error(errc::corrupt, "store " + quote(name_) + ": its creation header changed");
         if constexpr (Backend::durable)
             if (flushing()) durable_ = durable_file(Backend::durable_object(name_), false);
-        if (control_->boot_id_hash.load() != boot_id_hash()) reboot();
+        const std::uint64_t boot = boot_id_hash(), files = segments_.identity(0);
+        if (control_->boot_id_hash.load() != boot || control_->files_id.load() != files) {
+            // Openers of a store just rebooted or copied take turns (a lock on segment 0's
+            // object): the first resets the lock words, the others find them reset.
+            exclusive_open guard(name_);
+            if (control_->boot_id_hash.load() != boot)
+                reboot();
+            else if (const auto was = control_->files_id.load(); was != files && was != 0)
+                copied();
+            control_->files_id = files;
+        }
         meta m;
         if (!find_current(m))
             throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
@@ -308,10 +320,7 @@ class page_store {
     // durability level the store goes back to its last flushed state (commits after it may
     // have reached the disk in part).
     void reboot() {
-        control_->writer.init();
-        control_->flusher.init();
-        reader_pins::reset(slots());
-        control_->slots_high_water = 0;
+        reset_locks();
         if (flushing()) {
             const auto d = durable_.latest();
             if (!d)
@@ -328,6 +337,27 @@ class page_store {
             std::max(control_->seq.load(), find_current(m) ? m.words[seq_word] : 0);
         control_->seq = known + seq_reboot_gap;
         control_->boot_id_hash = boot_id_hash();
+    }
+
+    // No process holds a lock word or pins a state (only while none can: a reboot, a copy).
+    void reset_locks() {
+        control_->writer.init();
+        control_->flusher.init();
+        reader_pins::reset(slots());
+        control_->slots_high_water = 0;
+    }
+    // The first open of a copy of the store's files, in the boot the copy was made: its last
+    // commit is the one copied (no power cut came between), so only the lock words go, and
+    // numbering jumps past what the original will use.
+    void copied() {
+        reset_locks();
+        meta m;
+        const std::uint64_t known =
+            std::max(control_->seq.load(), find_current(m) ? m.words[seq_word] : 0);
+        std::uint64_t r = 0;
+        const auto id = random_id();
+        std::memcpy(&r, id.data(), sizeof r);
+        control_->seq = known + seq_copy_gap + r % seq_copy_gap;
     }
 
     // Makes transaction t (and every one before) durable: the data pages of every segment,
@@ -464,6 +494,24 @@ class page_store {
         }
     }
 
+    // An flock on segment 0's object while it lives (none for the heap).
+    class exclusive_open {
+      public:
+        explicit exclusive_open(const std::string& name) {
+            if constexpr (Backend::named) {
+                fd_ = Backend::open(Backend::object(name, 0), O_RDONLY, 0);
+                if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+            }
+        }
+        ~exclusive_open() {
+            if (fd_ >= 0) ::close(fd_);  // which releases the lock
+        }
+        exclusive_open(const exclusive_open&) = delete;
+        exclusive_open& operator=(const exclusive_open&) = delete;
+
+      private:
+        int fd_ = -1;
+    };
     static std::uint64_t boot_id_hash() {
         std::ifstream in("/proc/sys/kernel/random/boot_id");
         std::string id;
