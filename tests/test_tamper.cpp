@@ -373,3 +373,30 @@ TEMPLATE_LIST_TEST_CASE("tamper: no key material is written into a record", "[ta
         CHECK(std::search(record.begin(), record.end(), pw.begin(), pw.end()) == record.end());
     }
 }
+
+TEMPLATE_LIST_TEST_CASE(
+    "tamper: an older record of a key put back over the current one is refused (replay), by get "
+    "and by verify()",
+    "[tamper][replay]", mmry_test::sealing) {
+    auto s = mmry_test::make_store<TestType>({.cache_bytes = 0});
+    // Values too large for an index entry, of one size, that no compressor shrinks: the old
+    // record and the new one have the same length.
+    s.put("user/1", mmry_test::random_bytes(6000, 1));
+    const auto before = store_access::record_bytes(s, "user/1");
+    const mmry::bytes old(before.begin(), before.end());
+    s.put("user/1", mmry_test::random_bytes(6000, 2));
+    s.put("user/2", mmry_test::random_bytes(6000, 3));
+    auto now = store_access::record_bytes(s, "user/1");
+    REQUIRE(now.size() == old.size());
+    std::copy(old.begin(), old.end(), now.begin());  // what someone with the files can do
+
+    CHECK(integrity_failure_of([&] { (void)s.get("user/1"); }, "user/1") == "");
+    const auto report = s.verify();
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.problems.front().find("replay") != std::string::npos);
+    // Nothing else is touched, and the key can be written again.
+    CHECK(s.get("user/2") == mmry_test::random_bytes(6000, 3));
+    s.put("user/1", mmry_test::random_bytes(6000, 4));
+    CHECK(s.get("user/1") == mmry_test::random_bytes(6000, 4));
+    CHECK(s.verify().ok());
+}

@@ -46,6 +46,13 @@ struct record_ref {
     std::uint64_t logical_size = 0;
     std::uint32_t frames = 0;
     std::uint32_t compressed_frames = 0;
+    /// The sequence number of the record it names (the record's header holds it too): a record
+    /// put back from an older state, or a reference left stale by damage, names another. 0 for
+    /// a record kept in its index entry (which holds the record itself).
+    std::uint64_t seq = 0;
+    /// In an encrypted store, a MAC under a key of the store over the record's key and sequence
+    /// number (0 otherwise): who lacks the key cannot make an entry name an older record.
+    std::uint64_t binding = 0;
     friend constexpr bool operator==(const record_ref&, const record_ref&) = default;
 };
 

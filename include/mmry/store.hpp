@@ -466,7 +466,32 @@ class basic_store {
         // parsing reads one after the other: asking for all of them at once overlaps the misses.
         for (std::size_t at = 0; at < std::min<std::size_t>(bytes.size(), 512); at += 64)
             __builtin_prefetch(bytes.data() + at);
-        return s_->codec.open(bytes, key);
+        auto v = s_->codec.open(bytes, key);
+        check_bound(v, ref);
+        return v;
+    }
+    // An index entry names its record by sequence number (and, encrypted, under a key): bind
+    // stamps a placed record's ref, check_bound checks an opened record against its ref.
+    void bind(record_ref& ref, const format::record_view& v) const {
+        if (!detail::tables::inline_records::is(ref)) ref.seq = v.header().seq;
+        ref.binding = s_->codec.binding(v.key(), v.header().seq);
+    }
+    void check_bound(const format::record_view& v, const record_ref& ref) const {
+        const std::uint64_t seq = v.header().seq;
+        std::string what;
+        if (!detail::tables::inline_records::is(ref) && ref.seq != seq)
+            what = "its index entry names record number " + std::to_string(ref.seq) +
+                   ", the record found is number " + std::to_string(seq);
+        else if (ref.binding != s_->codec.binding(v.key(), seq))
+            what =
+                "its index entry is not bound under the store's key to the record found "
+                "(number " +
+                std::to_string(seq) + ")";
+        else
+            return;
+        throw error(errc::corrupt, "key " + detail::quote(v.key()) + ": " + what +
+                                       ": an older record put back in its place (a replay), "
+                                       "or damage");
     }
 
     // A kept version's record, checked to be the version the head files it as.

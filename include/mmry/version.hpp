@@ -18,7 +18,7 @@ inline constexpr unsigned format_version = 3;
 /// into. 6: every table and record on copy-on-write pages (docs/DECISIONS.md §11); a store of
 /// an earlier format is refused, and `mmry dump` of the build that wrote it, `mmry load` into
 /// this one, is the way across.
-inline constexpr unsigned store_format_version = 6;
+inline constexpr unsigned store_format_version = 7;
 
 }  // namespace v1
 }  // namespace mmry

@@ -25,6 +25,7 @@
 #include <cryptopp/misc.h>
 #include <cryptopp/osrng.h>
 #include <cryptopp/secblock.h>
+#include <cryptopp/siphash.h>
 
 #include <mmry/bytes.hpp>
 #include <mmry/compress/dictionary.hpp>
@@ -77,6 +78,7 @@ class frame_codec {
             const auto seed = purpose_key(master_, "gear-table", sid_);
             std::memcpy(gear_seed_.data(), seed.data(), std::min(seed.size(), gear_seed_.size()));
             meta_key_ = purpose_key(master_, "meta-mac", sid_);
+            binding_key_ = purpose_key(master_, "entry-binding", sid_);
             key_id_ = detail::key_id(master_);
             CryptoPP::AutoSeededRandomPool rng;
             rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(session_salt_.data()),
@@ -85,6 +87,24 @@ class frame_codec {
     }
 
     std::uint32_t frame_size() const noexcept { return frame_size_; }
+
+    /// What binds an index entry to the record it names, in an encrypted store: SipHash-2-4
+    /// under a key of the store's over the record's key and sequence number (never 0); 0 in a
+    /// store without a cipher, where there is no key to bind under.
+    std::uint64_t binding(std::string_view key, std::uint64_t seq) const {
+        if constexpr (sealed) {
+            CryptoPP::SipHash<2, 4, false> mac(binding_key_.data(), 16);
+            mac.Update(reinterpret_cast<const CryptoPP::byte*>(&seq), sizeof seq);
+            mac.Update(reinterpret_cast<const CryptoPP::byte*>(key.data()), key.size());
+            std::uint64_t out = 0;
+            mac.Final(reinterpret_cast<CryptoPP::byte*>(&out));
+            return out == 0 ? 1 : out;
+        } else {
+            (void)key;
+            (void)seq;
+            return 0;
+        }
+    }
     const std::array<std::byte, format::key_id_size>& key_id() const noexcept { return key_id_; }
 
     const content_hasher& hasher() const noexcept { return hasher_; }
@@ -507,6 +527,7 @@ class frame_codec {
     content_hasher piece_hasher_;
     std::array<std::byte, 32> gear_seed_{};
     CryptoPP::SecByteBlock meta_key_;
+    CryptoPP::SecByteBlock binding_key_;
     std::uint32_t frame_size_;
     std::array<std::byte, format::key_id_size> key_id_{};
     std::array<std::byte, format::salt_size> session_salt_{};

@@ -33,7 +33,7 @@ struct store_access {
             // A record in its index entry: damage it where the entry's page holds it.
             const auto entry = s.s_->root().index.raw_entry(key);
             if (!entry) return {};
-            return writable(entry->subspan(1 + tables::inline_records::value_offset, ref->size));
+            return writable(entry->last(ref->size));
         }
         return writable(s.s_->root().bytes(*ref));
     }

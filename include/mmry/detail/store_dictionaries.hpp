@@ -118,6 +118,7 @@ std::uint32_t basic_store<Traits>::store_dictionary(const std::vector<bytes>& sa
     s_->codec.stamp(record, v, 1, 0, {}, v.header().modified_ns);
     record_ref ref = s_->root().place(record);
     ref.logical_size = content.size();
+    bind(ref, v);
     root.dictionaries.push_back({id, content.size(), ref, 0});
     root.dictionary_stored += record.size();
     s_->root().txn().set_word(detail::tables::dictionary_word, id);

@@ -85,6 +85,7 @@ format::record_view basic_store<Traits>::open_stored(std::string_view stored_key
     const auto bytes = s_->root().bytes(ref);
     const auto probe = format::record_view::parse(bytes, stored_key, cipher_type::tag_size);
     auto v = s_->codec.open(bytes, probe.key());
+    check_bound(v, ref);
     for (std::size_t i = 0; i < layouts; ++i)
         if (stored_key_of(i, v) == stored_key) return v;
     throw error(errc::corrupt, "stored key " + detail::quote(stored_key) + " refers to version " +

@@ -126,6 +126,7 @@ record_ref basic_store<Traits>::place(const bytes& record, const format::record_
     ref.frames = parsed.header().frame_count;
     for (std::uint32_t i = 0; i < parsed.header().frame_count; ++i)
         if (parsed.entry(i).codec != 0) ++ref.compressed_frames;
+    bind(ref, parsed);
     return ref;
 }
 

@@ -125,12 +125,13 @@ class hash_index {
 
     /// Calls f(key, value) for every entry, bucket by bucket. Checks that every bucket owns
     /// exactly the directory slots its prefix gives it, and each entry's checksum before f sees
-    /// it (errc::corrupt naming the page and byte).
+    /// it (errc::corrupt naming the page and byte), unless `checked` is false (verify(), which
+    /// reports damaged entries itself and goes on past them).
     template <class View, class F>
-    void for_each(const View& v, F&& f) const {
+    void for_each(const View& v, F&& f, bool checked = true) const {
         walk(v, [&](page_id, const bucket_view& bucket) {
             for (const auto& e : bucket.entries()) {
-                bucket.check(e);  // a damaged key is reported, never listed as another
+                if (checked) bucket.check(e);  // a damaged key is reported, never listed
                 f(e.key, e.value);
             }
         });

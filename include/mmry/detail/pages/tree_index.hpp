@@ -88,10 +88,11 @@ class tree_index {
 
   public:
     /// Calls f(key, value) in key order from the first key not below `from`, while f returns
-    /// true.
+    /// true; each entry's checksum checked first unless `checked` is false (verify(), which
+    /// reports damaged entries itself and goes on past them).
     template <class View, class F>
-    void for_each(const View& v, std::string_view from, F&& f) const {
-        if (v.word(w_) != no_page) visit(v, v.word(w_), 0, height(v), from, f);
+    void for_each(const View& v, std::string_view from, F&& f, bool checked = true) const {
+        if (v.word(w_) != no_page) visit(v, v.word(w_), 0, height(v), from, f, checked);
     }
 
     /// Sets `key` to `value`; true when the key is new.
@@ -395,18 +396,18 @@ class tree_index {
 
     template <class View, class F>
     bool visit(const View& v, page_id node, std::uint64_t level, std::uint64_t h,
-               std::string_view from, F& f) const {
+               std::string_view from, F& f, bool checked) const {
         node_view n(v.page(node), name(node));
         expect(n, level, h);
         if (n.leaf()) {
             for (std::size_t i = n.lower_bound(from); i < n.entries().size(); ++i) {
-                n.check(n.entries()[i]);
+                if (checked) n.check(n.entries()[i]);
                 if (!f(n.entries()[i].key, n.entries()[i].value)) return false;
             }
             return true;
         }
         for (std::size_t c = n.child_for(from); c < n.entries().size(); ++c)
-            if (!visit(v, n.entries()[c].child, level + 1, h, from, f)) return false;
+            if (!visit(v, n.entries()[c].child, level + 1, h, from, f, checked)) return false;
         return true;
     }
 

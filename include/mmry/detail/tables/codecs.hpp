@@ -37,8 +37,6 @@ class inline_records {
             throw error(errc::corrupt, "an inline record's handle names no record");
         return items_[i];
     }
-    /// Where an inline record's bytes begin in its index entry's value.
-    static constexpr std::size_t value_offset = 1 + 8 + 4 + 4;
 
   private:
     std::deque<std::vector<std::byte>> items_;
@@ -47,28 +45,37 @@ class inline_records {
 // Value codecs: a value type and its bytes.
 struct record_codec {
     using value_type = record_ref;
-    // kind 0: a reference to pages; kind 1: the record itself, with what its ref counts.
+    // kind 0: a reference to pages; kind 1: the record itself, with what its ref counts; kind
+    // 2 and 3: the same with the binding of an encrypted store's record.
     static void encode(const record_ref& r, writer& w, const inline_records* in) {
+        const std::uint8_t bound = r.binding != 0 ? 2 : 0;
         if (in && inline_records::is(r)) {
             const auto bytes = in->get(r);
-            w.u8(1);
+            w.u8(1 | bound);
             w.u64(r.logical_size);
             w.u32(r.frames);
             w.u32(r.compressed_frames);
+            if (bound) w.u64(r.binding);
             w.raw(bytes.data(), bytes.size());
         } else {
-            w.u8(0);
+            w.u8(bound);
             w.ref(r);
+            if (bound) w.u64(r.binding);
         }
     }
     static record_ref decode(reader& r, inline_records* in) {
         const auto kind = r.u8();
-        if (kind == 0) return r.ref();
-        if (kind != 1 || !in) r.take(r.rest().size() + 1);  // reported as malformed
+        if (kind > 3 || ((kind & 1) && !in)) r.take(r.rest().size() + 1);  // reported as malformed
+        if (!(kind & 1)) {
+            record_ref out = r.ref();
+            if (kind & 2) out.binding = r.u64();
+            return out;
+        }
         record_ref out;
         out.logical_size = r.u64();
         out.frames = r.u32();
         out.compressed_frames = r.u32();
+        if (kind & 2) out.binding = r.u64();
         const auto bytes = r.take(r.rest().size());
         out.size = bytes.size();
         out.where = in->add(bytes);
@@ -88,6 +95,7 @@ struct head_codec {
             w.u64(static_cast<std::uint64_t>(s.time_ns));
             w.ref(s.ref);
             w.u32(s.layouts);
+            w.u64(s.ref.binding);
         }
     }
     static Head decode(reader& r, inline_records*) {
@@ -95,7 +103,8 @@ struct head_codec {
         h.next_version = r.u64();
         h.created_ns = static_cast<std::int64_t>(r.u64());
         const std::uint32_t n = r.u32();
-        if (n > r.rest().size() / 52) r.take(r.rest().size() + 1);  // too many: reported short
+        constexpr std::size_t slot_bytes = 8 + 8 + 40 + 4 + 8;
+        if (n > r.rest().size() / slot_bytes) r.take(r.rest().size() + 1);  // reported short
         h.versions.reserve(n);
         for (std::uint32_t i = 0; i < n; ++i) {
             detail::version_slot s;
@@ -103,6 +112,7 @@ struct head_codec {
             s.time_ns = static_cast<std::int64_t>(r.u64());
             s.ref = r.ref();
             s.layouts = r.u32();
+            s.ref.binding = r.u64();
             h.versions.push_back(s);
         }
         return h;

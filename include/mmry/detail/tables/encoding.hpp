@@ -46,6 +46,7 @@ class writer {
         u64(r.logical_size);
         u32(r.frames);
         u32(r.compressed_frames);
+        u64(r.seq);
     }
     std::string& str() { return out_; }
 
@@ -75,6 +76,7 @@ class reader {
         r.logical_size = u64();
         r.frames = u32();
         r.compressed_frames = u32();
+        r.seq = u64();
         return r;
     }
     std::span<const std::byte> rest() const noexcept { return in_; }

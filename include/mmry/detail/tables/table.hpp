@@ -80,14 +80,23 @@ class table {
 
     /// Calls f(key, value) for the keys that start with prefix (and, with an ordered index,
     /// are not below start, in order) while f returns true; with this transaction's changes.
+    /// `checked` false passes entries that fail their checksums too (verify(), which reports
+    /// them from the index's own full read).
     template <class F>
-    void scan(std::string_view prefix, std::string_view start, F&& f) {
+    void scan(std::string_view prefix, std::string_view start, F&& f, bool checked = true) {
         bool go = true;
         std::set<std::string, std::less<>> seen;  // keys the cache answered for
         auto each = [&](std::string_view ikey, std::span<const std::byte> entry) {
             if (!go) return false;
             std::string key;
-            auto value = decode_entry(ikey, entry, &key);
+            std::optional<value_type> decoded;
+            try {
+                decoded.emplace(decode_entry(ikey, entry, &key));
+            } catch (const error&) {
+                if (checked) throw;
+                return true;  // unchecked: a damaged entry, reported by the index's own read
+            }
+            auto& value = *decoded;
             if (!key.starts_with(prefix)) return true;
             if (auto it = cache_.find(key); it != cache_.end()) {
                 seen.insert(key);
@@ -100,12 +109,15 @@ class table {
         };
         if constexpr (requires { index_.for_each(*v_, start, each); }) {
             const std::string from = index_key(std::max(prefix.substr(0, short_key), start));
-            index_.for_each(*v_, from, [&](std::string_view k, std::span<const std::byte> e) {
-                if (!k.starts_with(prefix.substr(0, short_key))) return false;
-                return each(k, e);
-            });
+            index_.for_each(
+                *v_, from,
+                [&](std::string_view k, std::span<const std::byte> e) {
+                    if (!k.starts_with(prefix.substr(0, short_key))) return false;
+                    return each(k, e);
+                },
+                checked);
         } else {
-            index_.for_each(*v_, each);
+            index_.for_each(*v_, each, checked);
         }
         // Keys this transaction added.
         for (auto& [k, s] : cache_) {
@@ -217,8 +229,7 @@ class table {
             // A reader is told, naming the key. A writer may still erase or replace the key: it
             // reads the entry unchecked, and writes it back whatever it does.
             if (!v_->w)
-                throw error(errc::corrupt,
-                            "key " + quote(key.substr(0, 64)) + ": " + e.detail());
+                throw error(errc::corrupt, "key " + quote(key.substr(0, 64)) + ": " + e.detail());
             entry = index_.find_unchecked(*v_, ikey);
             s.damaged = true;
         }
@@ -236,8 +247,7 @@ class table {
                 if (!s.damaged) throw;
                 s.now.reset();  // nothing to read in it: absent to the writer, removed below
             }
-            s.base_entry =
-                std::string(reinterpret_cast<const char*>(entry->data()), entry->size());
+            s.base_entry = std::string(reinterpret_cast<const char*>(entry->data()), entry->size());
         }
         return &cache_.emplace(std::string(key), std::move(s)).first->second;
     }
