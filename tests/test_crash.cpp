@@ -259,29 +259,24 @@ void crash_loop(const char* label) {
                << " done, " << t.in_flight_undone << " not done");
 }
 
-template <class Arena>
-using raw = mmry_test::raw_traits<Arena>;
-template <class Arena>
-using sealed = mmry_test::sealed_ordered_traits<Arena>;
-template <class Arena>
-using folded_history = mmry_test::folded_history_traits<Arena>;
-
 }  // namespace
 
 TEST_CASE(
     "crash: a writer killed at random costs at most its unfinished mutation (shared "
     "memory)",
     "[crash][processes]") {
-    crash_loop<raw<shm>>("shared_memory, raw");
-    crash_loop<sealed<shm>>("shared_memory, zstd-3 + AES-GCM, ordered");
-    crash_loop<folded_history<shm>>("shared_memory, versioned + fold::cdc, zstd-3 + AES-GCM");
+    crash_loop<mmry_test::raw_traits<shm>>("shared_memory, raw");
+    crash_loop<mmry_test::sealed_ordered_traits<shm>>("shared_memory, zstd-3 + AES-GCM, ordered");
+    crash_loop<mmry_test::folded_history_traits<shm>>(
+        "shared_memory, versioned + fold::cdc, zstd-3 + AES-GCM");
 }
 
 TEST_CASE(
     "crash: a writer killed at random costs at most its unfinished mutation (mapped "
     "file)",
     "[crash][processes]") {
-    crash_loop<raw<file>>("mapped_file, raw");
-    crash_loop<sealed<file>>("mapped_file, zstd-3 + AES-GCM, ordered");
-    crash_loop<folded_history<file>>("mapped_file, versioned + fold::cdc, zstd-3 + AES-GCM");
+    crash_loop<mmry_test::raw_traits<file>>("mapped_file, raw");
+    crash_loop<mmry_test::sealed_ordered_traits<file>>("mapped_file, zstd-3 + AES-GCM, ordered");
+    crash_loop<mmry_test::folded_history_traits<file>>(
+        "mapped_file, versioned + fold::cdc, zstd-3 + AES-GCM");
 }

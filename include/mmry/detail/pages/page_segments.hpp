@@ -196,14 +196,12 @@ class segment_set {
         if constexpr (!Backend::named) {
             return 0;
         } else {
-            const int fd = Backend::open(Backend::object(store_, k), O_RDONLY, 0);
+            fd_guard fd(Backend::open(Backend::object(store_, k), O_RDONLY, 0));
             struct stat st {};
-            if (fd < 0 || ::fstat(fd, &st) != 0) {
+            if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) {
                 const int e = errno;
-                if (fd >= 0) ::close(fd);
                 throw error(errc::io_error, "examining " + what(k) + ": " + errno_text(e));
             }
-            ::close(fd);
             const std::uint64_t words[2] = {static_cast<std::uint64_t>(st.st_dev),
                                             static_cast<std::uint64_t>(st.st_ino)};
             return hash64(std::string_view(reinterpret_cast<const char*>(words), sizeof words));

@@ -497,20 +497,18 @@ class page_store {
     // An flock on segment 0's object while it lives (none for the heap).
     class exclusive_open {
       public:
-        explicit exclusive_open(const std::string& name) {
-            if constexpr (Backend::named) {
-                fd_ = Backend::open(Backend::object(name, 0), O_RDONLY, 0);
-                if (fd_ >= 0) ::flock(fd_, LOCK_EX);
-            }
+        explicit exclusive_open(const std::string& name) : fd_(segment_zero(name)) {
+            if (fd_.get() >= 0) ::flock(fd_.get(), LOCK_EX);
         }
-        ~exclusive_open() {
-            if (fd_ >= 0) ::close(fd_);  // which releases the lock
-        }
-        exclusive_open(const exclusive_open&) = delete;
-        exclusive_open& operator=(const exclusive_open&) = delete;
 
       private:
-        int fd_ = -1;
+        static int segment_zero(const std::string& name) {
+            if constexpr (Backend::named)
+                return Backend::open(Backend::object(name, 0), O_RDONLY, 0);
+            else
+                return -1;
+        }
+        fd_guard fd_;  // closing it releases the lock
     };
     static std::uint64_t boot_id_hash() {
         std::ifstream in("/proc/sys/kernel/random/boot_id");
