@@ -255,6 +255,39 @@ TEST_CASE("page index: damaged buckets and directories are refused by name, neve
                                is_error(errc::corrupt, "fails its checksum"));
         REQUIRE_FALSE(index_at.verify(r).empty());
     }
+    // Where the key's entry starts in its bucket page, and the slot that names it.
+    auto entry_at = [&] {
+        auto r = s.read();
+        const auto* page = r.page(bucket).data();
+        return static_cast<std::size_t>(index_at.find(r, key)->data() - page) - key.size() - 16;
+    };
+    SECTION("a key byte: its lookup fails, never a silent miss") {
+        const std::size_t at = entry_at();
+        bytes_of(bucket)[at + 16] ^= std::byte{0x20};
+        auto r = s.read();
+        REQUIRE_THROWS_MATCHES(index_at.find(r, key), mmry::error,
+                               is_error(errc::corrupt, "fails its checksum"));
+        REQUIRE_FALSE(index_at.verify(r).empty());
+    }
+    SECTION("a slot's fingerprint or offset: the header's checksum fails") {
+        const std::size_t at = entry_at();
+        auto* page = bytes_of(bucket);
+        std::uint16_t count = 0;
+        std::memcpy(&count, page + 16, 2);
+        std::size_t slot = 0;
+        for (std::size_t k = 0; k < count; ++k) {
+            std::uint16_t offset = 0;
+            std::memcpy(&offset, page + 32 + 8 * k + 4, 2);
+            if (offset == at) slot = 32 + 8 * k;
+        }
+        REQUIRE(slot != 0);
+        const std::size_t byte = GENERATE(0, 4);  // fingerprint, offset
+        page[slot + byte] ^= std::byte{1};
+        auto r = s.read();
+        REQUIRE_THROWS_MATCHES(index_at.find(r, key), mmry::error,
+                               is_error(errc::corrupt, "header fails its checks"));
+        REQUIRE_FALSE(index_at.verify(r).empty());
+    }
     SECTION("the bucket header") {
         bytes_of(bucket)[9] ^= std::byte{4};
         auto r = s.read();

@@ -20,7 +20,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <random>
 #include <span>
@@ -49,10 +49,11 @@ class context {
     context(Store& s, const std::string& name) : store_(&s), name_(name) {
         read_.emplace(s.read());
         v_.r = &*read_;
+        inline_.borrow();
     }
     struct for_write {};
     context(Store& s, const std::string& name, for_write) : store_(&s), name_(name) {
-        write_.emplace(s);
+        write_ = std::make_unique<write_holder>(s);
         v_.w = &write_->t;
     }
     context(const context&) = delete;
@@ -243,7 +244,7 @@ class context {
     }
 
     void load_counters() {
-        counters_.emplace();
+        counters_ = std::make_unique<store_counters>();
         const auto p = v_.word(counters_page);
         if (p == pg::no_page) {
             writer w;
@@ -280,11 +281,15 @@ class context {
     Store* store_;
     std::string name_;
     std::optional<read_txn> read_;
-    std::optional<write_holder> write_;
+    // On the heap, the writer's state and the counters: a reader, which needs neither, is a
+    // small allocation (every get makes one).
+    std::unique_ptr<write_holder> write_;
     view<Store> v_;
-    std::optional<store_counters> counters_;
+    std::unique_ptr<store_counters> counters_;
     std::string counters_base_;
-    mutable std::deque<std::vector<std::byte>> gathered_;  // records of several runs, read
+    // Records of several runs, read (a vector of buffers: its moves keep each buffer's bytes,
+    // and an empty one allocates nothing, unlike a deque, for the reads that need none).
+    mutable std::vector<std::vector<std::byte>> gathered_;
 };
 
 }  // namespace tables

@@ -91,8 +91,8 @@ class hash_index {
             // An entry of this key that fails its checksum is replaced all the same: damage
             // must not make a key impossible to write.
             const auto* old = bucket.find(h, key, false);
-            const std::size_t freed = old ? old->size : 0;
-            if (bucket.used() - freed + entry_size(key.size(), value.size()) <= bucket_capacity) {
+            const std::size_t freed = old ? old->cost() : 0;
+            if (bucket.used() - freed + entry_cost(key.size(), value.size()) <= bucket_capacity) {
                 bucket_builder next(bucket.depth(), bucket.prefix());
                 for (const auto& e : bucket.entries())
                     if (&e != old) next.add(e);
@@ -159,6 +159,11 @@ class hash_index {
                         bucket.check(e);
                         if (e.hash != hash64(e.key, v.word(w_ + 3)) || !bucket.holds(e.hash))
                             bucket.fail("an entry's hash is not its key's, or not the bucket's");
+                        if (e.fingerprint != fingerprint_of(e.hash))
+                            bucket.fail("the slot of the entry at byte " +
+                                        std::to_string(e.offset) +
+                                        " holds another fingerprint than its hash's: lookups "
+                                        "pass it by");
                     } catch (const error& x) {
                         problems.push_back(x.what());
                     }
@@ -306,7 +311,7 @@ class hash_index {
         const page_id other = slot(t, buddy_prefix << (depth(t) - d));
         bucket_view buddy(t.page(other), name(other));
         if (buddy.depth() != d || buddy.prefix() != buddy_prefix ||
-            bucket.used() - gone->size + buddy.used() > bucket_capacity / 2)
+            bucket.used() - gone->cost() + buddy.used() > bucket_capacity / 2)
             return false;
         bucket_builder merged(static_cast<std::uint8_t>(d - 1), bucket.prefix() >> 1);
         for (const auto& e : bucket.entries())

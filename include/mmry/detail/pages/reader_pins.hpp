@@ -16,9 +16,10 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <mmry/detail/pages/page_format.hpp>
 #include <mmry/detail/process_id.hpp>
@@ -32,6 +33,7 @@ class reader_pins {
   public:
     reader_pins(control_block& control, pin_slot* slots, const std::string& store)
         : control_(&control), slots_(slots) {
+        pins_.reserve(8);  // before a slot is taken: a throw here leaves none taken
         const auto me = process_id::self();
         for (int round = 0; !slot_; ++round) {
             if (round == 2)
@@ -63,15 +65,19 @@ class reader_pins {
     /// Publishes that a thread of this process reads state `txn`.
     void pin(std::uint64_t txn) {
         std::lock_guard lock(mutex_);
-        ++pins_[txn];
-        slot_->pin.store(pins_.begin()->first, std::memory_order_seq_cst);
+        const auto it = at(txn);
+        if (it != pins_.end() && it->first == txn)
+            ++it->second;
+        else
+            pins_.insert(it, {txn, 1});
+        slot_->pin.store(pins_.front().first, std::memory_order_seq_cst);
     }
     void unpin(std::uint64_t txn) {
         std::lock_guard lock(mutex_);
-        const auto it = pins_.find(txn);
-        if (it == pins_.end()) return;
+        const auto it = at(txn);
+        if (it == pins_.end() || it->first != txn) return;
         if (--it->second == 0) pins_.erase(it);
-        slot_->pin.store(pins_.empty() ? 0 : pins_.begin()->first, std::memory_order_seq_cst);
+        slot_->pin.store(pins_.empty() ? 0 : pins_.front().first, std::memory_order_seq_cst);
     }
 
     /// The oldest state any live reader may be reading, or `current` when none reads an older
@@ -118,6 +124,13 @@ class reader_pins {
     }
 
   private:
+    // The pins, by state, oldest first: a sorted vector, which holds the few states a process
+    // reads at once without an allocation per read.
+    std::vector<std::pair<std::uint64_t, std::uint32_t>>::iterator at(std::uint64_t txn) {
+        return std::lower_bound(pins_.begin(), pins_.end(),
+                                std::pair<std::uint64_t, std::uint32_t>{txn, 0});
+    }
+
     static void release(pin_slot& s) {
         const std::uint32_t pid = s.pid.load();
         s.pin = 0;
@@ -136,7 +149,7 @@ class reader_pins {
     pin_slot* slots_;
     pin_slot* slot_ = nullptr;
     std::mutex mutex_;
-    std::map<std::uint64_t, std::uint32_t> pins_;
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> pins_;  // state, threads reading it
 };
 
 }  // namespace detail::pages

@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <span>
 #include <vector>
@@ -27,8 +26,12 @@ class inline_records {
     static bool is(const record_ref& r) noexcept {
         return (r.where.raw() >> 62) == 1;  // not a run list (bit 63)
     }
+    /// A reader's transaction borrows the bytes from its pinned pages, which no one changes
+    /// while it lives; a write transaction copies them (it may rewrite a page it made).
+    void borrow() noexcept { borrowing_ = true; }
     handle add(std::span<const std::byte> b) {
-        items_.emplace_back(b.begin(), b.end());
+        if (!borrowing_) b = owned_.emplace_back(b.begin(), b.end());  // moves keep the bytes
+        items_.push_back(b);
         return handle::from_raw(flag | (items_.size() - 1));
     }
     std::span<const std::byte> get(const record_ref& r) const {
@@ -39,7 +42,9 @@ class inline_records {
     }
 
   private:
-    std::deque<std::vector<std::byte>> items_;
+    bool borrowing_ = false;
+    std::vector<std::span<const std::byte>> items_;
+    std::vector<std::vector<std::byte>> owned_;
 };
 
 // Value codecs: a value type and its bytes.

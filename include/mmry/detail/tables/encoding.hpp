@@ -14,6 +14,7 @@
 
 #include <cryptopp/sha.h>
 
+#include <mmry/detail/describe.hpp>
 #include <mmry/detail/le.hpp>
 #include <mmry/detail/pages/page_format.hpp>
 #include <mmry/error.hpp>
@@ -56,13 +57,16 @@ class writer {
 
 class reader {
   public:
-    reader(std::span<const std::byte> in, const std::string& what) : in_(in), what_(what) {}
+    /// `what` (and `entry`, a key quoted after it) name the bytes in errors; both must outlive
+    /// the reader. The name is only made when an error needs it.
+    reader(std::span<const std::byte> in, std::string_view what, std::string_view entry = {})
+        : in_(in), what_(what), entry_(entry) {}
     std::uint8_t u8() { return static_cast<std::uint8_t>(take(1)[0]); }
     std::uint32_t u32() { return load_le<std::uint32_t>(take(4).data()); }
     std::uint64_t u64() { return load_le<std::uint64_t>(take(8).data()); }
     std::span<const std::byte> take(std::size_t n) {
         if (n > in_.size())
-            throw error(errc::corrupt, what_ + " is " + std::to_string(at_ + in_.size()) +
+            throw error(errc::corrupt, name() + " is " + std::to_string(at_ + in_.size()) +
                                            " bytes long, too short for what it holds");
         auto out = in_.first(n);
         in_ = in_.subspan(n);
@@ -82,14 +86,21 @@ class reader {
     std::span<const std::byte> rest() const noexcept { return in_; }
     void done() const {
         if (!in_.empty())
-            throw error(errc::corrupt,
-                        what_ + " has " + std::to_string(in_.size()) + " bytes more than it holds");
+            throw error(errc::corrupt, name() + " has " + std::to_string(in_.size()) +
+                                           " bytes more than it holds");
+    }
+    /// What the bytes are, as errors name them.
+    std::string name() const {
+        std::string out(what_);
+        if (!entry_.empty()) out += " entry " + quote(entry_.substr(0, 64));
+        return out;
     }
 
   private:
     std::span<const std::byte> in_;
     std::size_t at_ = 0;
-    const std::string& what_;
+    std::string_view what_;
+    std::string_view entry_;
 };
 
 inline std::span<const std::byte> bytes_of(std::string_view s) noexcept {
@@ -142,6 +153,12 @@ inline std::string index_key(std::string_view key) {
         digest.data(), reinterpret_cast<const CryptoPP::byte*>(key.data()), key.size());
     out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
     return out;
+}
+/// The same without a copy of a short key: the key itself, or a long key's made in `buf`.
+inline std::string_view index_key(std::string_view key, std::string& buf) {
+    if (key.size() <= short_key) return key;
+    buf = index_key(key);
+    return buf;
 }
 
 }  // namespace tables

@@ -220,7 +220,9 @@ class table {
     slot* load(std::string_view key) {
         if (auto it = cache_.find(key); it != cache_.end()) return &it->second;
         slot s;
-        const std::string ikey = index_key(key);
+        std::string buf;
+        const std::string_view ikey = index_key(key, buf);
+        const bool writing = v_->w != nullptr;
         std::optional<std::span<const std::byte>> entry;
         try {
             entry = index_.find(*v_, ikey);
@@ -228,54 +230,57 @@ class table {
             if (e.code_value() != errc::corrupt) throw;
             // A reader is told, naming the key. A writer may still erase or replace the key: it
             // reads the entry unchecked, and writes it back whatever it does.
-            if (!v_->w)
+            if (!writing)
                 throw error(errc::corrupt, "key " + quote(key.substr(0, 64)) + ": " + e.detail());
             entry = index_.find_unchecked(*v_, ikey);
             s.damaged = true;
         }
         if (entry) {
             try {
-                std::string real;
+                // Only a writer keeps the state's bytes: to tell what changed, and free blobs.
                 std::string encoded;
-                s.now = decode_entry(ikey, *entry, &real, &encoded);
-                if (real != key)
-                    throw error(errc::corrupt, name(ikey) + " holds key " +
-                                                   quote(real.substr(0, 64)) + ", not " +
-                                                   quote(key.substr(0, 64)));
-                s.base = std::move(encoded);
+                s.now = decode_entry(ikey, *entry, nullptr, writing ? &encoded : nullptr, &key);
+                if (writing) s.base = std::move(encoded);
             } catch (const error&) {
                 if (!s.damaged) throw;
                 s.now.reset();  // nothing to read in it: absent to the writer, removed below
             }
-            s.base_entry = std::string(reinterpret_cast<const char*>(entry->data()), entry->size());
+            if (writing)
+                s.base_entry =
+                    std::string(reinterpret_cast<const char*>(entry->data()), entry->size());
         }
         return &cache_.emplace(std::string(key), std::move(s)).first->second;
     }
 
-    // An entry's value (and key, and encoded value).
+    // An entry's value. Its key goes into *key and its encoded value into *encoded, when asked;
+    // the key (a long key is read from its blob) is checked to be filed under ikey, and to be
+    // *expect when given. Names are only made for errors: this is every read's path.
     value_type decode_entry(std::string_view ikey, std::span<const std::byte> entry,
-                            std::string* key, std::string* encoded = nullptr) const {
-        const std::string what = name(ikey);
-        reader r(entry, what);
+                            std::string* key, std::string* encoded = nullptr,
+                            const std::string_view* expect = nullptr) const {
+        reader r(entry, what_, ikey);
         const auto flags = r.u8();
-        if (flags > 3) throw error(errc::corrupt, what + " has unknown flags");
+        if (flags > 3) throw error(errc::corrupt, r.name() + " has unknown flags");
+        std::string_view real = ikey;
         if (flags & 1) {
             const auto p = r.u64(), n = r.u64();
-            const auto k = read_blob(*v_, p, n, what);
-            key->assign(reinterpret_cast<const char*>(k.data()), k.size());
-            if (index_key(*key) != ikey)
-                throw error(errc::corrupt, what + ": the key in its blob is filed elsewhere");
-        } else {
-            key->assign(ikey);
+            const auto k = read_blob(*v_, p, n, r.name());
+            real = {reinterpret_cast<const char*>(k.data()), k.size()};
+            if (index_key(real) != ikey)
+                throw error(errc::corrupt, r.name() + ": the key in its blob is filed elsewhere");
         }
+        if (expect && real != *expect)
+            throw error(errc::corrupt, r.name() + " holds key " + quote(real.substr(0, 64)) +
+                                           ", not " + quote(expect->substr(0, 64)));
+        if (key) key->assign(real);
         std::span<const std::byte> bytes = r.rest();
         if (flags & 2) {
             const auto p = r.u64(), n = r.u64();
             r.done();
-            bytes = read_blob(*v_, p, n, what);
+            bytes = read_blob(*v_, p, n, r.name());
         }
         if (encoded) encoded->assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-        reader body(bytes, what);
+        reader body(bytes, what_, ikey);
         value_type out = Codec::decode(body, inline_);
         body.done();
         return out;
