@@ -277,11 +277,30 @@ TEST_CASE("page tree: damaged nodes are refused by name, never followed") {
     REQUIRE(r.word(3) >= 2);
     auto* root = const_cast<std::byte*>(r.page(r.word(2)).data());
     const std::string key = m.begin()->first;
-    SECTION("a child pointer past the store") {
+    SECTION("the first child pointer: the header's checksum covers it") {
         const std::uint64_t far = 1ull << 40;
         std::memcpy(root + pg::node_header, &far, 8);  // the root's first child
         REQUIRE_THROWS_MATCHES(tree.find(r, key), mmry::error,
-                               is_error(errc::corrupt, "are not data pages"));
+                               is_error(errc::corrupt, "page " + std::to_string(r.word(2))));
+        REQUIRE_FALSE(tree.verify(r).empty());
+    }
+    SECTION("a separator's key, length or child: no key is silently missing") {
+        // Separator 0 of the root, after the first child: [sum u32][length u16][2][child u64][key]
+        const std::size_t at = pg::node_header + 8;
+        const std::size_t byte = GENERATE(4, 8, 10, 16);  // length, child (low, high), key
+        root[at + byte] ^= static_cast<std::byte>(byte == 8 ? 0x01 : 0x08);
+        std::size_t refused = 0;
+        for (const auto& [k, v] : m) {
+            try {
+                const auto found = tree.find(r, k);
+                REQUIRE(found.has_value());  // a damaged separator never makes a key absent
+                REQUIRE(as_string(*found) == v);
+            } catch (const mmry::error& e) {
+                REQUIRE(e.code_value() == errc::corrupt);
+                ++refused;
+            }
+        }
+        CHECK(refused > 0);
         REQUIRE_FALSE(tree.verify(r).empty());
     }
     SECTION("a node header") {

@@ -18,6 +18,7 @@
 // Errors: errc::corrupt for any entry or blob that fails its checks, naming it.
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -231,15 +232,43 @@ class context {
               c.records, c.folded_values, c.folded_logical, c.chunk_refs, c.chunk_logical,
               c.chunk_stored, c.pieces, c.dictionary_stored, c.payload_bytes})
             w.u64(v);
-        for (auto v : c.class_blocks) w.u64(v);
-        for (auto v : c.class_bytes) w.u64(v);
-        for (auto v : c.level_frames) w.u64(v);
+        sparse(c.class_blocks, w);
+        sparse(c.class_bytes, w);
+        sparse(c.level_frames, w);
         w.u32(static_cast<std::uint32_t>(c.dictionaries.size()));
         for (const auto& d : c.dictionaries) {
             w.u32(d.id);
             w.u64(d.bytes);
             w.ref(d.ref);
             w.u64(d.records);
+        }
+    }
+
+    // A counter array as its non-zero entries: [n u32] and n times [index u32][value u64], by
+    // index. Most of a store's size classes and levels are never used, and the counters are
+    // read and written by every commit.
+    template <std::size_t N>
+    static void sparse(const std::array<std::uint64_t, N>& a, writer& w) {
+        const auto n = static_cast<std::uint32_t>(
+            std::count_if(a.begin(), a.end(), [](std::uint64_t v) { return v != 0; }));
+        w.u32(n);
+        for (std::uint32_t i = 0; i < N; ++i)
+            if (a[i] != 0) {
+                w.u32(i);
+                w.u64(a[i]);
+            }
+    }
+    template <std::size_t N>
+    void sparse(reader& r, std::array<std::uint64_t, N>& a) const {
+        const std::uint32_t n = r.u32();
+        std::uint64_t next = 0;  // indexes rise: each once
+        for (std::uint32_t k = 0; k < n; ++k) {
+            const std::uint32_t i = r.u32();
+            if (i < next || i >= N)
+                throw error(errc::corrupt, r.name() + " names counter " + std::to_string(i) +
+                                               " of " + std::to_string(N) + " out of order");
+            a[i] = r.u64();
+            next = std::uint64_t{i} + 1;
         }
     }
 
@@ -262,9 +291,9 @@ class context {
               &c.erases, &c.records, &c.folded_values, &c.folded_logical, &c.chunk_refs,
               &c.chunk_logical, &c.chunk_stored, &c.pieces, &c.dictionary_stored, &c.payload_bytes})
             *f = r.u64();
-        for (auto& v : c.class_blocks) v = r.u64();
-        for (auto& v : c.class_bytes) v = r.u64();
-        for (auto& v : c.level_frames) v = r.u64();
+        sparse(r, c.class_blocks);
+        sparse(r, c.class_bytes);
+        sparse(r, c.level_frames);
         const std::uint32_t n = r.u32();
         if (n > r.rest().size() / 52) r.take(r.rest().size() + 1);
         for (std::uint32_t i = 0; i < n; ++i) {

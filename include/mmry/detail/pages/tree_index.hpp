@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include <mmry/detail/describe.hpp>
 #include <mmry/detail/pages/page_format.hpp>
 #include <mmry/detail/pages/tree_node.hpp>
 #include <mmry/error.hpp>
@@ -193,6 +194,31 @@ class tree_index {
         page_id node;
         std::size_t child;
     };
+    // A child of a branch being rewritten, and its separator (none for the first child): kept
+    // with its checksum (`sum`) while neither changes, so that a rewrite never makes a damaged
+    // separator pass; made afresh for a separator or child this transaction set.
+    struct child {
+        std::string key;
+        page_id page = no_page;
+        std::optional<std::uint32_t> sum;
+
+        // Throws errc::corrupt when a kept separator fails its checksum: before it moves where
+        // a fresh checksum would cover it (up into a parent, or to a branch's first child).
+        void check(const std::string& where) const {
+            if (sum && *sum != node_builder::separator_sum(key, page))
+                throw error(errc::corrupt,
+                            where + ": the separator " + quote(key) + " fails its checksum");
+        }
+        static std::vector<child> of(const node_view& n) {
+            std::vector<child> out;
+            out.reserve(n.entries().size());
+            for (const auto& e : n.entries())
+                out.push_back({std::string(e.key), e.child,
+                               out.empty() ? std::nullopt : std::optional(e.sum)});
+            return out;
+        }
+    };
+
     // What a rewritten node asks of its parent.
     struct change {
         enum kind_t { replace, split, remove } kind;
@@ -292,16 +318,20 @@ class tree_index {
         for (std::size_t level = path.size(); level-- > 0;) {
             const auto [node, at] = path[level];
             node_view n(t.page(node), name(node));
-            std::vector<std::pair<std::string, page_id>> children;
-            for (const auto& e : n.entries()) children.emplace_back(std::string(e.key), e.child);
+            auto children = child::of(n);
             if (c.kind == change::remove) {
                 children.erase(children.begin() + static_cast<std::ptrdiff_t>(at));
-                if (at == 0 && !children.empty()) children[0].first.clear();
+                if (at == 0 && !children.empty()) {
+                    children[0].check(name(node));
+                    children[0].key.clear();
+                    children[0].sum.reset();
+                }
             } else {
-                children[at].second = c.left;
+                children[at].page = c.left;  // descend() checked this separator
+                children[at].sum.reset();
                 if (c.kind == change::split)
                     children.insert(children.begin() + static_cast<std::ptrdiff_t>(at) + 1,
-                                    {c.separator, c.right});
+                                    {c.separator, c.right, std::nullopt});
             }
             c = write_branch(t, node, children);
         }
@@ -328,19 +358,18 @@ class tree_index {
     }
 
     template <class Txn>
-    change write_branch(Txn& t, page_id old,
-                        const std::vector<std::pair<std::string, page_id>>& children) const {
+    change write_branch(Txn& t, page_id old, const std::vector<child>& children) const {
         if (children.empty()) {
             t.free(old);
             return change::removed();
         }
         std::size_t total = 8;
         for (std::size_t k = 1; k < children.size(); ++k)
-            total += separator_size(children[k].first.size());
+            total += separator_size(children[k].key.size());
         auto fill = [&](node_builder& b, std::size_t from, std::size_t to) {
-            b.first_child(children[from].second);
+            b.first_child(children[from].page);
             for (std::size_t k = from + 1; k < to; ++k)
-                b.add(children[k].first, children[k].second);
+                b.add(children[k].key, children[k].page, children[k].sum);
         };
         if (total <= node_capacity) {
             node_builder b(false);
@@ -350,12 +379,13 @@ class tree_index {
         // The middle separator (by bytes) goes up; the children on each side stay.
         std::size_t m = 1, bytes = 8;
         while (m + 1 < children.size() && bytes < total / 2)
-            bytes += separator_size(children[m++].first.size());
+            bytes += separator_size(children[m++].key.size());
+        children[m].check(name(old));
         node_builder left(false), right(false);
         fill(left, 0, m);
         fill(right, m, children.size());
         const page_id l = place(t, old, left);
-        return {change::split, l, children[m].first, place(t, no_page, right)};
+        return {change::split, l, children[m].key, place(t, no_page, right)};
     }
 
     // Merges a leaf left small by an erase with a sibling when the two fit in three quarters
@@ -367,6 +397,11 @@ class tree_index {
         node_view p(t.page(parent), name(parent));
         const std::size_t other = at + 1 < p.entries().size() ? at + 1 : at - 1;
         if (other >= p.entries().size() || other == at) return false;
+        try {
+            p.check(p.entries()[other]);
+        } catch (const error&) {
+            return false;  // a damaged separator: no merge through it (verify() reports it)
+        }
         const page_id sibling = p.entries()[other].child;
         node_view s(t.page(sibling), name(sibling));
         if (!s.leaf()) s.fail("a branch where its sibling is a leaf");
@@ -385,9 +420,9 @@ class tree_index {
         t.free(leaf);
         t.free(sibling);
         // The parent: the lower child becomes the merged leaf, the higher one goes.
-        std::vector<std::pair<std::string, page_id>> children;
-        for (const auto& e : p.entries()) children.emplace_back(std::string(e.key), e.child);
-        children[low].second = m;
+        auto children = child::of(p);
+        children[low].page = m;
+        children[low].sum.reset();
         children.erase(children.begin() + static_cast<std::ptrdiff_t>(low) + 1);
         std::vector<step> rest(path.begin(), path.end() - 1);
         up(t, rest, write_branch(t, parent, children));
@@ -406,8 +441,10 @@ class tree_index {
             }
             return true;
         }
-        for (std::size_t c = n.child_for(from); c < n.entries().size(); ++c)
+        for (std::size_t c = n.child_for(from); c < n.entries().size(); ++c) {
+            if (checked) n.check(n.entries()[c]);
             if (!visit(v, n.entries()[c].child, level + 1, h, from, f, checked)) return false;
+        }
         return true;
     }
 
@@ -421,27 +458,30 @@ class tree_index {
             for (const auto& e : n.entries()) mark_pages(v, e.child, level + 1, h, mark);
     }
 
-    // Checks that every key under `node` lies in [low, high) (an empty bound: none).
+    // Checks that every key under `node` lies in [low, high) (an empty bound: none), and every
+    // separator's checksum. The bounds point into the pinned pages read.
     template <class View>
     void check_bounds(const View& v, page_id node, std::uint64_t level, std::uint64_t h,
-                      const std::optional<std::string>& low, const std::optional<std::string>& high,
+                      std::optional<std::string_view> low, std::optional<std::string_view> high,
                       std::vector<std::string>& problems) const {
         node_view n(v.page(node), name(node));
         expect(n, level, h);
-        for (std::size_t k = 0; k < n.entries().size(); ++k) {
-            const auto& e = n.entries()[k];
+        const auto& entries = n.entries();
+        for (std::size_t k = 0; k < entries.size(); ++k) {
+            const auto& e = entries[k];
             if (n.leaf() || k > 0) {
                 if ((low && e.key < *low) || (high && e.key >= *high))
                     problems.push_back(name(node) +
                                        ": a key lies outside the bounds its parent gives");
             }
             if (!n.leaf()) {
-                std::optional<std::string> lo =
-                    k == 0 ? low : std::optional<std::string>(std::string(e.key));
-                std::optional<std::string> hi =
-                    k + 1 < n.entries().size()
-                        ? std::optional<std::string>(std::string(n.entries()[k + 1].key))
-                        : high;
+                try {
+                    n.check(e);
+                } catch (const error& x) {
+                    problems.push_back(x.what());
+                }
+                const auto lo = k == 0 ? low : std::optional(e.key);
+                const auto hi = k + 1 < entries.size() ? std::optional(entries[k + 1].key) : high;
                 check_bounds(v, e.child, level + 1, h, lo, hi, problems);
             }
         }

@@ -3,26 +3,28 @@
 // children and the keys that separate them.
 //
 //   header (16 bytes): magic u32 ("MLEF" leaf, "MBRN" branch) | count u16 | used u16 |
-//                      checksum u64 of the 8 bytes before it
+//                      checksum u64 of the 8 bytes before it (a branch's: and of its first child)
 //   leaf entries, packed from byte 16, sorted by key, each a multiple of 8 bytes:
 //                      checksum u32 (of the rest) | key length u16 | value length u16 | key | value
-//   branch: child u64, then per separator: key length u16 | 6 unused | child u64 | key, padded
-//           to 8 (child k + 1 holds the keys from separator k on)
+//   branch: child u64, then per separator: checksum u32 (of the rest) | key length u16 |
+//           2 unused | child u64 | key, padded to 8 (child k + 1 holds the keys from separator
+//           k on)
 //
 // node_view checks the header and the framing of every entry before handing out a byte; a leaf
-// entry's checksum is checked when it is returned. Throws errc::corrupt naming the page.
-//
-// A branch's separators carry no checksum (the header's covers its first 8 bytes only): what
-// guards them is the framing, the key order, and the bounds tree_index::verify checks.
+// entry's checksum is checked when it is returned, a separator's when a search compares a key
+// with it or takes its child (child_for), so that a damaged separator is an error, never a key
+// looked for in the wrong leaf and silently missing. Throws errc::corrupt naming the page.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <mmry/detail/hash64.hpp>
 #include <mmry/detail/pages/page_format.hpp>
 #include <mmry/error.hpp>
 
@@ -52,6 +54,17 @@ struct node_entry {
     std::uint32_t sum = 0;
 };
 
+/// A leaf entry's or separator's checksum: of its bytes after the checksum, padding included.
+inline std::uint32_t node_entry_sum(const std::byte* e, std::size_t size) noexcept {
+    return static_cast<std::uint32_t>(checksum(e + 4, size - 4));
+}
+/// A node header's checksum: its first 8 bytes, and a branch's first child.
+inline std::uint64_t header_sum(const std::byte* page, bool leaf) noexcept {
+    const std::uint64_t head = checksum(page, 8);
+    if (leaf) return head;
+    return hash64({reinterpret_cast<const char*>(page + node_header), 8}, head);
+}
+
 class node_view {
   public:
     node_view(std::span<const std::byte> page, std::string where)
@@ -63,7 +76,7 @@ class node_view {
         std::memcpy(&used_, p_.data() + 6, 2);
         std::memcpy(&sum, p_.data() + 8, 8);
         leaf_ = magic == leaf_magic;
-        if ((!leaf_ && magic != branch_magic) || sum != checksum(p_.data(), 8) ||
+        if ((!leaf_ && magic != branch_magic) || sum != header_sum(p_.data(), leaf_) ||
             used_ > node_capacity || (!leaf_ && used_ < 8))
             fail("its header fails its checks");
         std::size_t at = node_header;
@@ -92,7 +105,8 @@ class node_view {
                 e.value = p_.subspan(at + 8 + klen, vlen);
             } else {
                 if (at + 16 > end) fail("separator " + std::to_string(k) + " is cut off");
-                std::memcpy(&klen, p_.data() + at, 2);
+                std::memcpy(&e.sum, p_.data() + at, 4);
+                std::memcpy(&klen, p_.data() + at + 4, 2);
                 std::memcpy(&e.child, p_.data() + at + 8, 8);
                 e.size = separator_size(klen);
                 if (at + e.size > end)
@@ -112,16 +126,20 @@ class node_view {
     /// A leaf's entries; a branch's children (entry 0 the first child, with no key).
     const std::vector<node_entry>& entries() const noexcept { return entries_; }
 
-    /// A branch: the index of the child whose keys include `key`.
+    /// A branch: the index of the child whose keys include `key`. Checks each separator it
+    /// compares `key` with, and the one whose child it returns (the first child is the
+    /// header's): the search goes where the intact separators lead, or fails.
     std::size_t child_for(std::string_view key) const {
         std::size_t lo = 1, hi = entries_.size();
         while (lo < hi) {
             const std::size_t mid = (lo + hi) / 2;
+            check(entries_[mid]);
             if (entries_[mid].key <= key)
                 lo = mid + 1;
             else
                 hi = mid;
         }
+        if (lo > 1) check(entries_[lo - 1]);
         return lo - 1;
     }
     /// A leaf: the index of the first entry whose key is not below `key`.
@@ -136,9 +154,13 @@ class node_view {
         }
         return lo;
     }
+    /// Throws errc::corrupt when a leaf entry or a separator fails its checksum (a branch's
+    /// first child is checked with the header).
     void check(const node_entry& e) const {
-        if (static_cast<std::uint32_t>(checksum(p_.data() + e.offset + 4, e.size - 4)) != e.sum)
-            fail("the entry at byte " + std::to_string(e.offset) + " fails its checksum");
+        if (!leaf_ && e.offset == node_header) return;
+        if (node_entry_sum(p_.data() + e.offset, e.size) != e.sum)
+            fail("the " + std::string(leaf_ ? "entry" : "separator") + " at byte " +
+                 std::to_string(e.offset) + " fails its checksum");
     }
     [[noreturn]] void fail(const std::string& what) const {
         throw error(errc::corrupt, where_ + ": " + what);
@@ -171,7 +193,7 @@ class node_builder {
         std::memcpy(e + 6, &vlen, 2);
         if (!key.empty()) std::memcpy(e + 8, key.data(), key.size());
         if (!value.empty()) std::memcpy(e + 8 + key.size(), value.data(), value.size());
-        const auto sum = static_cast<std::uint32_t>(checksum(e + 4, bytes_.size() - at - 4));
+        const auto sum = node_entry_sum(e, bytes_.size() - at);
         std::memcpy(e, &sum, 4);
         ++count_;
     }
@@ -187,14 +209,28 @@ class node_builder {
         const std::size_t at = grow(8);
         std::memcpy(bytes_.data() + at, &child, 8);
     }
-    /// A branch's separator and the child right of it.
-    void add(std::string_view key, page_id child) {
+    /// A branch's separator and the child right of it, with a checksum made for them, or
+    /// with `sum` (a separator copied as it was, its checksum with it: one that fails its
+    /// checksum still fails it here).
+    void add(std::string_view key, page_id child, std::optional<std::uint32_t> sum = {}) {
         const std::size_t at = grow(separator_size(key.size()));
+        std::byte* e = bytes_.data() + at;
         const auto klen = static_cast<std::uint16_t>(key.size());
-        std::memcpy(bytes_.data() + at, &klen, 2);
-        std::memcpy(bytes_.data() + at + 8, &child, 8);
-        if (!key.empty()) std::memcpy(bytes_.data() + at + 16, key.data(), key.size());
+        std::memcpy(e + 4, &klen, 2);
+        std::memcpy(e + 8, &child, 8);
+        if (!key.empty()) std::memcpy(e + 16, key.data(), key.size());
+        const std::uint32_t s = sum ? *sum : node_entry_sum(e, bytes_.size() - at);
+        std::memcpy(e, &s, 4);
         ++count_;
+    }
+
+    /// The checksum add(key, child) gives a separator.
+    static std::uint32_t separator_sum(std::string_view key, page_id child) {
+        node_builder b(false);
+        b.add(key, child);
+        std::uint32_t sum = 0;
+        std::memcpy(&sum, b.bytes_.data(), 4);
+        return sum;
     }
 
     void write(std::span<std::byte> page) const {
@@ -204,9 +240,9 @@ class node_builder {
         std::memcpy(page.data(), &magic, 4);
         std::memcpy(page.data() + 4, &count_, 2);
         std::memcpy(page.data() + 6, &used, 2);
-        const std::uint64_t sum = checksum(page.data(), 8);
-        std::memcpy(page.data() + 8, &sum, 8);
         if (!bytes_.empty()) std::memcpy(page.data() + node_header, bytes_.data(), bytes_.size());
+        const std::uint64_t sum = header_sum(page.data(), leaf_);
+        std::memcpy(page.data() + 8, &sum, 8);
     }
 
   private:
