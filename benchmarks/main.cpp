@@ -243,8 +243,8 @@ void usage() {
         "                 1000000 it also scales the fold test down (N / 1000000 of its versions\n"
         "                 and text, at least 5 versions of 64 KiB)\n"
         "  --reps R       repetitions per figure, median taken (default 3, at least 3)\n"
-        "  --only LIST    phases: small,scaling,pages,recovery,peers,durable,codec,range,open,\n"
-        "                 fold (default all)\n"
+        "  --only LIST    phases: small,scaling,under_reads,pages,recovery,peers,durable,codec,\n"
+        "                 range,open,fold (default all)\n"
         "  --mmry FILTER  only the mmry compositions whose name contains FILTER\n"
         "  --durable-seconds S  how long each repetition of durable_put commits (default 1;\n"
         "                 smoke 0.03)\n"
@@ -347,6 +347,7 @@ int main(int argc, char** argv) {
         phase("small", [&] { run_small_mmry(cfg, d, res, nt); });
         // Before the peers: RocksDB leaves background threads behind, and the readers fork.
         phase("scaling", [&] { run_read_scaling(cfg, d, res, nt); });
+        phase("under_reads", [&] { run_put_under_reads(cfg, d, res, nt); });  // forks too
         phase("pages", [&] { run_small_pages(cfg, d, res, nt); });
         phase("recovery", [&] { run_recovery(cfg, d, res, nt); });  // forks: before the peers
         phase("peers", [&] { run_small_peers(cfg, d, res, nt); });
