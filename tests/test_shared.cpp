@@ -986,6 +986,12 @@ TEMPLATE_TEST_CASE("processes: at max_size a put fails with limit_exceeded and c
     REQUIRE(block != std::string::npos);
     CHECK(std::stoull(message.substr(block + 9)) > value_size);  // the record: value and head
     CHECK(holds(message, "'" + at.name() + "'"));
+    // The same numbers as fields.
+    REQUIRE(refusal->limit());
+    CHECK(refusal->limit()->limit == limit);
+    CHECK(refusal->limit()->in_use == full.arena.reserved_bytes - full.arena.free_bytes);
+    CHECK(refusal->limit()->requested == std::stoull(message.substr(block + 9)));
+    CHECK_FALSE(mmry::error(errc::corrupt, "not a limit").limit());
 
     // The alerts came at 75, 85 and 95 %, once each, in that order.
     REQUIRE(alerts.size() == 3);

@@ -5,6 +5,8 @@
 // throws mmry::error, a std::system_error whose code is in mmry's category and whose message names
 // what failed: the key, the frame, the offset, the expected and the found values.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -76,13 +78,28 @@ inline std::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), mmry_category()};
 }
 
+/// The numbers of an errc::limit_exceeded, in bytes: what the refused operation needed, what the
+/// store had in use, and its limit (max_size).
+struct limit_details {
+    std::uint64_t requested = 0;
+    std::uint64_t in_use = 0;
+    std::uint64_t limit = 0;
+};
+
 /// The exception every mmry operation throws for anything but "not there".
 /// what() reads "mmry: <what failed, with names and values>: <category message>".
 class error : public std::system_error {
   public:
     error(errc code, const std::string& what)
         : std::system_error(make_error_code(code), "mmry: " + what) {}
+    /// An error with the numbers of a limit (errc::limit_exceeded).
+    error(errc code, const std::string& what, const limit_details& limit) : error(code, what) {
+        limit_ = limit;
+    }
     errc code_value() const noexcept { return static_cast<errc>(code().value()); }
+    /// The numbers of an errc::limit_exceeded that a put, a batch or an allocation refused
+    /// (requested, in use, limit), as fields; none for other errors.
+    const std::optional<limit_details>& limit() const noexcept { return limit_; }
     /// what() without its "mmry: " prefix and category suffix: to say it again in context.
     std::string detail() const {
         std::string_view w = what();
@@ -91,6 +108,9 @@ class error : public std::system_error {
         if (w.ends_with(tail)) w.remove_suffix(tail.size());
         return std::string(w);
     }
+
+  private:
+    std::optional<limit_details> limit_;
 };
 
 }  // namespace v1

@@ -119,8 +119,8 @@ typename basic_store<Traits>::predecessor basic_store<Traits>::predecessor_of(
 template <class Traits>
 record_ref basic_store<Traits>::place(const bytes& record, const format::record_view& parsed,
                                       std::string_view inline_key) {
-    record_ref ref = inline_key.empty() ? s_->root().place(record)
-                                        : s_->root().place_small(record, inline_key);
+    record_ref ref =
+        inline_key.empty() ? s_->root().place(record) : s_->root().place_small(record, inline_key);
     detail::fault_point("commit.placed");
     ref.logical_size = parsed.value_size();
     ref.frames = parsed.header().frame_count;
@@ -271,6 +271,7 @@ template <class Traits>
 void basic_store<Traits>::limit_reached(std::string_view key, std::uint64_t bytes) const {
     const auto a = s_->usage();
     const std::uint64_t limit = s_->pages->max_pages() * detail::pages::page_size;
+    const limit_details numbers{bytes, a.reserved_bytes - a.free_bytes, limit};
     throw error(errc::limit_exceeded,
                 "store " + detail::quote(s_->name) + ": the put of key " + detail::quote(key) +
                     " needs a block of " + std::to_string(bytes) +
@@ -278,7 +279,8 @@ void basic_store<Traits>::limit_reached(std::string_view key, std::uint64_t byte
                     std::to_string(a.reserved_bytes) + " bytes, " +
                     std::to_string(a.reserved_bytes - a.free_bytes) + " in use, of its limit of " +
                     std::to_string(limit) +
-                    " bytes: erase keys, or create the store with a larger max_size");
+                    " bytes: erase keys, or create the store with a larger max_size",
+                numbers);
 }
 
 template <class Traits>

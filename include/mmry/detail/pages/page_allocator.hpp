@@ -211,12 +211,16 @@ class page_allocator {
         page_id first = high_water_;
         if (first / segment_pages_ != (first + n - 1) / segment_pages_)
             first = (first / segment_pages_ + 1) * segment_pages_;
+        // In use: the pages below the high-water mark, freed ones among them (a put or a
+        // batch says it again with the store's exact use).
         if (first + n > max_pages_)
-            throw error(errc::limit_exceeded,
-                        "store " + store_ + ": " + std::to_string(n) + " more page(s) at page " +
-                            std::to_string(first) + " would pass its limit of " +
-                            std::to_string(max_pages_) + " pages (" +
-                            std::to_string(max_pages_ * page_size) + " bytes)");
+            throw error(
+                errc::limit_exceeded,
+                "store " + store_ + ": " + std::to_string(n) + " more page(s) at page " +
+                    std::to_string(first) + " would pass its limit of " +
+                    std::to_string(max_pages_) + " pages (" +
+                    std::to_string(max_pages_ * page_size) + " bytes)",
+                limit_details{n * page_size, high_water_ * page_size, max_pages_ * page_size});
         pages_.make_segment(static_cast<std::uint32_t>(first / segment_pages_));
         for (page_id p = high_water_; p < first; ++p) pool_.insert(p);
         high_water_ = first + n;
