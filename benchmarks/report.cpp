@@ -289,7 +289,7 @@ void target_table(const report& r, std::ostream& out) {
         {"read_scaling", "2 processes ÷ 1 ≥ 1.8", res.find("read_scaling", shm), 1.8, false,
          cpu("read_scaling", shm)},
         {"put_under_reads", "p99 beside 2 readers ÷ alone ≤ 2", res.find("put_under_reads", shm), 2,
-         true},
+         true, cpu("put_under_reads", shm)},
         {"fold_stored_fraction", "cdc ÷ none stored bytes ≤ 0.05",
          res.find("fold_stored_fraction", "mmry/cdc"), 0.05, true},
         {"dict_ratio", "zstd3+dict logical ÷ frame payload ≥ 2.9",
