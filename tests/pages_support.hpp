@@ -41,16 +41,21 @@ class page_place {
         } else {
             name_ = unique;
         }
+        // What a killed earlier run of the same pid left goes first: the names are only
+        // unique among live processes.
+        clear();
     }
-    ~page_place() {
-        if constexpr (Backend::named) pg::page_store<Backend>::remove(name_);
-        if (!dir_.empty()) std::filesystem::remove_all(dir_);
-    }
+    ~page_place() { clear(); }
     page_place(const page_place&) = delete;
     page_place& operator=(const page_place&) = delete;
     const std::string& name() const { return name_; }
 
   private:
+    void clear() {
+        if constexpr (Backend::named) pg::page_store<Backend>::remove(name_);
+        std::error_code ec;
+        if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+    }
     std::string dir_, name_;
 };
 
