@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -261,33 +260,6 @@ TEST_CASE("pages: pages a reader can see are not reused until it is gone") {
     for (std::uint64_t step = 221; step <= 620; ++step) apply(s, step);
     CHECK(s.stats().pages < pinned + 100);
     require_state(s, 620);
-}
-
-TEST_CASE("pages: a reader that held reuse back leaves few free lists, and its pages reused") {
-    // While a reader pins a state, every commit's freed pages make a list no one may use yet;
-    // lists no longer than a commit's own join it, so there are O(log n) of them, not as many
-    // as the meta holds (each commit then copying a 46th of all free pages); after the reader,
-    // the short lists are used first, so they do not pile up either.
-    pg::page_store<pg::heap_backend> s(pg::create, "heap", small());
-    for (std::uint64_t step = 1; step <= 20; ++step) apply(s, step);
-    std::uint64_t most = 0;
-    {
-        auto r = s.read();
-        for (std::uint64_t step = 21; step <= 620; ++step) {
-            apply(s, step);
-            most = std::max(most, s.stats().lists);
-        }
-        CHECK(most < 20);
-    }
-    const auto pinned = s.stats().pages;
-    most = 0;
-    for (std::uint64_t step = 621; step <= 1220; ++step) {
-        apply(s, step);
-        most = std::max(most, s.stats().lists);
-    }
-    CHECK(most < 20);
-    CHECK(s.stats().pages < pinned + 100);  // the pages it held back are handed out again
-    require_state(s, 1220);
 }
 
 TEMPLATE_TEST_CASE("pages: a writer killed at any fault point costs only its own transaction", "",

@@ -128,20 +128,6 @@ class page_allocator {
     /// high-water mark); `written` gets every page this transaction wrote.
     void finish(meta& next, std::vector<page_id>& written) {
         while (lists_.size() + 2 > max_lists) absorb_smallest();
-        // Lists no longer than this transaction's own join it (a binary counter's carries), so
-        // that list lengths grow geometrically: a page number is copied O(log n) times in its
-        // life and a commit costs what it frees, amortized. Merging only when the lists were
-        // too many made every commit copy ~1/46 of all free pages, and a reader that held
-        // reuse back for a while left the store's commits slower for good.
-        // The same for the usable lists and what the pool keeps (the rest of list pages taken
-        // for runs), which is written as a list of its own.
-        for (const bool into_pool : {false, true})
-            for (;;) {
-                const std::size_t i = shortest(!into_pool);
-                const std::size_t into = into_pool ? pool_.size() : freed_.size();
-                if (i == lists_.size() || lists_[i].count > into) break;
-                absorb(i, into_pool);
-            }
         // This transaction's freed pages (in a durable store with the list pages it consumed:
         // the state on disk still reads them). Their list's own pages may come from the lists,
         // which can free a consumed list page more: sized again until it holds.
@@ -267,10 +253,12 @@ class page_allocator {
 
     // Moves the next list page of a usable list into the pool; false when no list can give.
     bool refill() {
-        const std::size_t i = shortest(false);
-        if (i == lists_.size()) return false;
-        take_list_page(i, pool_);
-        return true;
+        for (std::size_t i = 0; i < lists_.size(); ++i) {
+            if (!usable(lists_[i])) continue;
+            take_list_page(i, pool_);
+            return true;
+        }
+        return false;
     }
 
     // The head page of list i, read and checked once per transaction.
@@ -322,25 +310,13 @@ class page_allocator {
         fault_point("pages.refill");
     }
 
-    // The shortest list a reader holds back (`held`), or the shortest usable one; lists_.size()
-    // when there is none.
-    std::size_t shortest(bool held) const {
-        std::size_t i = lists_.size();
-        for (std::size_t k = 0; k < lists_.size(); ++k)
-            if (usable(lists_[k]) != held &&
-                (i == lists_.size() || lists_[k].count < lists_[i].count))
-                i = k;
-        return i;
-    }
-
-    // One page from the head of a usable list, or no_page when none has any. The shortest list
-    // first: the few pages each commit frees are handed out again by the next ones, so lists do
-    // not pile up (long ones, left by a reader that held reuse back, are drawn on when the
-    // short ones run out).
+    // One page from the head of a usable list, or no_page when none has any.
     page_id take_from_lists() {
-        for (;;) {
-            const std::size_t i = shortest(false);
-            if (i == lists_.size()) return no_page;
+        for (std::size_t i = 0; i < lists_.size();) {
+            if (!usable(lists_[i])) {
+                ++i;
+                continue;
+            }
             auto& l = lists_[i];
             const list_page& page = head_of(i);
             if (l.skip == page.count) {  // an empty last page: the list goes
@@ -352,6 +328,7 @@ class page_allocator {
             if (l.skip == page.count) advance(i);
             return p;
         }
+        return no_page;
     }
 
     // Moves the rest of the head page of list i into `into`, and drops the page from the list.
@@ -370,10 +347,8 @@ class page_allocator {
         const auto it =
             std::min_element(lists_.begin(), lists_.end(),
                              [](const auto& a, const auto& b) { return a.count < b.count; });
-        absorb(static_cast<std::size_t>(it - lists_.begin()), usable(*it));
-    }
-    // Moves list i into the pool, or into this transaction's freed pages.
-    void absorb(std::size_t i, bool into_pool) {
+        const auto i = static_cast<std::size_t>(it - lists_.begin());
+        const bool into_pool = usable(*it);
         // Each page taken shrinks the list by at least one page number, and the last one drops
         // it: the loop ends, whatever the list pages say.
         for (const std::size_t before = lists_.size(); lists_.size() == before;) {
