@@ -21,8 +21,10 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -128,6 +130,29 @@ class page_allocator {
     /// high-water mark); `written` gets every page this transaction wrote.
     void finish(meta& next, std::vector<page_id>& written) {
         while (lists_.size() + 2 > max_lists) absorb_smallest();
+        // Short usable lists (a commit's freed pages, once no reader holds them) join what the
+        // pool keeps, so that they do not pile up behind the long list drawn on first.
+        while (lists_.size() + 2 > merge_at && absorb_smallest(true, list_page::capacity)) {
+        }
+        // Past merge_at lists, the two lists this commit writes are linked in front of lists
+        // already there instead of taking slots of their own: what the pool keeps in front of
+        // the first usable list (their pages are free for anyone now), this transaction's
+        // freed pages in front of the newest list a reader holds back (its mark moves to this
+        // transaction: reuse waits longer, never less; it is not scrubbed yet, so the merged
+        // list's pages are zeroed once, when it becomes usable). A link costs the ids of the
+        // target's head page (read and written again) whatever the target's length: a reader
+        // that holds reuse back for long leaves one long list, not 46 of equal length of which
+        // every commit then copied one (merging only when the slots ran out).
+        // Both targets are taken out of lists_ before any page is allocated below, so that
+        // nothing draws on them meanwhile. (In a durable store the target's released head page
+        // joins this transaction's freed pages, as every consumed list page does.)
+        std::optional<list_ref> rest_onto;
+        if (lists_.size() + 2 > merge_at && (!pool_.empty() || (!durable_ && !released_.empty())))
+            rest_onto = detach_tail(first_usable(), pool_);
+        std::optional<list_ref> freed_onto;
+        if (lists_.size() + 2 > merge_at && (!freed_.empty() || (durable_ && !released_.empty())))
+            freed_onto = detach_tail(newest_held(), freed_);
+
         // This transaction's freed pages (in a durable store with the list pages it consumed:
         // the state on disk still reads them). Their list's own pages may come from the lists,
         // which can free a consumed list page more: sized again until it holds.
@@ -146,12 +171,15 @@ class page_allocator {
         }
         std::vector<page_id> freed(freed_.begin(), freed_.end());
         std::size_t next_freed = 0;
-        const page_id freed_head =
-            write_list(freed, freed_chain.size(), [&] { return freed_chain.at(next_freed++); });
+        if (freed_onto && freed.size() < freed_chain.size()) unlink(freed_onto, false);
+        const page_id freed_head = write_list(
+            freed, freed_chain.size(), [&] { return freed_chain.at(next_freed++); },
+            freed_onto ? freed_onto->head : no_page);
         // What the pool keeps (pages and consumed list pages): its list pages come from the
         // pool itself, else the lists, else the high-water mark. Each page taken from the pool
-        // shortens the list by one, so the chain may end one page longer than its ids need:
-        // that page is written empty, and is free like the others once consumed.
+        // shortens the list by one, so the chain may end one page longer than its ids need
+        // (write_list spreads the ids over every page; a chain with a page more than ids is
+        // not linked, as its empty page may only end a list).
         // (Outside a durable store the lists may give too: a list page they free joins the
         // rest, and the chain is sized again.)
         std::vector<page_id> chain;
@@ -164,13 +192,22 @@ class page_allocator {
         }
         std::vector<page_id> rest(pool_.begin(), pool_.end());
         rest.insert(rest.end(), released_.begin(), released_.end());
+        if (rest_onto && rest.size() < chain.size()) unlink(rest_onto, true);
         std::size_t next_chain = 0;
-        const page_id rest_head =
-            write_list(rest, chain.size(), [&] { return chain.at(next_chain++); });
+        const page_id rest_head = write_list(
+            rest, chain.size(), [&] { return chain.at(next_chain++); },
+            rest_onto ? rest_onto->head : no_page);
         fault_point("pages.lists_written");
 
-        if (!freed.empty()) lists_.push_back({txn_, freed_head, freed.size()});
-        if (!chain.empty()) lists_.push_back({0, rest_head, rest.size()});
+        // A target whose link was not needed after all (nothing left to write) stays as it was.
+        if (freed_chain.empty() && freed_onto) unlink(freed_onto, false);
+        if (chain.empty() && rest_onto) unlink(rest_onto, true);
+        if (!freed_chain.empty())
+            lists_.push_back(
+                {txn_, freed_head, freed.size() + (freed_onto ? freed_onto->count : 0)});
+        if (!chain.empty())
+            lists_.insert(lists_.begin(), {rest_onto ? rest_onto->freed_by : 0, rest_head,
+                                           rest.size() + (rest_onto ? rest_onto->count : 0)});
         next.lists = lists_.size();
         next.list = {};
         std::copy(lists_.begin(), lists_.end(), next.list.begin());
@@ -180,6 +217,9 @@ class page_allocator {
     }
 
   private:
+    // Lists (of the meta's max_lists slots) past which a commit links its lists to others.
+    static constexpr std::size_t merge_at = 16;
+
     // A run of n pages from the pool, or no_page.
     page_id take_run(std::uint64_t n) {
         if (pool_.empty()) return no_page;
@@ -235,7 +275,7 @@ class page_allocator {
         std::uint64_t from = l.skip;
         for (std::uint64_t steps = 0; at != no_page; ++steps) {
             const std::string where = "store " + store_ + ": free list page " + std::to_string(at);
-            if (at < first_data_page || at >= committed_high_ || steps > pages_for(l.count) + 1)
+            if (at < first_data_page || at >= committed_high_ || steps > l.count + 1)
                 throw error(errc::corrupt, where + " lies outside its list or the store");
             list_page page;
             std::memcpy(&page, pages_.at(at), page_size);
@@ -341,14 +381,56 @@ class page_allocator {
         advance(i);
     }
 
-    // Folds the list with the fewest pages into the pool (when usable) or into this
-    // transaction's freed pages (later than its own mark: reuse waits longer, never less).
-    void absorb_smallest() {
-        const auto it =
-            std::min_element(lists_.begin(), lists_.end(),
-                             [](const auto& a, const auto& b) { return a.count < b.count; });
-        const auto i = static_cast<std::size_t>(it - lists_.begin());
-        const bool into_pool = usable(*it);
+    // The first usable list, or lists_.size().
+    std::size_t first_usable() const noexcept {
+        std::size_t i = 0;
+        while (i < lists_.size() && !usable(lists_[i])) ++i;
+        return i;
+    }
+
+    // The list a reader holds back that was freed last (the highest mark), or lists_.size().
+    // (Held lists are the ones not scrubbed yet: a merged list is scrubbed once, when usable.)
+    std::size_t newest_held() const noexcept {
+        std::size_t i = lists_.size();
+        for (std::size_t k = 0; k < lists_.size(); ++k)
+            if (!usable(lists_[k]) &&
+                (i == lists_.size() || lists_[k].freed_by >= lists_[i].freed_by))
+                i = k;
+        return i;
+    }
+
+    // Puts a detached tail back as a list of its own (in front for usable pages, drawn first).
+    void unlink(std::optional<list_ref>& tail, bool front) {
+        lists_.insert(front ? lists_.begin() : lists_.end(), *tail);
+        tail.reset();
+    }
+
+    // Moves the rest of the head page of list i into `into` and takes what follows out of
+    // lists_, to be linked behind a new chain; nullopt when there is no list i, or when its
+    // head page was all of it (then wholly in `into`).
+    template <class Set>
+    std::optional<list_ref> detach_tail(std::size_t i, Set& into) {
+        if (i >= lists_.size()) return std::nullopt;
+        const bool more = head_of(i).next != no_page;
+        take_list_page(i, into);  // drops the list when its head page was its last
+        if (!more) return std::nullopt;
+        const list_ref tail = lists_[i];
+        lists_.erase(lists_.begin() + static_cast<std::ptrdiff_t>(i));
+        return tail;
+    }
+
+    // Folds the list with the fewest pages (of the usable ones with `usable_only`) into the
+    // pool (when usable) or into this transaction's freed pages (later than its own mark: reuse
+    // waits longer, never less); false when there is no such list or it passes `most` pages.
+    bool absorb_smallest(bool usable_only = false,
+                         std::uint64_t most = std::numeric_limits<std::uint64_t>::max()) {
+        std::size_t i = lists_.size();
+        for (std::size_t k = 0; k < lists_.size(); ++k)
+            if ((!usable_only || usable(lists_[k])) &&
+                (i == lists_.size() || lists_[k].count < lists_[i].count))
+                i = k;
+        if (i == lists_.size() || lists_[i].count > most) return false;
+        const bool into_pool = usable(lists_[i]);
         // Each page taken shrinks the list by at least one page number, and the last one drops
         // it: the loop ends, whatever the list pages say.
         for (const std::size_t before = lists_.size(); lists_.size() == before;) {
@@ -357,21 +439,26 @@ class page_allocator {
             else
                 take_list_page(i, freed_);
         }
+        return true;
     }
 
-    // Writes ids as a chain of `pages` list pages (at least pages_for(ids) of them; any more
-    // are written empty at its end) taken from `next_page`; returns its head.
+    // Writes ids as a chain of `pages` list pages (at least pages_for(ids) of them, and no
+    // more than ids) taken from `next_page`, the ids spread evenly so that no page is empty;
+    // its last page leads to `tail`. Returns its head.
     template <class Next>
-    page_id write_list(const std::vector<page_id>& ids, std::uint64_t pages, Next&& next_page) {
+    page_id write_list(const std::vector<page_id>& ids, std::uint64_t pages, Next&& next_page,
+                       page_id tail) {
         std::vector<page_id> chain;
         for (std::uint64_t k = 0; k < pages; ++k) chain.push_back(next_page());
+        std::size_t from = 0;
         for (std::uint64_t k = 0; k < pages; ++k) {
             list_page page;
-            page.next = k + 1 < pages ? chain[k + 1] : no_page;
-            const std::size_t from = std::min<std::size_t>(k * list_page::capacity, ids.size());
-            page.count = std::min<std::size_t>(list_page::capacity, ids.size() - from);
+            page.next = k + 1 < pages ? chain[k + 1] : tail;
+            page.count = (ids.size() - from) / (pages - k);  // the last pages get the remainder
+            if ((ids.size() - from) % (pages - k) != 0) ++page.count;
             std::copy_n(ids.begin() + static_cast<std::ptrdiff_t>(from), page.count,
                         page.ids.begin());
+            from += page.count;
             page.sum = page.compute_sum();
             std::memcpy(pages_.at(chain[k]), &page, page_size);
         }

@@ -256,7 +256,7 @@ class page_store {
             page_id at = l.head;
             std::uint64_t left = l.count;
             for (std::uint64_t steps = 0; at != no_page; ++steps) {
-                if (at >= high || at < first_data_page || steps > pages_for(l.count)) {
+                if (at >= high || at < first_data_page || steps > l.count + 1) {
                     problem(out, "free list " + std::to_string(i) + " leads to page " +
                                      std::to_string(at) + " after " + std::to_string(steps) +
                                      " pages");
