@@ -557,6 +557,188 @@ TEST_CASE("pages: after a power cut the store opens at its last flush, whole") {
     }
 }
 
+namespace {
+
+// The entries of a journal file as journal_file writes them: where each begins, its commit and
+// its bytes (a 56-byte head, then `stored` bytes); up to the first that does not follow on.
+struct journal_entry {
+    std::uint64_t at, txn, bytes;
+};
+std::vector<journal_entry> journal_entries(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    const std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<journal_entry> out;
+    for (std::uint64_t at = pg::journal_start; at + 56 <= b.size();) {
+        std::uint64_t h[7];
+        std::memcpy(h, b.data() + at, sizeof h);
+        if (h[0] != pg::entry_magic || (!out.empty() && h[1] != out.back().txn + 1)) break;
+        out.push_back({at, h[1], 56 + h[3]});
+        at += 56 + h[3];
+    }
+    return out;
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+pg::page_store_options synced(std::uint64_t journal_bytes = 64ull << 20) {
+    auto o = small();
+    o.level = pg::durability::sync;
+    o.journal_bytes = journal_bytes;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("pages: after a power cut a sync store opens at its last commit, from its journal") {
+    // Every commit returned once its journal entry was synced; segments reach the disk only at
+    // checkpoints. The cut keeps the journal and the durable file as they are (synced), and
+    // finds every segment page written since the last checkpoint as it was then or as it is
+    // now, at random (segment files made since may be missing).
+    using store = pg::page_store<pg::file_backend>;
+    const int trials = env_count("MMRY_POWER_CUTS", 12);
+    for (int trial = 0; trial < trials; ++trial) {
+        page_place<pg::file_backend> where;
+        const std::string dir = where.name();
+        std::mt19937_64 rng(static_cast<std::uint64_t>(1000 + trial));
+        files checkpointed;
+        std::uint64_t step = 0, checkpoints = 0;
+        {
+            store s(pg::create, dir, synced(64 * 1024 * (1 + rng() % 4)));
+            checkpointed = read_all(dir);
+            const auto total = 20 + rng() % 60;
+            for (step = 1; step <= total; ++step) {
+                apply(s, step);
+                if (s.stats().flushes != checkpoints) {
+                    checkpoints = s.stats().flushes;
+                    checkpointed = read_all(dir);
+                }
+            }
+            --step;
+            REQUIRE(s.stats().durable_txn == step + 1);
+        }
+        const files now = read_all(dir);
+        cut_power(dir, checkpointed, rng);
+        for (const char* name : {"durable.mmry", "journal.mmry"})
+            write_file(dir + "/" + name, now.at(name));
+        forget_boot(dir);
+        INFO("trial " << trial << ": " << step << " commits, " << checkpoints << " checkpoints");
+        store s(pg::open, dir);
+        require_state(s, step);
+        CHECK(s.stats().journal_dropped == 0);
+        CHECK(s.stats().journal_bytes == 0);  // replayed, checkpointed, started again
+        apply(s, step + 1);
+        require_state(s, step + 1);
+    }
+}
+
+TEST_CASE("pages: a journal cut or garbled at its tail replays up to its last whole entry") {
+    // The entry of a commit in flight at a power cut may be on disk in part: the store opens at
+    // the commit before it, and says it dropped one entry.
+    using store = pg::page_store<pg::file_backend>;
+    page_place<pg::file_backend> where;
+    const std::string dir = where.name(), journal = dir + "/journal.mmry";
+    {
+        store s(pg::create, dir, synced());
+        for (std::uint64_t step = 1; step <= 10; ++step) apply(s, step);
+        CHECK(s.stats().flushes == 0);  // no checkpoint: all ten are in the journal
+    }
+    const auto entries = journal_entries(journal);
+    REQUIRE(entries.size() == 10);
+    REQUIRE(entries.back().txn == 11);
+    const auto& last = entries.back();
+    std::uint64_t expect_dropped = 1;
+    SECTION("cut in the middle of the last entry") {
+        std::filesystem::resize_file(journal, last.at + last.bytes / 2);
+    }
+    SECTION("cut in the last entry's head") {
+        std::filesystem::resize_file(journal, last.at + 20);
+        expect_dropped = 0;  // no whole head: nothing there to count
+    }
+    SECTION("a byte of the last entry's payload changed") {
+        std::fstream f(journal, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(last.at + last.bytes - 3));
+        f.put('\x5a');
+    }
+    SECTION("a byte of the last entry's head changed") {
+        std::fstream f(journal, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(last.at + 8));
+        f.put('\x7f');
+    }
+    forget_boot(dir);
+    store s(pg::open, dir);
+    require_state(s, 9);
+    CHECK(s.stats().journal_replayed == 9);
+    CHECK(s.stats().journal_dropped == expect_dropped);
+    apply(s, 10);
+    require_state(s, 10);
+}
+
+TEST_CASE("pages: an entry whose writer died before publishing it is written over") {
+    // A writer killed between appending its entry and publishing its commit: the next writer's
+    // entry takes its place, so a replay after a power cut never brings the dead one's back.
+    using store = pg::page_store<pg::file_backend>;
+    page_place<pg::file_backend> where;
+    const std::string dir = where.name();
+    { store s(pg::create, dir, synced()); }
+    for (std::uint64_t step = 1; step <= 4; ++step) {
+        const pid_t child = ::fork();
+        if (child == 0) {
+            mmry::detail::fault_hook = [](std::string_view point) {
+                if (point == "pages.journaled") ::kill(::getpid(), SIGKILL);
+            };
+            try {
+                store s(pg::open, dir);
+                auto w = s.write();
+                w.set_word(2, 777);
+                w.commit();
+            } catch (...) {
+            }
+            ::_exit(0);
+        }
+        int status = 0;
+        REQUIRE(::waitpid(child, &status, 0) == child);
+        REQUIRE(WIFSIGNALED(status));
+        store s(pg::open, dir);
+        apply(s, step);
+    }
+    forget_boot(dir);
+    store s(pg::open, dir);
+    require_state(s, 4);
+    CHECK(s.read().word(2) != 777);
+    CHECK(s.stats().journal_replayed == 4);
+    CHECK(s.stats().journal_dropped == 0);
+}
+
+TEST_CASE("pages: a sync store refuses a journal that is missing or another store's, by name") {
+    using store = pg::page_store<pg::file_backend>;
+    page_place<pg::file_backend> a, b;
+    {
+        store s(pg::create, a.name(), synced());
+        store t(pg::create, b.name(), synced());
+        apply(s, 1);
+        apply(t, 1);
+    }
+    const std::string journal = a.name() + "/journal.mmry";
+    SECTION("missing") {
+        std::filesystem::remove(journal);
+        REQUIRE_THROWS_MATCHES(store(pg::open, a.name()), mmry::error,
+                               is_error(errc::not_found, "journal.mmry"));
+    }
+    SECTION("another store's") {
+        std::filesystem::copy_file(b.name() + "/journal.mmry", journal,
+                                   std::filesystem::copy_options::overwrite_existing);
+        REQUIRE_THROWS_MATCHES(store(pg::open, a.name()), mmry::error,
+                               is_error(errc::corrupt, "the journal of another store"));
+    }
+    SECTION("its header damaged") {
+        std::filesystem::resize_file(journal, 10);
+        REQUIRE_THROWS_MATCHES(store(pg::open, a.name()), mmry::error,
+                               is_error(errc::corrupt, "not a journal of an mmry store"));
+    }
+}
+
 TEST_CASE("pages: a durable store whose durable file is missing or damaged is refused by name") {
     using store = pg::page_store<pg::file_backend>;
     page_place<pg::file_backend> where;

@@ -148,9 +148,17 @@ struct store_stats {
     std::uint64_t recoveries = 0;
     std::chrono::nanoseconds recovery_time{0};
     /// The last commit known to be on disk (durability above none; 0 otherwise), and the
-    /// flushes made since the store was created or last rebooted.
+    /// checkpoints made since the store was created or last rebooted (segments written back and
+    /// the durable file updated: a flush, or, with durability::sync, the journal passing its
+    /// limit).
     std::uint64_t durable_txn = 0;
     std::uint64_t flushes = 0;
+    /// durability::sync: the journal's bytes since the last checkpoint; entries replayed after
+    /// power cuts, and entries dropped because an entry before them was damaged or cut short
+    /// (one for a commit a power cut interrupted; more means synced commits were lost).
+    std::uint64_t journal_bytes = 0;
+    std::uint64_t journal_replayed = 0;
+    std::uint64_t journal_dropped = 0;
     cache_stats cache;  ///< this process's cache
 
     /// logical_bytes / stored_bytes: above 1 when the store saves space (0 when empty).

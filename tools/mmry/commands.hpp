@@ -154,6 +154,9 @@ class commands {
             {"recovery_ms", std::chrono::duration<double, std::milli>(st.recovery_time).count()},
             {"durable_txn", st.durable_txn},
             {"flushes", st.flushes},
+            {"journal_bytes", st.journal_bytes},
+            {"journal_replayed", st.journal_replayed},
+            {"journal_dropped", st.journal_dropped},
             {"segments", a.segments},
             {"reserved_bytes", a.reserved_bytes},
             {"free_bytes", a.free_bytes},
@@ -198,11 +201,17 @@ class commands {
         fmt::print("readers      {} open (this tool included), {} reading now{}\n",
                    st.readers.readers, st.readers.reading,
                    st.readers.writing ? ", a writer at work" : "");
-        fmt::print("recoveries   {} (writers that took the lock from a dead one; {:.3f} ms in all)\n",
-                   st.recoveries,
-                   std::chrono::duration<double, std::milli>(st.recovery_time).count());
+        fmt::print(
+            "recoveries   {} (writers that took the lock from a dead one; {:.3f} ms in all)\n",
+            st.recoveries, std::chrono::duration<double, std::milli>(st.recovery_time).count());
         if (st.flushes || st.durable_txn)
-            fmt::print("durability   commit {} on disk, {} flushes\n", st.durable_txn, st.flushes);
+            fmt::print("durability   commit {} on disk, {} checkpoints\n", st.durable_txn,
+                       st.flushes);
+        if (st.journal_bytes || st.journal_replayed || st.journal_dropped)
+            fmt::print(
+                "journal      {} since the last checkpoint; {} entries replayed after power "
+                "cuts, {} dropped\n",
+                human_bytes(st.journal_bytes), st.journal_replayed, st.journal_dropped);
         fmt::print("segments     {} mapped, {} reserved, {} free", a.segments,
                    human_bytes(a.reserved_bytes), human_bytes(a.free_bytes));
         if (a.limit_bytes)

@@ -141,6 +141,9 @@ store_stats basic_store<Traits>::stats() const {
     st.recovery_time = std::chrono::nanoseconds(pages.recovery_ns);
     st.durable_txn = pages.durable_txn;
     st.flushes = pages.flushes;
+    st.journal_bytes = pages.journal_bytes;
+    st.journal_replayed = pages.journal_replayed;
+    st.journal_dropped = pages.journal_dropped;
     st.cache = s_->cache.stats();
     return st;
 }

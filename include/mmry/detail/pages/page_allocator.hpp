@@ -140,9 +140,10 @@ class page_allocator {
         // freed pages in front of the newest list a reader holds back (its mark moves to this
         // transaction: reuse waits longer, never less; it is not scrubbed yet, so the merged
         // list's pages are zeroed once, when it becomes usable). A link costs the ids of the
-        // target's head page (read and written again) whatever the target's length: a reader
-        // that holds reuse back for long leaves one long list, not 46 of equal length of which
-        // every commit then copied one (merging only when the slots ran out).
+        // target's head page at most (none when its head page is untouched), whatever the
+        // target's length: a reader that holds reuse back for long leaves one long list, not 46
+        // of equal length of which every commit then copied one (merging only when the slots
+        // ran out).
         // Both targets are taken out of lists_ before any page is allocated below, so that
         // nothing draws on them meanwhile. (In a durable store the target's released head page
         // joins this transaction's freed pages, as every consumed list page does.)
@@ -381,11 +382,16 @@ class page_allocator {
         advance(i);
     }
 
-    // The first usable list, or lists_.size().
+    // The first usable list none of whose ids is handed out (linked to without reading it), else
+    // the first usable list; lists_.size() when there is none.
     std::size_t first_usable() const noexcept {
-        std::size_t i = 0;
-        while (i < lists_.size() && !usable(lists_[i])) ++i;
-        return i;
+        std::size_t first = lists_.size();
+        for (std::size_t i = 0; i < lists_.size(); ++i) {
+            if (!usable(lists_[i])) continue;
+            if (lists_[i].skip == 0) return i;
+            if (first == lists_.size()) first = i;
+        }
+        return first;
     }
 
     // The list a reader holds back that was freed last (the highest mark), or lists_.size().
@@ -405,12 +411,18 @@ class page_allocator {
         tail.reset();
     }
 
-    // Moves the rest of the head page of list i into `into` and takes what follows out of
-    // lists_, to be linked behind a new chain; nullopt when there is no list i, or when its
-    // head page was all of it (then wholly in `into`).
+    // Takes list i out of lists_, to be linked behind a new chain: whole when none of its head
+    // page's ids is handed out yet (no page read), else what follows its head page, the rest of
+    // that page's ids moving into `into`. nullopt when there is no list i, or when its head
+    // page was all of it (then wholly in `into`).
     template <class Set>
     std::optional<list_ref> detach_tail(std::size_t i, Set& into) {
         if (i >= lists_.size()) return std::nullopt;
+        if (lists_[i].skip == 0) {
+            const list_ref whole = lists_[i];
+            lists_.erase(lists_.begin() + static_cast<std::ptrdiff_t>(i));
+            return whole;
+        }
         const bool more = head_of(i).next != no_page;
         take_list_page(i, into);  // drops the list when its head page was its last
         if (!more) return std::nullopt;

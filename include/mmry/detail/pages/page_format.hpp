@@ -55,7 +55,7 @@ inline constexpr page_id segment_table_first = 5;
 inline constexpr std::array<page_id, 2> meta_page = {7, 8};
 inline constexpr page_id first_data_page = 9;
 inline constexpr std::uint32_t max_segments = 1024;
-inline constexpr std::uint32_t format_version = 1;
+inline constexpr std::uint32_t format_version = 2;
 inline constexpr std::uint64_t control_magic = 0x45474150'59524d4dull;  // "MMRYPAGE"
 inline constexpr std::uint64_t meta_magic = 0x4154454d'59524d4dull;     // "MMRYMETA"
 inline constexpr std::uint64_t list_magic = 0x45455246'59524d4dull;     // "MMRYFREE"
@@ -83,7 +83,8 @@ struct creation_header {
     durability level = durability::none;
     std::uint32_t interval_ms = 0;  // of a periodic flush
     std::array<std::uint8_t, 16> store_id{};
-    std::uint64_t sum = 0;  // checksum of the bytes above
+    std::uint64_t journal_bytes = 0;  // of durability::sync: a checkpoint past this many
+    std::uint64_t sum = 0;            // checksum of the bytes above
 
     std::uint64_t compute_sum() const noexcept {
         return checksum(this, offsetof(creation_header, sum));
@@ -101,9 +102,23 @@ struct control_block {
     /// nanoseconds that took in all.
     std::atomic<std::uint64_t> recoveries{0};
     std::atomic<std::uint64_t> recovery_ns{0};
-    /// The last transaction on disk (durability above none), and the flushes made so far.
+    /// The last transaction a power cut cannot lose (durability above none: in the durable file,
+    /// or in the journal and synced), and the flushes made so far.
     std::atomic<std::uint64_t> durable_txn{0};
     std::atomic<std::uint64_t> flushes{0};
+    /// The last transaction in the durable file (a checkpoint: its segments are on disk).
+    std::atomic<std::uint64_t> checkpoint_txn{0};
+    /// The journal (durability::sync): the byte past its last entry, the byte where that entry
+    /// begins, and its commit (which may not be published yet: a writer died in between; the
+    /// next one writes over it). Written by the writer only.
+    std::atomic<std::uint64_t> journal_end{0};
+    std::atomic<std::uint64_t> journal_prev{0};
+    std::atomic<std::uint64_t> journal_txn{0};
+    /// Journal entries replayed after power cuts, and those dropped (past a damaged one).
+    std::atomic<std::uint64_t> journal_replayed{0};
+    std::atomic<std::uint64_t> journal_dropped{0};
+    /// Times the journal was rewound (over an unpublished entry) or started again.
+    std::atomic<std::uint64_t> journal_turns{0};
     robust_mutex writer;
     robust_mutex flusher;  // one flush at a time; the others wait and find theirs done
     /// The last sequence number handed out (the user's: a store numbers its writes with it).

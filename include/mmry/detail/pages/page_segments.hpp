@@ -52,6 +52,7 @@ struct file_backend {
     static bool unlink(const std::string& obj) { return ::unlink(obj.c_str()) == 0; }
     /// The durable file: the last flushed metas (page_format.hpp).
     static std::string durable_object(const std::string& store) { return store + "/durable.mmry"; }
+    static std::string journal_object(const std::string& store) { return store + "/journal.mmry"; }
     /// Makes the store's directory, with the store's mode and x where it has r (0600: 0700).
     static void prepare(const std::string& store, unsigned mode) {
         std::error_code ec;
@@ -225,7 +226,10 @@ class segment_set {
         if constexpr (!Backend::named) {
             return false;
         } else {
-            if constexpr (Backend::durable) Backend::unlink(Backend::durable_object(store));
+            if constexpr (Backend::durable) {
+                Backend::unlink(Backend::durable_object(store));
+                Backend::unlink(Backend::journal_object(store));
+            }
             const bool any = Backend::unlink(Backend::object(store, 0));
             for (std::uint32_t k = 1; k < max_segments; ++k)
                 if (!Backend::unlink(Backend::object(store, k))) break;

@@ -45,6 +45,7 @@
 #include <mmry/detail/fault.hpp>
 #include <mmry/detail/hash64.hpp>
 #include <mmry/detail/pages/durable_file.hpp>
+#include <mmry/detail/pages/journal_file.hpp>
 #include <mmry/detail/pages/page_allocator.hpp>
 #include <mmry/detail/pages/page_format.hpp>
 #include <mmry/detail/pages/page_segments.hpp>
@@ -67,6 +68,9 @@ struct page_store_options {
     /// Fixed at creation (page_format.hpp says what each level promises).
     durability level = durability::none;
     std::chrono::milliseconds interval{1000};  // of durability::periodic
+    /// Of durability::sync: the journal's bytes past which a commit takes a checkpoint (writes
+    /// the segments back and starts the journal again).
+    std::uint64_t journal_bytes = 64ull << 20;
     /// Bytes (at most user_header_size) written into page 0 before the store is ready, so that
     /// an opener sees them whole or not at all (the store's composition and key check).
     std::span<const std::byte> header{};
@@ -82,8 +86,12 @@ struct page_stats {
     std::uint32_t reading = 0;  // of which reading now
     std::uint64_t recoveries = 0;
     std::uint64_t recovery_ns = 0;
-    std::uint64_t durable_txn = 0;  // the last transaction on disk
-    std::uint64_t flushes = 0;
+    std::uint64_t durable_txn = 0;  // the last transaction a power cut cannot lose
+    std::uint64_t flushes = 0;      // checkpoints (durable file written)
+    std::uint64_t checkpoint_txn = 0;
+    std::uint64_t journal_bytes = 0;     // of entries since the last checkpoint
+    std::uint64_t journal_replayed = 0;  // entries replayed after power cuts
+    std::uint64_t journal_dropped = 0;   // entries after a damaged one, not replayed
 };
 
 /// What check() found: the pages of each kind, and every problem, named.
@@ -110,6 +118,7 @@ class page_store {
         h.level = Backend::durable ? o.level : durability::none;
         h.interval_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, o.interval.count()));
         h.store_id = random_id();
+        h.journal_bytes = std::max<std::uint64_t>(o.journal_bytes, 16 * page_size);
         h.sum = h.compute_sum();
         if (o.header.size() > user_header_size)
             throw error(errc::invalid_argument, "a page store's user header holds at most " +
@@ -128,6 +137,13 @@ class page_store {
                 durable_ = durable_file(Backend::durable_object(name_), true);
                 durable_.write(first);
                 control_->durable_txn = 1;
+                control_->checkpoint_txn = 1;
+                if (journaling()) {
+                    journal_ = journal_file(Backend::journal_object(name_), true, h.store_id);
+                    control_->journal_end = journal_start;
+                    control_->journal_prev = journal_start;
+                    control_->journal_txn = 1;
+                }
                 Backend::sync_directory(name_);
             }
         }
@@ -143,8 +159,12 @@ class page_store {
         if (control_->header.sum != control_->header.compute_sum() ||
             control_->header.segment_pages * page_size != segments_.segment_bytes())
             throw error(errc::corrupt, "store " + quote(name_) + ": its creation header changed");
-        if constexpr (Backend::durable)
+        if constexpr (Backend::durable) {
             if (flushing()) durable_ = durable_file(Backend::durable_object(name_), false);
+            if (journaling())
+                journal_ =
+                    journal_file(Backend::journal_object(name_), false, control_->header.store_id);
+        }
         const std::uint64_t boot = boot_id_hash(), files = segments_.identity(0);
         if (control_->boot_id_hash.load() != boot || control_->files_id.load() != files) {
             // Openers of a store just rebooted or copied take turns (a lock on segment 0's
@@ -223,6 +243,11 @@ class page_store {
         st.recovery_ns = control_->recovery_ns.load();
         st.durable_txn = control_->durable_txn.load();
         st.flushes = control_->flushes.load();
+        st.checkpoint_txn = control_->checkpoint_txn.load();
+        st.journal_bytes = control_->journal_end.load() - journal_start;
+        st.journal_replayed = control_->journal_replayed.load();
+        st.journal_dropped = control_->journal_dropped.load();
+        if (!journaling()) st.journal_bytes = 0;
         return st;
     }
 
@@ -315,6 +340,9 @@ class page_store {
     bool flushing() const noexcept {
         return Backend::durable && control_->header.level != durability::none;
     }
+    bool journaling() const noexcept {
+        return Backend::durable && control_->header.level == durability::sync;
+    }
 
     // The first open after a reboot: no process of the old boot holds a lock, and with a
     // durability level the store goes back to its last flushed state (commits after it may
@@ -330,6 +358,8 @@ class page_store {
             publish_meta(*d);
             segments_.sync(0, 0, first_data_page * page_size);
             control_->durable_txn = d->txn;
+            control_->checkpoint_txn = d->txn;
+            if (journaling()) replay_journal(*d);
         }
         // Page 0 may be older on disk than the meta (a power cut): resume numbering past both.
         meta m;
@@ -364,7 +394,7 @@ class page_store {
     // then the meta of the newest commit into the durable file. A flusher killed midway leaves
     // the durable file at the state before.
     void flush_to(std::uint64_t t) {
-        if (!flushing() || control_->durable_txn.load() >= t) return;
+        if (!flushing() || control_->checkpoint_txn.load() >= t) return;
         if (control_->flusher.lock() == robust_mutex::acquired::owner_died)
             control_->flusher.consistent();
         struct unlock {
@@ -372,19 +402,87 @@ class page_store {
             ~unlock() { m.unlock(); }
         } guard{control_->flusher};
         meta m;
-        if (control_->durable_txn.load() >= t) return;
+        if (control_->checkpoint_txn.load() >= t) return;
         if (!find_current(m))
             throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
         // Only the segments a commit wrote since the last flush (commits record that before
         // they publish their meta, so every commit up to m.txn is seen here).
-        const std::uint64_t sp = segment_pages(), since = control_->durable_txn.load();
+        const std::uint64_t sp = segment_pages(), since = control_->checkpoint_txn.load();
         for (std::uint64_t k = 0; k * sp < m.high_water; ++k)
             if (std::atomic_ref<std::uint64_t>(segment_txns()[k]).load() > since)
                 segments_.sync(static_cast<std::uint32_t>(k), 0, segments_.segment_bytes());
         fault_point("pages.flush_data");
         durable_.write(m);
-        control_->durable_txn.store(m.txn);
+        control_->checkpoint_txn.store(m.txn);
+        if (control_->durable_txn.load() < m.txn) control_->durable_txn.store(m.txn);
         control_->flushes.fetch_add(1);
+    }
+
+    // durability::sync: makes the journal entries of commits up to t durable. Concurrent
+    // callers (threads and processes) share one fdatasync: whoever holds the flusher lock
+    // syncs every entry appended so far, and the others find theirs covered.
+    void sync_journal(std::uint64_t t) {
+        if (control_->durable_txn.load() >= t) return;
+        if (control_->flusher.lock() == robust_mutex::acquired::owner_died)
+            control_->flusher.consistent();
+        struct unlock {
+            robust_mutex& m;
+            ~unlock() { m.unlock(); }
+        } guard{control_->flusher};
+        if (control_->durable_txn.load() >= t) return;
+        // What the sync covers: the commit published before it (its entry and every earlier
+        // one were appended before it was published), and the last entry appended before it
+        // once that one is published too (writers that appended while this one waited for the
+        // lock). Not that entry when the journal was rewound or started again meanwhile: the
+        // entry of that number may then be a later writer's, written after the sync began.
+        meta_head before, after;
+        if (!find_current(before))
+            throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
+        const std::uint64_t turns = control_->journal_turns.load();  // first: see the rewinds
+        const std::uint64_t appended = control_->journal_txn.load();
+        journal_.sync();
+        std::uint64_t covered = before.txn;
+        if (find_current(after) && control_->journal_turns.load() == turns)
+            covered = std::max(covered, std::min(appended, after.txn));
+        if (control_->durable_txn.load() < covered) control_->durable_txn.store(covered);
+    }
+
+    // After a reboot: the commits of the journal past the durable file's state d, replayed
+    // onto it, then a checkpoint of the result (so that the journal can start again).
+    void replay_journal(const meta& d) {
+        const std::uint64_t sp = segment_pages();
+        meta last = d;
+        const auto r = journal_.replay(
+            d.txn, max_pages(),
+            [&](const meta& m, const std::vector<page_id>& ids, std::span<const std::byte> images) {
+                if (m.high_water > max_pages() || m.high_water < first_data_page)
+                    throw error(errc::corrupt,
+                                "store " + quote(name_) + ": journal entry of commit " +
+                                    std::to_string(m.txn) + " has a high-water mark of " +
+                                    std::to_string(m.high_water) + " pages");
+                for (std::size_t k = 0; k < ids.size(); ++k) {
+                    if (ids[k] < first_data_page || ids[k] >= m.high_water)
+                        throw error(errc::corrupt,
+                                    "store " + quote(name_) + ": journal entry of commit " +
+                                        std::to_string(m.txn) + " names page " +
+                                        std::to_string(ids[k]) + ", outside its pages");
+                    segments_.make(static_cast<std::uint32_t>(ids[k] / sp), false);
+                    std::memcpy(page_bytes(ids[k], 1), images.data() + k * page_size, page_size);
+                    std::atomic_ref<std::uint64_t>(segment_txns()[ids[k] / sp]).store(m.txn);
+                }
+                last = m;
+            });
+        control_->journal_replayed.fetch_add(r.applied);
+        control_->journal_dropped.fetch_add(r.dropped);
+        if (r.applied > 0) {
+            std::atomic_ref<std::uint64_t>(meta_slot(1 - last.txn % 2)[0]).store(0);
+            publish_meta(last);
+            flush_to(last.txn);
+        }
+        control_->journal_end = journal_start;
+        control_->journal_prev = journal_start;
+        control_->journal_txn = last.txn;
+        control_->journal_turns.fetch_add(1);
     }
 
     // durability::periodic: a thread that flushes every interval while this object lives.
@@ -617,6 +715,7 @@ class page_store {
     segment_set<Backend> segments_;
     control_block* control_ = nullptr;
     durable_file durable_;
+    journal_file journal_;
     std::optional<reader_pins> pins_;
     std::jthread flusher_;  // last: stopped and joined before anything it uses goes
 };

@@ -137,10 +137,13 @@ class page_store<Backend>::write_txn {
     }
 
     /// Makes everything this transaction did current, and returns its number. In a store
-    /// with durability::sync it returns once the commit is on disk: the writer lock is let go
-    /// first, so that other writers commit meanwhile and one flush covers them all. Throws (and
-    /// changes nothing) when the free lists cannot be written; errc::io_error when the flush
-    /// fails (the commit is then current, but not known to be on disk).
+    /// with durability::sync it returns once the commit is on disk: its journal entry is
+    /// appended before the commit is published, and the writer lock is let go before the
+    /// journal's fdatasync, so that other writers commit meanwhile and one sync covers them all
+    /// (a commit that passes the journal's limit takes a checkpoint instead, under the lock).
+    /// Throws (and changes nothing) when the free lists or the journal entry cannot be written;
+    /// errc::io_error when the sync fails (the commit is then current, but not known to be on
+    /// disk).
     std::uint64_t commit() {
         check_open();
         std::vector<page_id> written;
@@ -153,12 +156,39 @@ class page_store<Backend>::write_txn {
         next_.magic = meta_magic;
         next_.words[seq_word] = std::max(next_.words[seq_word], s_->control_->seq.load());
         next_.seal();
+        auto& c = *s_->control_;
+        const bool journaled = s_->journaling() && journal_fits(written.size());
+        if (journaled) {
+            // The entry goes where the last one ends; that end moves only after the entry is
+            // written, and its commit number first (a writer that dies in between leaves an
+            // entry the next one finds unpublished, and writes over: see the constructor).
+            const std::uint64_t at = c.journal_end.load();
+            const std::uint64_t end = s_->journal_.append(
+                at, next_, written, [&](page_id p) { return s_->page_bytes(p, 1); });
+            c.journal_prev.store(at);
+            c.journal_txn.store(next_.txn);
+            c.journal_end.store(end);
+            fault_point("pages.journaled");
+        }
         s_->publish_meta(next_);
         committed_ = true;
         fault_point("pages.committed");
-        if (s_->flushing() && s_->control_->header.level == durability::sync) {
+        if (s_->journaling()) {
+            if (journaled && c.journal_end.load() - journal_start <= c.header.journal_bytes) {
+                unlocked_ = true;
+                c.writer.unlock();
+                s_->sync_journal(next_.txn);
+            } else {
+                // A checkpoint: the segments and the meta on disk, then the journal starts
+                // again (under the writer lock: no entry is appended meanwhile).
+                s_->flush_to(next_.txn);
+                c.journal_turns.fetch_add(1);
+                c.journal_prev.store(journal_start);
+                c.journal_end.store(journal_start);
+            }
+        } else if (s_->flushing() && c.header.level == durability::sync) {
             unlocked_ = true;
-            s_->control_->writer.unlock();
+            c.writer.unlock();
             s_->flush_to(next_.txn);
         }
         return next_.txn;
@@ -183,6 +213,13 @@ class page_store<Backend>::write_txn {
             if (meta m; s.txn_word(other) != 0 && !s.load_meta(other, m))
                 std::atomic_ref<std::uint64_t>(s.meta_slot(other)[0]).store(0);
             next_ = base_;
+            // A journal entry whose writer died before publishing it is not a commit: the next
+            // entry is written over it.
+            if (s.journaling() && s.control_->journal_txn.load() > base_.txn) {
+                s.control_->journal_turns.fetch_add(1);
+                s.control_->journal_end.store(s.control_->journal_prev.load());
+                s.control_->journal_txn.store(base_.txn);
+            }
             // Pages freed after the last flush stay out of use: the state on disk reaches them.
             std::uint64_t oldest = s.pins_->oldest(base_.txn);
             if (s.flushing()) oldest = std::min(oldest, s.control_->durable_txn.load());
@@ -199,6 +236,12 @@ class page_store<Backend>::write_txn {
                                                std::chrono::steady_clock::now() - start)
                                                .count()));
         }
+    }
+
+    // True when an entry of n pages belongs in the journal: one larger than a quarter of its
+    // limit is written back by a checkpoint instead.
+    bool journal_fits(std::uint64_t n) const {
+        return journal_file::raw_bytes(n) <= s_->control_->header.journal_bytes / 4;
     }
 
     void check_open() const {
