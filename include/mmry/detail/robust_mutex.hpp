@@ -97,6 +97,21 @@ class robust_mutex {
     pthread_mutex_t m_;
 };
 
+/// A robust mutex held while it lives. An owner that died left nothing half done (the users
+/// of this lock make every step idempotent), so the mutex is just made consistent again.
+class robust_lock {
+  public:
+    explicit robust_lock(robust_mutex& m) : m_(m) {
+        if (m_.lock() == robust_mutex::acquired::owner_died) m_.consistent();
+    }
+    ~robust_lock() { m_.unlock(); }
+    robust_lock(const robust_lock&) = delete;
+    robust_lock& operator=(const robust_lock&) = delete;
+
+  private:
+    robust_mutex& m_;
+};
+
 }  // namespace detail
 }  // namespace v1
 }  // namespace mmry

@@ -192,6 +192,7 @@ class journal_file {
             }
             std::vector<page_id> ids(e->pages);
             std::memcpy(ids.data(), raw_.data(), e->pages * 8);
+            check_pages(m, ids, max_pages);
             apply(m, ids,
                   std::span<const std::byte>(raw_.data() + e->pages * 8, e->pages * page_size));
             ++out.applied;
@@ -273,6 +274,20 @@ class journal_file {
         std::memcpy(&m, raw_.data() + e.raw - sizeof m, sizeof m);
         return m.txn == e.txn && m.magic == meta_magic && m.sum == m.compute_sum() &&
                m.head_sum == m.compute_head_sum() && m.lists <= max_lists;
+    }
+
+    // An entry that passed its checksums but names pages outside its store is not a torn write:
+    // errc::corrupt, naming it.
+    void check_pages(const meta& m, const std::vector<page_id>& ids,
+                     std::uint64_t max_pages) const {
+        const std::string where = path_ + ": the entry of commit " + std::to_string(m.txn);
+        if (m.high_water > max_pages || m.high_water < first_data_page)
+            throw error(errc::corrupt, where + " has a high-water mark of " +
+                                           std::to_string(m.high_water) + " pages");
+        for (const page_id p : ids)
+            if (p < first_data_page || p >= m.high_water)
+                throw error(errc::corrupt,
+                            where + " names page " + std::to_string(p) + ", outside its pages");
     }
 
     // Counts the entries from `at` on that come at or after commit `from` (those that will not

@@ -47,8 +47,10 @@
 #include <mmry/detail/pages/durable_file.hpp>
 #include <mmry/detail/pages/journal_file.hpp>
 #include <mmry/detail/pages/page_allocator.hpp>
+#include <mmry/detail/pages/page_check.hpp>
 #include <mmry/detail/pages/page_format.hpp>
 #include <mmry/detail/pages/page_segments.hpp>
+#include <mmry/detail/pages/page_store_files.hpp>
 #include <mmry/detail/pages/reader_pins.hpp>
 #include <mmry/error.hpp>
 
@@ -60,21 +62,6 @@ struct create_t {};
 struct open_t {};
 inline constexpr create_t create{};
 inline constexpr open_t open{};
-
-struct page_store_options {
-    std::uint64_t segment_bytes = 64ull << 20;  // a multiple of 4 KiB, at least 64 KiB
-    std::uint64_t max_bytes = 0;                // 0: as many segments as the format allows
-    unsigned mode = 0600;
-    /// Fixed at creation (page_format.hpp says what each level promises).
-    durability level = durability::none;
-    std::chrono::milliseconds interval{1000};  // of durability::periodic
-    /// Of durability::sync: the journal's bytes past which a commit takes a checkpoint (writes
-    /// the segments back and starts the journal again).
-    std::uint64_t journal_bytes = 64ull << 20;
-    /// Bytes (at most user_header_size) written into page 0 before the store is ready, so that
-    /// an opener sees them whole or not at all (the store's composition and key check).
-    std::span<const std::byte> header{};
-};
 
 struct page_stats {
     std::uint64_t txn = 0;
@@ -92,13 +79,6 @@ struct page_stats {
     std::uint64_t journal_bytes = 0;     // of entries since the last checkpoint
     std::uint64_t journal_replayed = 0;  // entries replayed after power cuts
     std::uint64_t journal_dropped = 0;   // entries after a damaged one, not replayed
-};
-
-/// What check() found: the pages of each kind, and every problem, named.
-struct page_check {
-    std::uint64_t pages = 0, reachable = 0, free = 0, list_pages = 0;
-    std::vector<std::string> problems;
-    bool ok() const noexcept { return problems.empty(); }
 };
 
 template <class Backend>
@@ -154,7 +134,7 @@ class page_store {
 
     page_store(open_t, std::string name)
         : name_(std::move(name))
-        , segments_(name_, read_header(name_).segment_pages, mode_of(name_)) {
+        , segments_(name_, read_header<Backend>(name_).segment_pages, mode_of<Backend>(name_)) {
         control_ = reinterpret_cast<control_block*>(segments_.map(0));
         if (control_->header.sum != control_->header.compute_sum() ||
             control_->header.segment_pages * page_size != segments_.segment_bytes())
@@ -169,7 +149,7 @@ class page_store {
         if (control_->boot_id_hash.load() != boot || control_->files_id.load() != files) {
             // Openers of a store just rebooted or copied take turns (a lock on segment 0's
             // object): the first resets the lock words, the others find them reset.
-            exclusive_open guard(name_);
+            exclusive_open<Backend> guard(name_);
             if (control_->boot_id_hash.load() != boot)
                 reboot();
             else if (const auto was = control_->files_id.load(); was != files && was != 0)
@@ -257,68 +237,9 @@ class page_store {
     page_check check(Visit&& visit) {
         auto w = write();
         read_txn view(*this, w.base_);
-        page_check out;
-        const page_id high = w.base_.high_water;
-        out.pages = high;
-        std::vector<std::uint8_t> owner(high, 0);
-        static constexpr const char* kinds[] = {"", "control", "reachable", "free", "a list page"};
-        auto mark = [&](page_id first, std::uint64_t n, std::uint8_t kind) {
-            for (page_id p = first; p < first + n; ++p) {
-                if (p >= high) {
-                    problem(out, "page " + std::to_string(p) + " (" + kinds[kind] +
-                                     ") is past the high-water mark " + std::to_string(high));
-                    return;
-                }
-                if (owner[p] != 0)
-                    problem(out, "page " + std::to_string(p) + " is both " + kinds[owner[p]] +
-                                     " and " + kinds[kind]);
-                owner[p] = kind;
-            }
-        };
-        mark(0, first_data_page, 1);
-        for (std::uint64_t i = 0; i < w.base_.lists; ++i) {
-            const auto& l = w.base_.list[i];
-            page_id at = l.head;
-            std::uint64_t left = l.count;
-            for (std::uint64_t steps = 0; at != no_page; ++steps) {
-                if (at >= high || at < first_data_page || steps > l.count + 1) {
-                    problem(out, "free list " + std::to_string(i) + " leads to page " +
-                                     std::to_string(at) + " after " + std::to_string(steps) +
-                                     " pages");
-                    break;
-                }
-                list_page page;
-                std::memcpy(&page, page_bytes(at, 1), page_size);
-                mark(at, 1, 4);
-                ++out.list_pages;
-                // The head page's first `skip` ids are handed out already.
-                const std::uint64_t skip = steps == 0 ? l.skip : 0;
-                if (page.magic != list_magic || page.count > list_page::capacity ||
-                    skip > page.count || page.count - skip > left ||
-                    page.sum != page.compute_sum()) {
-                    problem(out, "free list page " + std::to_string(at) + " fails its checks");
-                    break;
-                }
-                for (std::size_t k = skip; k < page.count; ++k) mark(page.ids[k], 1, 3);
-                out.free += page.count - skip;
-                left -= page.count - skip;
-                at = page.next;
-            }
-            if (left != 0)
-                problem(out, "free list " + std::to_string(i) + " names " +
-                                 std::to_string(l.count - left) + " of its " +
-                                 std::to_string(l.count) + " pages");
-        }
-        visit(view, [&](page_id first, std::uint64_t n) {
-            out.reachable += n;
-            mark(first, n, 2);
-        });
-        std::uint64_t leaked = 0;
-        for (page_id p = 0; p < high; ++p)
-            if (owner[p] == 0 && leaked++ < 8)
-                problem(out, "page " + std::to_string(p) + " is neither reachable nor free");
-        if (leaked > 8) problem(out, std::to_string(leaked) + " pages in all are lost");
-        return out;
+        return check_pages(
+            w.base_, [&](page_id p) { return page_bytes(p, 1); },
+            [&](auto&& mark) { visit(view, mark); });
     }
 
     static bool exists(const std::string& name) {
@@ -395,12 +316,7 @@ class page_store {
     // the durable file at the state before.
     void flush_to(std::uint64_t t) {
         if (!flushing() || control_->checkpoint_txn.load() >= t) return;
-        if (control_->flusher.lock() == robust_mutex::acquired::owner_died)
-            control_->flusher.consistent();
-        struct unlock {
-            robust_mutex& m;
-            ~unlock() { m.unlock(); }
-        } guard{control_->flusher};
+        const robust_lock guard(control_->flusher);
         meta m;
         if (control_->checkpoint_txn.load() >= t) return;
         if (!find_current(m))
@@ -423,12 +339,7 @@ class page_store {
     // syncs every entry appended so far, and the others find theirs covered.
     void sync_journal(std::uint64_t t) {
         if (control_->durable_txn.load() >= t) return;
-        if (control_->flusher.lock() == robust_mutex::acquired::owner_died)
-            control_->flusher.consistent();
-        struct unlock {
-            robust_mutex& m;
-            ~unlock() { m.unlock(); }
-        } guard{control_->flusher};
+        const robust_lock guard(control_->flusher);
         if (control_->durable_txn.load() >= t) return;
         // What the sync covers: the commit published before it (its entry and every earlier
         // one were appended before it was published), and the last entry appended before it
@@ -455,17 +366,7 @@ class page_store {
         const auto r = journal_.replay(
             d.txn, max_pages(),
             [&](const meta& m, const std::vector<page_id>& ids, std::span<const std::byte> images) {
-                if (m.high_water > max_pages() || m.high_water < first_data_page)
-                    throw error(errc::corrupt,
-                                "store " + quote(name_) + ": journal entry of commit " +
-                                    std::to_string(m.txn) + " has a high-water mark of " +
-                                    std::to_string(m.high_water) + " pages");
                 for (std::size_t k = 0; k < ids.size(); ++k) {
-                    if (ids[k] < first_data_page || ids[k] >= m.high_water)
-                        throw error(errc::corrupt,
-                                    "store " + quote(name_) + ": journal entry of commit " +
-                                        std::to_string(m.txn) + " names page " +
-                                        std::to_string(ids[k]) + ", outside its pages");
                     segments_.make(static_cast<std::uint32_t>(ids[k] / sp), false);
                     std::memcpy(page_bytes(ids[k], 1), images.data() + k * page_size, page_size);
                     std::atomic_ref<std::uint64_t>(segment_txns()[ids[k] / sp]).store(m.txn);
@@ -511,120 +412,6 @@ class page_store {
         std::byte* at(page_id p) const { return s->page_bytes(p, 1); }
         void make_segment(std::uint32_t k) const { s->segments_.make(k, false); }
     };
-
-    static std::uint64_t check_options(const page_store_options& o) {
-        if (o.segment_bytes % page_size != 0 || o.segment_bytes < 64 * 1024 ||
-            o.segment_bytes > (1ull << 40))
-            throw error(errc::invalid_argument,
-                        "segment size " + std::to_string(o.segment_bytes) +
-                            " is not a multiple of 4096 between 64 KiB and 1 TiB");
-        if (o.max_bytes != 0 && o.max_bytes < o.segment_bytes)
-            throw error(errc::invalid_argument, "max_size " + std::to_string(o.max_bytes) +
-                                                    " is below the segment size " +
-                                                    std::to_string(o.segment_bytes));
-        return o.segment_bytes / page_size;
-    }
-
-    // The creation header of a named store, read with plain I/O before anything is mapped (its
-    // segment size says how much to map). A creator still at work gets two seconds.
-    static creation_header read_header(const std::string& name) {
-        if constexpr (!Backend::named) {
-            throw error(errc::not_found, "a heap store cannot be opened again: " + quote(name));
-        } else {
-            const std::string obj = Backend::object(name, 0);
-            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-            for (;;) {
-                const int fd = Backend::open(obj, O_RDONLY, 0);
-                if (fd < 0) {
-                    const int e = errno;
-                    throw error(e == ENOENT ? errc::not_found : errc::io_error,
-                                "store " + quote(name) + ": " + (e == ENOENT ? "no " : "opening ") +
-                                    obj + ": " + errno_text(e));
-                }
-                fd_guard guard(fd);
-                alignas(8) std::array<std::byte, sizeof(control_block)> raw{};
-                const auto got = ::pread(fd, raw.data(), raw.size(), 0);
-                creation_header h;
-                std::memcpy(&h, raw.data(), sizeof h);
-                std::uint32_t ready = 0;
-                std::memcpy(&ready, raw.data() + offsetof(control_block, ready), sizeof ready);
-                if (got == static_cast<ssize_t>(raw.size()) && ready == 1) {
-                    if (h.magic != control_magic || h.sum != h.compute_sum())
-                        throw error(errc::corrupt,
-                                    "store " + quote(name) + ": " + obj +
-                                        " does not start with a valid page store header");
-                    if (h.format != format_version || h.page_bytes != page_size)
-                        throw error(errc::version_mismatch,
-                                    "store " + quote(name) + " has page store format " +
-                                        std::to_string(h.format) + " with " +
-                                        std::to_string(h.page_bytes) +
-                                        "-byte pages; this build reads format " +
-                                        std::to_string(format_version) + " with 4096-byte pages");
-                    if (h.segment_pages < 16 || h.segment_pages > (1ull << 28) ||
-                        h.max_pages < h.segment_pages ||
-                        h.max_pages > max_segments * h.segment_pages)
-                        throw error(errc::corrupt,
-                                    "store " + quote(name) + ": its header gives segments of " +
-                                        std::to_string(h.segment_pages) + " pages and a limit of " +
-                                        std::to_string(h.max_pages));
-                    return h;
-                }
-                if (std::chrono::steady_clock::now() >= deadline)
-                    throw error(errc::corrupt, "store " + quote(name) + ": " + obj + " is " +
-                                                   (got < static_cast<ssize_t>(raw.size())
-                                                        ? "shorter than a store header"
-                                                        : "a store whose creator never finished"));
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
-            }
-        }
-    }
-
-    // The permissions of segment 0: the ones later segments get, whoever makes them.
-    static unsigned mode_of(const std::string& name) {
-        if constexpr (!Backend::named) {
-            return 0600;
-        } else {
-            const int fd = Backend::open(Backend::object(name, 0), O_RDONLY, 0);
-            if (fd < 0) return 0600;
-            fd_guard guard(fd);
-            struct stat st {};
-            return ::fstat(fd, &st) == 0 ? static_cast<unsigned>(st.st_mode & 07777) : 0600;
-        }
-    }
-
-    // An flock on segment 0's object while it lives (none for the heap).
-    class exclusive_open {
-      public:
-        explicit exclusive_open(const std::string& name) : fd_(segment_zero(name)) {
-            if (fd_.get() >= 0) ::flock(fd_.get(), LOCK_EX);
-        }
-
-      private:
-        static int segment_zero(const std::string& name) {
-            if constexpr (Backend::named)
-                return Backend::open(Backend::object(name, 0), O_RDONLY, 0);
-            else
-                return -1;
-        }
-        fd_guard fd_;  // closing it releases the lock
-    };
-    static std::uint64_t boot_id_hash() {
-        std::ifstream in("/proc/sys/kernel/random/boot_id");
-        std::string id;
-        std::getline(in, id);
-        return hash64(id);
-    }
-    static std::array<std::uint8_t, 16> random_id() {
-        std::array<std::uint8_t, 16> id{};
-        std::ifstream in("/dev/urandom", std::ios::binary);
-        in.read(reinterpret_cast<char*>(id.data()), id.size());
-        const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
-        for (std::size_t i = 0; i < 8; ++i) id[i] ^= static_cast<std::uint8_t>(t >> (8 * i));
-        return id;
-    }
-    static void problem(page_check& c, std::string what) {
-        if (c.problems.size() < 64) c.problems.push_back(std::move(what));
-    }
 
     pin_slot* slots() const {
         return reinterpret_cast<pin_slot*>(segments_.map(0) + slot_pages_first * page_size);
