@@ -120,7 +120,7 @@ class journal_file {
                          PageAt&& page_at) {
         raw_.resize(raw_bytes(ids.size()));
         std::byte* out = raw_.data();
-        std::memcpy(out, ids.data(), ids.size() * 8);
+        if (!ids.empty()) std::memcpy(out, ids.data(), ids.size() * 8);  // data() may be null
         out += ids.size() * 8;
         for (const page_id p : ids) {
             std::memcpy(out, page_at(p), page_size);
@@ -191,7 +191,7 @@ class journal_file {
                 break;
             }
             std::vector<page_id> ids(e->pages);
-            std::memcpy(ids.data(), raw_.data(), e->pages * 8);
+            if (!ids.empty()) std::memcpy(ids.data(), raw_.data(), e->pages * 8);
             check_pages(m, ids, max_pages);
             apply(m, ids,
                   std::span<const std::byte>(raw_.data() + e->pages * 8, e->pages * page_size));
