@@ -12,6 +12,7 @@
 // every fault point they pass, on a shared-memory and on a mapped-file store.
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -736,6 +737,55 @@ TEST_CASE("pages: an entry whose writer died before publishing it is written ove
     CHECK(s.read().word(2) != 777);
     CHECK(s.stats().journal_replayed == 4);
     CHECK(s.stats().journal_dropped == 0);
+}
+
+TEST_CASE("pages: a journal entry claiming more than a commit journals is dropped, not allocated") {
+    // Its head's checksum holds (whoever can write the file can compute it), but it names a
+    // billion pages: more than any commit journals (a larger one takes a checkpoint instead).
+    using store = pg::page_store<pg::file_backend>;
+    page_place<pg::file_backend> where;
+    const std::string dir = where.name(), journal = dir + "/journal.mmry";
+    {
+        store s(pg::create, dir, synced());
+        for (std::uint64_t step = 1; step <= 3; ++step) apply(s, step);
+    }
+    const auto entries = journal_entries(journal);
+    REQUIRE(entries.size() == 3);
+    const std::string payload(16, 'x');
+    const std::uint64_t pages = std::uint64_t{1} << 30;
+    std::uint64_t h[7] = {pg::entry_magic,
+                          entries.back().txn + 1,
+                          pages,
+                          payload.size(),
+                          pg::journal_file::raw_bytes(pages),
+                          pg::checksum(payload.data(), payload.size()),
+                          0};
+    h[6] = pg::checksum(h, 48);
+    {
+        std::fstream f(journal, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(entries.back().at + entries.back().bytes));
+        f.write(reinterpret_cast<const char*>(h), sizeof h);
+        f.write(payload.data(), static_cast<std::streamsize>(payload.size()));
+    }
+    forget_boot(dir);
+    store s(pg::open, dir);
+    require_state(s, 3);
+    CHECK(s.stats().journal_dropped == 1);
+}
+
+TEST_CASE("pages: the durable file and the journal take the store's permissions") {
+    using store = pg::page_store<pg::file_backend>;
+    page_place<pg::file_backend> where;
+    auto o = synced();
+    o.mode = 0640;
+    const auto old = ::umask(077);  // the store's mode, whatever the creator's umask
+    { store s(pg::create, where.name(), o); }
+    ::umask(old);
+    for (const char* name : {"durable.mmry", "journal.mmry"}) {
+        INFO(name);
+        const auto perms = std::filesystem::status(where.name() + "/" + name).permissions();
+        CHECK(static_cast<unsigned>(perms) == 0640u);
+    }
 }
 
 TEST_CASE("pages: a sync store refuses a journal that is missing or another store's, by name") {

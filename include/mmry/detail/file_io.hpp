@@ -58,6 +58,27 @@ inline void reserve(int fd, std::uint64_t size, const std::string& what) {
                                         ": " + errno_text(rc));
 }
 
+/// Opens (or with `create`, makes: errc::already_exists when it exists) a file of a store,
+/// read-write, with permissions `mode` whatever the umask; returns its descriptor. Throws
+/// errc::not_found for a missing file, errc::io_error otherwise, naming it.
+inline int open_store_file(const std::string& path, bool create, unsigned mode) {
+    const int fd =
+        ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), mode & 07777);
+    if (fd < 0) {
+        const int e = errno;
+        throw error(e == ENOENT   ? errc::not_found
+                    : e == EEXIST ? errc::already_exists
+                                  : errc::io_error,
+                    (e == ENOENT ? "no " : "opening ") + path + ": " + errno_text(e));
+    }
+    if (create && ::fchmod(fd, mode & 07777) != 0) {
+        const int e = errno;
+        ::close(fd);
+        throw error(errc::io_error, "setting the mode of " + path + ": " + errno_text(e));
+    }
+    return fd;
+}
+
 }  // namespace detail
 }  // namespace v1
 }  // namespace mmry

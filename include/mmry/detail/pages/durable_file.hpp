@@ -30,13 +30,9 @@ namespace detail::pages {
 class durable_file {
   public:
     durable_file() = default;
-    durable_file(std::string path, bool create) : path_(std::move(path)) {
-        fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
-        if (fd_ < 0) {
-            const int e = errno;
-            throw error(e == ENOENT ? errc::not_found : errc::io_error,
-                        (e == ENOENT ? "no " : "opening ") + path_ + ": " + errno_text(e));
-        }
+    /// `mode`: the permissions a created file gets (the store's, whatever the umask).
+    durable_file(std::string path, bool create, unsigned mode = 0600) : path_(std::move(path)) {
+        fd_ = open_store_file(path_, create, mode);
     }
     ~durable_file() {
         if (fd_ >= 0) ::close(fd_);

@@ -66,14 +66,11 @@ class journal_file {
     journal_file() = default;
     /// Creates the journal (its header written and on disk), or opens it and checks that it is
     /// this store's.
-    journal_file(std::string path, bool create, const std::array<std::uint8_t, 16>& store_id)
+    /// `mode`: the permissions a created journal gets (the store's, whatever the umask).
+    journal_file(std::string path, bool create, const std::array<std::uint8_t, 16>& store_id,
+                 unsigned mode = 0600)
         : path_(std::move(path)) {
-        fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
-        if (fd_ < 0) {
-            const int e = errno;
-            throw error(e == ENOENT ? errc::not_found : errc::io_error,
-                        (e == ENOENT ? "no " : "opening ") + path_ + ": " + errno_text(e));
-        }
+        fd_ = open_store_file(path_, create, mode);
         head h{};
         if (create) {
             h.id = store_id;
@@ -165,9 +162,12 @@ class journal_file {
     /// Replays the entries after commit `after`: apply(meta, ids, images) for each, in order,
     /// from the one of commit after + 1 up to the last whole one. Entries of commits up to
     /// `after` that lead (a checkpoint taken without starting the journal again) are skipped.
-    /// An entry names at most `max_pages` pages (the store's limit).
+    /// An entry names at most `max_pages` pages (the store's limit) and holds at most `max_raw`
+    /// bytes before compression (what a commit journals: larger ones take a checkpoint).
     template <class Apply>
-    replayed replay(std::uint64_t after, std::uint64_t max_pages, Apply&& apply) {
+    replayed replay(std::uint64_t after, std::uint64_t max_pages, std::uint64_t max_raw,
+                    Apply&& apply) {
+        max_raw_ = max_raw;
         replayed out;
         struct stat st {};
         if (::fstat(fd_, &st) != 0) fail("reading");
@@ -255,7 +255,7 @@ class journal_file {
         if (e.magic != entry_magic) return std::nullopt;
         damaged = e.head_sum != checksum(&e, offsetof(entry, head_sum)) ||
                   e.stored > size - at - sizeof e || e.pages > max_pages ||
-                  e.raw != raw_bytes(e.pages);
+                  e.raw != raw_bytes(e.pages) || e.raw > max_raw_;
         if (damaged) return std::nullopt;
         return e;
     }
@@ -267,7 +267,9 @@ class journal_file {
         if (::pread(fd_, stored_.data(), e.stored, static_cast<off_t>(at + sizeof e)) !=
             static_cast<ssize_t>(e.stored))
             fail("reading");
-        if (e.payload_sum != checksum(stored_.data(), e.stored)) return false;
+        if (e.payload_sum != checksum(stored_.data(), e.stored) ||
+            ZSTD_getFrameContentSize(stored_.data(), stored_.size()) != e.raw)
+            return false;
         raw_.resize(e.raw);
         if (ZSTD_decompress(raw_.data(), raw_.size(), stored_.data(), stored_.size()) != e.raw)
             return false;
@@ -312,6 +314,7 @@ class journal_file {
         std::swap(fd_, o.fd_);
         std::swap(cctx_, o.cctx_);
         std::swap(prepared_, o.prepared_);
+        std::swap(max_raw_, o.max_raw_);
         std::swap(raw_, o.raw_);
         std::swap(stored_, o.stored_);
     }
@@ -324,6 +327,7 @@ class journal_file {
     int fd_ = -1;
     ZSTD_CCtx* cctx_ = nullptr;
     std::uint64_t prepared_ = 0;  // bytes the file has at least
+    std::uint64_t max_raw_ = 0;   // of an entry, during replay()
     std::vector<std::byte> raw_;
     std::vector<std::byte> stored_;
 };

@@ -114,12 +114,13 @@ class page_store {
         segments_.sync(0, 0, first_data_page * page_size);
         if constexpr (Backend::durable) {
             if (flushing()) {
-                durable_ = durable_file(Backend::durable_object(name_), true);
+                durable_ = durable_file(Backend::durable_object(name_), true, o.mode);
                 durable_.write(first);
                 control_->durable_txn = 1;
                 control_->checkpoint_txn = 1;
                 if (journaling()) {
-                    journal_ = journal_file(Backend::journal_object(name_), true, h.store_id);
+                    journal_ =
+                        journal_file(Backend::journal_object(name_), true, h.store_id, o.mode);
                     control_->journal_end = journal_start;
                     control_->journal_prev = journal_start;
                     control_->journal_txn = 1;
@@ -364,7 +365,7 @@ class page_store {
         const std::uint64_t sp = segment_pages();
         meta last = d;
         const auto r = journal_.replay(
-            d.txn, max_pages(),
+            d.txn, max_pages(), control_->header.journal_bytes / 4,
             [&](const meta& m, const std::vector<page_id>& ids, std::span<const std::byte> images) {
                 for (std::size_t k = 0; k < ids.size(); ++k) {
                     segments_.make(static_cast<std::uint32_t>(ids[k] / sp), false);
