@@ -21,16 +21,16 @@
 #include <string_view>
 #include <vector>
 
-#include <cryptopp/hmac.h>
 #include <cryptopp/misc.h>
 #include <cryptopp/osrng.h>
 #include <cryptopp/secblock.h>
 #include <cryptopp/siphash.h>
 
 #include <mmry/bytes.hpp>
+#include <mmry/codec/frame_binding.hpp>
+#include <mmry/detail/crc32c.hpp>
 #include <mmry/compress/dictionary.hpp>
 #include <mmry/detail/content_hash.hpp>
-#include <mmry/detail/crc32c.hpp>
 #include <mmry/detail/describe.hpp>
 #include <mmry/detail/key_schedule.hpp>
 #include <mmry/detail/le.hpp>
@@ -152,7 +152,7 @@ class frame_codec {
 
         auto& ctx = context(h);
         auto& aad = scratch(aad_slot);
-        const std::size_t aad_prefix = build_aad_prefix(aad, out, h);
+        const std::size_t aad_prefix = frame_aad_prefix(aad, sid_, out, h);
         auto& packed = scratch(frame_slot);
         packed.resize(std::min<std::size_t>(frame_size_, value.size()));
 
@@ -171,14 +171,14 @@ class frame_codec {
             entry[4] = std::byte{compressed ? Compressor::id : std::uint8_t{0}};
             entry[5] = std::byte{compressed ? level_byte() : std::uint8_t{0}};
             entry[6] = entry[7] = std::byte{0};
-            const byte_view frame_aad = finish_aad(aad, aad_prefix, i, entry);
+            const byte_view bound = frame_aad(aad, aad_prefix, i, entry);
             std::byte* dst = out.data() + at;
             if constexpr (sealed) {
                 store_le<std::uint32_t>(entry + 8, 0);
-                ctx.seal(nonce(h.seq, i), frame_aad, plain, std::span(dst, stored));
+                ctx.seal(frame_nonce(h.seq, i), bound, plain, std::span(dst, stored));
             } else {
                 std::memcpy(dst, plain.data(), plain.size());
-                store_le<std::uint32_t>(entry + 8, crc32c({frame_aad, plain}));
+                store_le<std::uint32_t>(entry + 8, crc32c({bound, plain}));
             }
             at += stored;
         }
@@ -218,7 +218,7 @@ class frame_codec {
     void check_meta(const format::record_view& v) const {
         if constexpr (sealed) {
             const auto& h = v.header();
-            const auto mac = meta_mac(v.bytes(), h);
+            const auto mac = meta_mac(meta_key_, sid_, v.bytes(), h);
             const auto stored = v.meta_bytes().last(format::meta_mac_size);
             if (!CryptoPP::VerifyBufsEqual(reinterpret_cast<const CryptoPP::byte*>(mac.data()),
                                            reinterpret_cast<const CryptoPP::byte*>(stored.data()),
@@ -270,7 +270,7 @@ class frame_codec {
         check_dictionary(v, dict);
         auto& ctx = context(h);
         auto& aad = scratch(aad_slot);
-        const std::size_t aad_prefix = sealed ? build_aad_prefix(aad, v.bytes(), h) : 0;
+        const std::size_t aad_prefix = sealed ? frame_aad_prefix(aad, sid_, v.bytes(), h) : 0;
         auto& whole = scratch(frame_slot);
         auto& packed = scratch(packed_slot);
 
@@ -325,7 +325,7 @@ class frame_codec {
         std::copy(chain.begin(), chain.end(), meta + format::meta_off::chain_hash);
         store_le<std::int64_t>(record.data() + format::off::created, created_ns);
         if constexpr (sealed) {
-            const auto mac = meta_mac(record, h);
+            const auto mac = meta_mac(meta_key_, sid_, record, h);
             std::copy(mac.begin(), mac.end(), meta + h.meta_size - format::meta_mac_size);
         }
         format::seal_head(record, h.payload_offset());
@@ -359,41 +359,9 @@ class frame_codec {
                                                       "' cannot use"));
     }
 
-    // HMAC-SHA256 (truncated) of store id, head without its checksum, key and meta section
-    // without the MAC.
-    std::array<std::byte, format::meta_mac_size> meta_mac(std::span<const std::byte> rec,
-                                                          const format::record_header& h) const {
-        CryptoPP::HMAC<CryptoPP::SHA256> mac(meta_key_.data(), meta_key_.size());
-        auto feed = [&](std::span<const std::byte> b) {
-            mac.Update(reinterpret_cast<const CryptoPP::byte*>(b.data()), b.size());
-        };
-        feed(sid_);
-        feed(rec.first(format::off::crc));
-        feed(rec.subspan(
-            format::off::crc + format::crc_size,
-            h.table_offset() - format::meta_mac_size - format::off::crc - format::crc_size));
-        CryptoPP::byte digest[CryptoPP::SHA256::DIGESTSIZE];
-        mac.Final(digest);
-        std::array<std::byte, format::meta_mac_size> out;
-        for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::byte{digest[i]};
-        return out;
-    }
-
-    // The CRC of an unsealed frame: over the same bytes as a sealed frame's associated data, then
-    // the data, fed to CRC32C piece by piece from the record (no copy into a binding buffer).
     void check_crc(const format::record_view& v, std::uint32_t i, format::frame_entry entry,
                    byte_view data) const {
-        const auto rec = v.bytes();
-        const auto& h = v.header();
-        std::array<std::byte, 4> frame;
-        store_le<std::uint32_t>(frame.data(), i);
-        const std::uint32_t computed =
-            crc32c({sid_, rec.first(format::off::crc),
-                    rec.subspan(format::off::crc + format::crc_size,
-                                format::off::created - format::off::crc - format::crc_size),
-                    rec.subspan(format::off::meta_size,
-                                h.head_size() + h.key_size - format::off::meta_size),
-                    frame, v.entry_bytes(i), data});
+        const std::uint32_t computed = frame_crc(sid_, v, i, data);
         if (entry.crc != computed)
             throw error(errc::corrupt, where(v, i) + ": checksum mismatch (stored " +
                                            hex(entry.crc) + ", computed " + hex(computed) +
@@ -437,38 +405,6 @@ class frame_codec {
         }
     }
 
-    // Frame i of the record with sequence number seq: unique under one session subkey.
-    static std::array<std::byte, 12> nonce(std::uint64_t seq, std::uint32_t frame) {
-        std::array<std::byte, 12> n{};
-        store_le<std::uint64_t>(n.data(), seq);
-        store_le<std::uint32_t>(n.data() + 8, frame);
-        return n;
-    }
-
-    // Associated data: store id, head (all but checksum and created time), crypto block, key
-    // (not the meta section, which is stamped at commit and has a MAC of its own);
-    // then per frame: frame number and table entry.
-    std::size_t build_aad_prefix(bytes& aad, std::span<const std::byte> rec,
-                                 const format::record_header& h) const {
-        const std::size_t head = h.head_size();
-        aad.clear();
-        aad.insert(aad.end(), sid_.begin(), sid_.end());
-        aad.insert(aad.end(), rec.begin(), rec.begin() + format::off::crc);
-        aad.insert(aad.end(), rec.begin() + format::off::crc + format::crc_size,
-                   rec.begin() + format::off::created);
-        aad.insert(aad.end(), rec.begin() + format::off::meta_size,
-                   rec.begin() + head + h.key_size);
-        const std::size_t prefix = aad.size();
-        aad.resize(prefix + 4 + format::bound_entry_size);
-        return prefix;
-    }
-    static byte_view finish_aad(bytes& aad, std::size_t prefix, std::uint32_t frame,
-                                const std::byte* entry) {
-        store_le<std::uint32_t>(aad.data() + prefix, frame);
-        std::memcpy(aad.data() + prefix + 4, entry, format::bound_entry_size);
-        return aad;
-    }
-
     template <class Ctx>
     void decode_frame(const format::record_view& v, Ctx& ctx, bytes& aad, std::size_t aad_prefix,
                       std::uint32_t i, format::frame_entry entry, byte_view payload,
@@ -482,8 +418,8 @@ class frame_codec {
             plain = packed;
         }
         if constexpr (sealed) {
-            const byte_view frame_aad = finish_aad(aad, aad_prefix, i, v.entry_bytes(i).data());
-            if (!ctx.open(nonce(v.header().seq, i), frame_aad, payload, plain.first(plain_size)))
+            const byte_view bound = frame_aad(aad, aad_prefix, i, v.entry_bytes(i).data());
+            if (!ctx.open(frame_nonce(v.header().seq, i), bound, payload, plain.first(plain_size)))
                 throw error(errc::authentication_failed,
                             where(v, i) +
                                 ": authentication tag mismatch: the frame was altered, "
@@ -517,9 +453,9 @@ class frame_codec {
     }
 
     static std::string where(const format::record_view& v, std::uint32_t i) {
-        return "key " + quote(v.key()) + ", frame " + std::to_string(i) + " of " +
-               std::to_string(v.header().frame_count);
+        return frame_where(v, i);
     }
+
     store_id sid_;
     CryptoPP::SecByteBlock master_;
     content_hasher hasher_;
