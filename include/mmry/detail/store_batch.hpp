@@ -22,14 +22,14 @@ inline namespace v1 {
 
 // A put of a batch, encoded: its record, and (folded) its plan.
 template <class Traits>
-struct basic_store<Traits>::prepared_put {
+struct detail::store_engine<Traits>::prepared_put {
     bytes record;
     std::unique_ptr<fold_plan> plan;
 };
 
 template <class Traits>
-void basic_store<Traits>::prepare_put(std::string_view key, byte_view value, const put_options& o,
-                                      prepared_put& out) {
+void detail::store_engine<Traits>::prepare_put(std::string_view key, byte_view value,
+                                               const put_options& o, prepared_put& out) {
     if constexpr (folding) {
         if (value.size() >= fold_type::min_size) {
             out.plan = std::make_unique<fold_plan>();

@@ -54,14 +54,14 @@ std::uint32_t basic_store<Traits>::train_dictionary(
 }
 
 template <class Traits>
-const compress::dictionary* basic_store<Traits>::dictionary_for(
+const compress::dictionary* detail::store_engine<Traits>::dictionary_for(
     const format::record_view& v) const {
     if (v.header().dictionary == 0) return nullptr;
     return load_dictionary(v.header().dictionary).get();
 }
 
 template <class Traits>
-typename basic_store<Traits>::dictionary_ptr basic_store<Traits>::load_dictionary(
+typename detail::store_engine<Traits>::dictionary_ptr detail::store_engine<Traits>::load_dictionary(
     std::uint32_t id) const {
     {
         std::lock_guard guard(s_->dictionaries_mutex);
@@ -84,7 +84,8 @@ typename basic_store<Traits>::dictionary_ptr basic_store<Traits>::load_dictionar
 }
 
 template <class Traits>
-typename basic_store<Traits>::dictionary_ptr basic_store<Traits>::current_dictionary() const {
+typename detail::store_engine<Traits>::dictionary_ptr
+detail::store_engine<Traits>::current_dictionary() const {
     if constexpr (!codec_type::takes_dictionaries) {
         return nullptr;
     } else {
@@ -102,8 +103,8 @@ typename basic_store<Traits>::dictionary_ptr basic_store<Traits>::current_dictio
 }
 
 template <class Traits>
-std::uint32_t basic_store<Traits>::store_dictionary(const std::vector<bytes>& samples,
-                                                    std::size_t capacity) {
+std::uint32_t detail::store_engine<Traits>::store_dictionary(const std::vector<bytes>& samples,
+                                                             std::size_t capacity) {
     std::vector<std::span<const std::byte>> spans(samples.begin(), samples.end());
     const bytes content = compress::train_dictionary(spans, capacity);
     auto lock = s_->write();
@@ -172,7 +173,7 @@ std::size_t basic_store<Traits>::recompress() {
 }
 
 template <class Traits>
-bool basic_store<Traits>::recompress_record(std::string_view key, const record_ref& ref) {
+bool detail::store_engine<Traits>::recompress_record(std::string_view key, const record_ref& ref) {
     const auto dict = current_dictionary();
     const std::uint32_t want = dict ? dict->id() : 0;
     // The record to rewrite in this transaction, while it is still key's (no writer replaced it
@@ -251,7 +252,7 @@ bool basic_store<Traits>::recompress_record(std::string_view key, const record_r
 }
 
 template <class Traits>
-bool basic_store<Traits>::recompress_chunk(const format::chunk_reference& reference) {
+bool detail::store_engine<Traits>::recompress_chunk(const format::chunk_reference& reference) {
     const auto dict = current_dictionary();
     const std::uint32_t want = dict ? dict->id() : 0;
     const auto name = format::chunk_key(reference);

@@ -18,8 +18,8 @@ namespace mmry {
 inline namespace v1 {
 
 template <class Traits>
-std::optional<mmry::metadata> basic_store<Traits>::erase_key(std::string_view key,
-                                                             std::uint64_t want) {
+std::optional<mmry::metadata> detail::store_engine<Traits>::erase_key(std::string_view key,
+                                                                      std::uint64_t want) {
     std::optional<mmry::metadata> removed;
     {
         auto lock = s_->write();
@@ -31,8 +31,8 @@ std::optional<mmry::metadata> basic_store<Traits>::erase_key(std::string_view ke
 }
 
 template <class Traits>
-bool basic_store<Traits>::erase_in_txn(std::string_view key, std::uint64_t want,
-                                       std::optional<mmry::metadata>& removed) {
+bool detail::store_engine<Traits>::erase_in_txn(std::string_view key, std::uint64_t want,
+                                                std::optional<mmry::metadata>& removed) {
     auto& root = s_->root();
     if constexpr (!keeps_history) {
         const record_ref* ref = root.index.find(key);
@@ -92,7 +92,7 @@ std::optional<mmry::metadata> basic_store<Traits>::erase_stored(std::string_view
 }
 
 template <class Traits>
-std::optional<std::string> basic_store<Traits>::owner_of(const record_ref& ref) const {
+std::optional<std::string> detail::store_engine<Traits>::owner_of(const record_ref& ref) const {
     try {
         return std::string(
             format::record_view::parse(s_->root().bytes(ref), "", cipher_type::tag_size).key());
@@ -102,8 +102,9 @@ std::optional<std::string> basic_store<Traits>::owner_of(const record_ref& ref) 
 }
 
 template <class Traits>
-std::size_t basic_store<Traits>::layout_of(std::string_view stored_key, std::string_view owner,
-                                           const record_ref& ref) const {
+std::size_t detail::store_engine<Traits>::layout_of(std::string_view stored_key,
+                                                    std::string_view owner,
+                                                    const record_ref& ref) const {
     try {
         const auto v = open_record(owner, ref);
         for (std::size_t i = 0; i < layouts; ++i)
@@ -114,7 +115,7 @@ std::size_t basic_store<Traits>::layout_of(std::string_view stored_key, std::str
 }
 
 template <class Traits>
-void basic_store<Traits>::release(const record_ref& ref, std::size_t layout) {
+void detail::store_engine<Traits>::release(const record_ref& ref, std::size_t layout) {
     auto& heads = s_->root().heads;
     auto drop_from = [&](std::string_view owner, head_type& h) {
         for (auto it = h.versions.begin(); it != h.versions.end(); ++it)
@@ -139,7 +140,8 @@ void basic_store<Traits>::release(const record_ref& ref, std::size_t layout) {
 }
 
 template <class Traits>
-void basic_store<Traits>::remove_slot(std::string_view key, head_type& head, slot_iterator it) {
+void detail::store_engine<Traits>::remove_slot(std::string_view key, head_type& head,
+                                               slot_iterator it) {
     auto& index = s_->root().index;
     const record_ref ref = it->ref;
     std::vector<std::string> keys;
@@ -160,7 +162,7 @@ void basic_store<Traits>::remove_slot(std::string_view key, head_type& head, slo
 }
 
 template <class Traits>
-void basic_store<Traits>::forget_slot(head_type& head, slot_iterator it) {
+void detail::store_engine<Traits>::forget_slot(head_type& head, slot_iterator it) {
     free_record(it->ref);
     head.versions.erase(it);
 }

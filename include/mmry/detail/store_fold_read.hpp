@@ -17,14 +17,14 @@ namespace mmry {
 inline namespace v1 {
 
 template <class Traits>
-format::manifest basic_store<Traits>::manifest_of(const format::record_view& v) const {
+format::manifest detail::store_engine<Traits>::manifest_of(const format::record_view& v) const {
     return format::manifest::parse(decode_whole(v, dictionary_for(v)), v.value_size(), v.key());
 }
 
 template <class Traits>
 template <class F>
-void basic_store<Traits>::visit_chunks(const format::record_view& v, std::uint64_t offset,
-                                       std::uint64_t length, F&& f) const {
+void detail::store_engine<Traits>::visit_chunks(const format::record_view& v, std::uint64_t offset,
+                                                std::uint64_t length, F&& f) const {
     const std::uint64_t end = offset + length;
     auto walk = [&](const std::vector<format::chunk_ref>& entries, std::uint64_t at, auto&& each) {
         for (const auto& c : entries) {
@@ -53,8 +53,8 @@ void basic_store<Traits>::visit_chunks(const format::record_view& v, std::uint64
 }
 
 template <class Traits>
-std::vector<format::chunk_ref> basic_store<Traits>::piece_entries(const detail::chunk_slot& slot,
-                                                                  std::string_view key) const {
+std::vector<format::chunk_ref> detail::store_engine<Traits>::piece_entries(
+    const detail::chunk_slot& slot, std::string_view key) const {
     const auto v = s_->codec.open(s_->root().bytes(slot.ref), format::chunk_key(slot.id));
     const bytes content = decode_whole(v, dictionary_for(v));
     if (v.header().folded || s_->codec.piece_hasher().hash(content) != slot.id)
@@ -66,8 +66,8 @@ std::vector<format::chunk_ref> basic_store<Traits>::piece_entries(const detail::
 }
 
 template <class Traits>
-void basic_store<Traits>::decode_chunk(std::string_view key, const format::chunk_ref& c,
-                                       std::span<std::byte> out) const {
+void detail::store_engine<Traits>::decode_chunk(std::string_view key, const format::chunk_ref& c,
+                                                std::span<std::byte> out) const {
     const auto* slot = s_->root().chunks.find(format::chunk_key(c.ref));
     auto fail = [&](const std::string& why) {
         throw error(errc::corrupt, "key " + detail::quote(key) + ": chunk " +

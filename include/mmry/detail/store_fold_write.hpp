@@ -21,20 +21,20 @@ inline namespace v1 {
 // A folded put's chunks: what its manifest names, and the records of the chunks the store
 // lacked when it looked (encoded before the write lock is taken).
 template <class Traits>
-struct basic_store<Traits>::encoded_chunk {
+struct detail::store_engine<Traits>::encoded_chunk {
     format::hash_bytes id{};
     bytes record;
     detail::chunk_kind kind = detail::chunk_kind::data;
 };
 // A piece of a manifest of depth 1: the chunks [begin, end) of the plan, and its entries.
 template <class Traits>
-struct basic_store<Traits>::fold_piece {
+struct detail::store_engine<Traits>::fold_piece {
     std::size_t begin = 0, end = 0;
     bytes content;  // empty: an imported piece the bundle did not carry
     format::hash_bytes id{};
 };
 template <class Traits>
-struct basic_store<Traits>::fold_plan {
+struct detail::store_engine<Traits>::fold_plan {
     unsigned depth = 0;
     std::vector<format::chunk_ref> top;     // the manifest's entries
     std::vector<fold_piece> pieces;         // per entry of `top`, when depth is 1
@@ -47,8 +47,8 @@ struct basic_store<Traits>::fold_plan {
 };
 
 template <class Traits>
-std::uint64_t basic_store<Traits>::put_folded(std::string_view key, byte_view value,
-                                              const put_options& o) {
+std::uint64_t detail::store_engine<Traits>::put_folded(std::string_view key, byte_view value,
+                                                       const put_options& o) {
     fold_plan plan;
     bytes record;
     if (!prepare_folded(key, value, o, plan, record)) return put_whole(key, value, o);
@@ -56,8 +56,9 @@ std::uint64_t basic_store<Traits>::put_folded(std::string_view key, byte_view va
 }
 
 template <class Traits>
-bool basic_store<Traits>::prepare_folded(std::string_view key, byte_view value,
-                                         const put_options& o, fold_plan& plan, bytes& record) {
+bool detail::store_engine<Traits>::prepare_folded(std::string_view key, byte_view value,
+                                                  const put_options& o, fold_plan& plan,
+                                                  bytes& record) {
     using detail::chunk_kind;
     plan.value = value;
     const auto& ids = s_->codec.chunk_hasher();
@@ -144,8 +145,8 @@ bool basic_store<Traits>::prepare_folded(std::string_view key, byte_view value,
 }
 
 template <class Traits>
-void basic_store<Traits>::encode_chunk(const format::hash_bytes& id, byte_view data,
-                                       const compress::dictionary* dict, bytes& out) {
+void detail::store_engine<Traits>::encode_chunk(const format::hash_bytes& id, byte_view data,
+                                                const compress::dictionary* dict, bytes& out) {
     const auto key = format::chunk_key(id);
     s_->codec.encode(key, data, next_seq(), now_ns(), put_options{}, false, out, {dict, {}, {}});
     const auto v = format::record_view::parse(out, key, cipher_type::tag_size);
@@ -153,7 +154,7 @@ void basic_store<Traits>::encode_chunk(const format::hash_bytes& id, byte_view d
 }
 
 template <class Traits>
-void basic_store<Traits>::acquire_chunks(fold_plan& plan) {
+void detail::store_engine<Traits>::acquire_chunks(fold_plan& plan) {
     // A failure leaves the write transaction uncommitted: nothing counted here remains.
     for (std::size_t t = 0; t < plan.top.size(); ++t)
         if (plan.depth == 0)
@@ -163,8 +164,10 @@ void basic_store<Traits>::acquire_chunks(fold_plan& plan) {
 }
 
 template <class Traits>
-bool basic_store<Traits>::count_existing(fold_plan& plan, const format::chunk_reference& ref,
-                                         const format::hash_bytes* id, detail::chunk_kind kind) {
+bool detail::store_engine<Traits>::count_existing(fold_plan& plan,
+                                                  const format::chunk_reference& ref,
+                                                  const format::hash_bytes* id,
+                                                  detail::chunk_kind kind) {
     auto* slot = s_->root().chunks.find(format::chunk_key(ref));
     if (!slot) return false;
     if ((id && *id != slot->id) || slot->kind != kind)
@@ -178,7 +181,7 @@ bool basic_store<Traits>::count_existing(fold_plan& plan, const format::chunk_re
 }
 
 template <class Traits>
-void basic_store<Traits>::acquire_data(fold_plan& plan, std::size_t i) {
+void detail::store_engine<Traits>::acquire_data(fold_plan& plan, std::size_t i) {
     const auto& c = plan.chunks[i];
     const auto it = plan.encoded.find(c.ref);
     const format::hash_bytes* id = !plan.ids.empty()          ? &plan.ids[i]
@@ -193,7 +196,7 @@ void basic_store<Traits>::acquire_data(fold_plan& plan, std::size_t i) {
 }
 
 template <class Traits>
-void basic_store<Traits>::acquire_piece(fold_plan& plan, std::size_t t) {
+void detail::store_engine<Traits>::acquire_piece(fold_plan& plan, std::size_t t) {
     const auto& entry = plan.top[t];
     const auto& p = plan.pieces[t];
     const bool known = !p.content.empty();
@@ -206,9 +209,10 @@ void basic_store<Traits>::acquire_piece(fold_plan& plan, std::size_t t) {
 }
 
 template <class Traits>
-void basic_store<Traits>::place_chunk(fold_plan& plan, const format::chunk_reference& reference,
-                                      const format::hash_bytes& id, detail::chunk_kind kind,
-                                      byte_view content) {
+void detail::store_engine<Traits>::place_chunk(fold_plan& plan,
+                                               const format::chunk_reference& reference,
+                                               const format::hash_bytes& id,
+                                               detail::chunk_kind kind, byte_view content) {
     auto it = plan.encoded.find(reference);
     if (it == plan.encoded.end()) {
         // Freed since this writer looked: encode it now (rare).
@@ -238,7 +242,7 @@ void basic_store<Traits>::place_chunk(fold_plan& plan, const format::chunk_refer
 }
 
 template <class Traits>
-void basic_store<Traits>::release_chunks(const std::vector<format::chunk_ref>& entries) {
+void detail::store_engine<Traits>::release_chunks(const std::vector<format::chunk_ref>& entries) {
     for (const auto& c : entries) {
         auto* slot = s_->root().chunks.find(format::chunk_key(c.ref));
         if (!slot) continue;  // a damaged store: nothing to release
@@ -260,8 +264,8 @@ void basic_store<Traits>::release_chunks(const std::vector<format::chunk_ref>& e
 }
 
 template <class Traits>
-void basic_store<Traits>::free_chunk(const format::chunk_reference& reference,
-                                     const detail::chunk_slot& slot) {
+void detail::store_engine<Traits>::free_chunk(const format::chunk_reference& reference,
+                                              const detail::chunk_slot& slot) {
     const record_ref ref = slot.ref;
     const auto kind = slot.kind;
     auto& root = s_->root().counters();

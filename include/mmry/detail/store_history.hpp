@@ -75,8 +75,8 @@ std::size_t basic_store<Traits>::prune(const retention& r) requires keeps_histor
 }
 
 template <class Traits>
-std::size_t basic_store<Traits>::prune_head(std::string_view key, head_type& head,
-                                            const retention& r) {
+std::size_t detail::store_engine<Traits>::prune_head(std::string_view key, head_type& head,
+                                                     const retention& r) {
     if (head.versions.empty()) return 0;
     const std::int64_t newer = r.newer_than ? to_ns(*r.newer_than) : 0;
     const std::uint64_t newest = head.versions.back().version;

@@ -27,7 +27,7 @@ bool basic_store<Traits>::fetch(const query& q, const entry* after, std::vector<
     auto emit = [&](std::string_view k, auto&& open) {
         if (k < std::string_view(q.from)) return true;
         if (!q.to.empty() && k >= std::string_view(q.to)) return !index_type::sorted;
-        entry e{std::string(k), describe(open())};
+        entry e{std::string(k), this->describe(open())};
         if (q.filter && !q.filter(e)) return true;
         if (index_type::sorted && out.size() == batch_size) return !(more = true);
         out.push_back(std::move(e));

@@ -28,7 +28,7 @@ std::optional<T> basic_store<Traits>::get(std::string_view key) const {
     auto lock = s_->read();
     const auto at = locate(key);
     if (!at) return std::nullopt;
-    return decode_as<T>(lock, key, open_record(key, *at), /*cache=*/true);
+    return this->template decode_as<T>(lock, key, open_record(key, *at), /*cache=*/true);
 }
 
 template <class Traits>
@@ -37,7 +37,7 @@ std::optional<T> basic_store<Traits>::get(std::string_view key, version v) const
     auto lock = s_->read();
     const auto rec = open_version(key, v.number);
     if (!rec) return std::nullopt;
-    return decode_as<T>(lock, key, *rec, /*cache=*/false);
+    return this->template decode_as<T>(lock, key, *rec, /*cache=*/false);
 }
 
 template <class Traits>
@@ -47,7 +47,7 @@ std::optional<T> basic_store<Traits>::get_as_of(std::string_view key,
     auto lock = s_->read();
     const auto rec = open_as_of(key, t);
     if (!rec) return std::nullopt;
-    return decode_as<T>(lock, key, *rec, /*cache=*/false);
+    return this->template decode_as<T>(lock, key, *rec, /*cache=*/false);
 }
 
 template <class Traits>
@@ -150,9 +150,10 @@ store_stats basic_store<Traits>::stats() const {
 
 template <class Traits>
 template <class T>
-std::optional<T> basic_store<Traits>::decode_as(typename state::reading& lock, std::string_view key,
-                                                const format::record_view& v,
-                                                bool use_cache) const {
+std::optional<T> detail::store_engine<Traits>::decode_as(typename state::reading& lock,
+                                                         std::string_view key,
+                                                         const format::record_view& v,
+                                                         bool use_cache) const {
     const auto n = static_cast<std::size_t>(v.value_size());
     // The write sequence number names the record's content: a cached copy with the same one is
     // the current value, whichever process wrote it.
@@ -199,8 +200,8 @@ std::optional<T> basic_store<Traits>::decode_as(typename state::reading& lock, s
 }
 
 template <class Traits>
-bytes basic_store<Traits>::read_range(std::string_view key, const format::record_view& v,
-                                      std::uint64_t offset, std::uint64_t length) const {
+bytes detail::store_engine<Traits>::read_range(std::string_view key, const format::record_view& v,
+                                               std::uint64_t offset, std::uint64_t length) const {
     const std::uint64_t size = v.value_size();
     if (offset > size || length > size - offset)
         throw error(errc::out_of_range, "read of " + std::to_string(length) + " bytes at offset " +
@@ -213,7 +214,7 @@ bytes basic_store<Traits>::read_range(std::string_view key, const format::record
 }
 
 template <class Traits>
-mmry::metadata basic_store<Traits>::describe(const format::record_view& v) const {
+mmry::metadata detail::store_engine<Traits>::describe(const format::record_view& v) const {
     s_->codec.check_meta(v);
     const auto& h = v.header();
     mmry::metadata m;
@@ -251,8 +252,8 @@ mmry::metadata basic_store<Traits>::describe(const format::record_view& v) const
 }
 
 template <class Traits>
-std::optional<mmry::metadata> basic_store<Traits>::describe_or_size(std::string_view key,
-                                                                    const record_ref& ref) const {
+std::optional<mmry::metadata> detail::store_engine<Traits>::describe_or_size(
+    std::string_view key, const record_ref& ref) const {
     try {
         return describe(open_record(key, ref));
     } catch (const error&) {
@@ -264,8 +265,8 @@ std::optional<mmry::metadata> basic_store<Traits>::describe_or_size(std::string_
 }
 
 template <class Traits>
-void basic_store<Traits>::decode_value(const format::record_view& v, std::uint64_t offset,
-                                       std::span<std::byte> out) const {
+void detail::store_engine<Traits>::decode_value(const format::record_view& v, std::uint64_t offset,
+                                                std::span<std::byte> out) const {
     if (!v.header().folded) return s_->codec.decode(v, offset, out, dictionary_for(v));
     if (out.empty()) return;
     thread_local bytes whole;
@@ -288,8 +289,8 @@ void basic_store<Traits>::decode_value(const format::record_view& v, std::uint64
 }
 
 template <class Traits>
-bytes basic_store<Traits>::decode_whole(const format::record_view& v,
-                                        const compress::dictionary* dict) const {
+bytes detail::store_engine<Traits>::decode_whole(const format::record_view& v,
+                                                 const compress::dictionary* dict) const {
     // The buffer grows by one frame at a time, as frames decode: a head that claims terabytes
     // (a CRC is not a MAC) costs one frame's allocation before its first frame fails, not an
     // allocation of what it claims (fuzz finding F1).
@@ -306,7 +307,7 @@ bytes basic_store<Traits>::decode_whole(const format::record_view& v,
 }
 
 template <class Traits>
-void basic_store<Traits>::check_frames(const format::record_view& v) const {
+void detail::store_engine<Traits>::check_frames(const format::record_view& v) const {
     const auto* dict = dictionary_for(v);
     bytes scratch(static_cast<std::size_t>(
         std::min<std::uint64_t>(v.header().logical_size, v.header().frame_size)));

@@ -17,7 +17,7 @@ namespace mmry {
 inline namespace v1 {
 
 template <class Traits>
-std::size_t basic_store<Traits>::key_count() const {
+std::size_t detail::store_engine<Traits>::key_count() const {
     if constexpr (!keeps_history) {
         return s_->root().index.size();
     } else if constexpr (layouts == 1 || path_type::existence == path::exists::any) {
@@ -33,8 +33,8 @@ std::size_t basic_store<Traits>::key_count() const {
 }
 
 template <class Traits>
-std::optional<format::record_view> basic_store<Traits>::open_version(std::string_view key,
-                                                                     std::uint64_t n) const {
+std::optional<format::record_view> detail::store_engine<Traits>::open_version(
+    std::string_view key, std::uint64_t n) const {
     if constexpr (!keeps_history) {
         const record_ref* ref = s_->root().index.find(key);
         if (!ref) return std::nullopt;
@@ -50,7 +50,7 @@ std::optional<format::record_view> basic_store<Traits>::open_version(std::string
 }
 
 template <class Traits>
-std::optional<format::record_view> basic_store<Traits>::open_as_of(
+std::optional<format::record_view> detail::store_engine<Traits>::open_as_of(
     std::string_view key, std::chrono::system_clock::time_point t) const {
     const std::int64_t ns = to_ns(t);
     if constexpr (!keeps_history) {
@@ -69,8 +69,8 @@ std::optional<format::record_view> basic_store<Traits>::open_as_of(
 }
 
 template <class Traits>
-format::record_view basic_store<Traits>::open_slot(std::string_view key,
-                                                   const detail::version_slot& slot) const {
+format::record_view detail::store_engine<Traits>::open_slot(
+    std::string_view key, const detail::version_slot& slot) const {
     auto v = open_record(key, slot.ref);
     if (v.meta().version() != slot.version)
         throw error(errc::corrupt, "record kept as version " + std::to_string(slot.version) +
@@ -80,8 +80,8 @@ format::record_view basic_store<Traits>::open_slot(std::string_view key,
 }
 
 template <class Traits>
-format::record_view basic_store<Traits>::open_stored(std::string_view stored_key,
-                                                     const record_ref& ref) const {
+format::record_view detail::store_engine<Traits>::open_stored(std::string_view stored_key,
+                                                              const record_ref& ref) const {
     const auto bytes = s_->root().bytes(ref);
     const auto probe = format::record_view::parse(bytes, stored_key, cipher_type::tag_size);
     auto v = s_->codec.open(bytes, probe.key());

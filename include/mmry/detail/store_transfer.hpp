@@ -68,7 +68,7 @@ void basic_store<Traits>::import_record(byte_view record) {
 }
 
 template <class Traits>
-void basic_store<Traits>::see_seq(std::uint64_t seq) {
+void detail::store_engine<Traits>::see_seq(std::uint64_t seq) {
     if (seq > max_seq)
         throw error(errc::corrupt, "an imported record's sequence number " + std::to_string(seq) +
                                        " is above the limit of 2^62");
@@ -76,7 +76,7 @@ void basic_store<Traits>::see_seq(std::uint64_t seq) {
 }
 
 template <class Traits>
-bytes basic_store<Traits>::bundle_of(const format::record_view& v) const {
+bytes detail::store_engine<Traits>::bundle_of(const format::record_view& v) const {
     format::bundle b;
     b.records.push_back(v.bytes());
     std::set<format::chunk_reference> seen;
@@ -107,7 +107,7 @@ bytes basic_store<Traits>::bundle_of(const format::record_view& v) const {
 }
 
 template <class Traits>
-void basic_store<Traits>::import_bundle(byte_view bytes_in) {
+void detail::store_engine<Traits>::import_bundle(byte_view bytes_in) {
     const auto b = format::parse_bundle(bytes_in);
     const auto& records = b.records;
     const auto probe = format::record_view::parse(records[0], {}, cipher_type::tag_size);

@@ -30,8 +30,8 @@ version basic_store<Traits>::put(std::string_view key, byte_view value, const pu
 }
 
 template <class Traits>
-void basic_store<Traits>::check_put(std::string_view key, byte_view value,
-                                    const put_options& o) const {
+void detail::store_engine<Traits>::check_put(std::string_view key, byte_view value,
+                                             const put_options& o) const {
     check_key(key);
     if (value.size() > format::max_logical_size)
         throw error(errc::invalid_argument, "value of " + std::to_string(value.size()) +
@@ -46,8 +46,8 @@ void basic_store<Traits>::check_put(std::string_view key, byte_view value,
 }
 
 template <class Traits>
-std::uint64_t basic_store<Traits>::put_whole(std::string_view key, byte_view value,
-                                             const put_options& o) {
+std::uint64_t detail::store_engine<Traits>::put_whole(std::string_view key, byte_view value,
+                                                      const put_options& o) {
     thread_local bytes record;
     const auto dict = current_dictionary();
     s_->codec.encode(key, value, next_seq(), now_ns(), o, s_->opts.content_hash, record,
@@ -56,7 +56,7 @@ std::uint64_t basic_store<Traits>::put_whole(std::string_view key, byte_view val
 }
 
 template <class Traits>
-void basic_store<Traits>::account(const record_ref& ref, int sign) {
+void detail::store_engine<Traits>::account(const record_ref& ref, int sign) {
     auto& r = s_->root().counters();
     auto add = [sign](std::uint64_t& field, std::uint64_t n) { adjust(field, n, sign); };
     add(r.stored_bytes, ref.size);
@@ -70,7 +70,7 @@ void basic_store<Traits>::account(const record_ref& ref, int sign) {
 }
 
 template <class Traits>
-void basic_store<Traits>::tally(const format::record_view& v, int sign) {
+void detail::store_engine<Traits>::tally(const format::record_view& v, int sign) {
     auto& r = s_->root().counters();
     auto add = [sign](std::uint64_t& field, std::uint64_t n) { adjust(field, n, sign); };
     const auto& h = v.header();
@@ -90,7 +90,7 @@ void basic_store<Traits>::tally(const format::record_view& v, int sign) {
 }
 
 template <class Traits>
-void basic_store<Traits>::free_record(const record_ref& ref, bool release) {
+void detail::store_engine<Traits>::free_record(const record_ref& ref, bool release) {
     account(ref, -1);
     try {
         const auto v = format::record_view::parse(s_->root().bytes(ref), "", cipher_type::tag_size);
@@ -105,7 +105,7 @@ void basic_store<Traits>::free_record(const record_ref& ref, bool release) {
 }
 
 template <class Traits>
-typename basic_store<Traits>::predecessor basic_store<Traits>::predecessor_of(
+typename detail::store_engine<Traits>::predecessor detail::store_engine<Traits>::predecessor_of(
     const record_ref& ref) const {
     try {
         const auto v = format::record_view::parse(s_->root().bytes(ref), "", cipher_type::tag_size);
@@ -117,8 +117,9 @@ typename basic_store<Traits>::predecessor basic_store<Traits>::predecessor_of(
 }
 
 template <class Traits>
-record_ref basic_store<Traits>::place(const bytes& record, const format::record_view& parsed,
-                                      std::string_view inline_key) {
+record_ref detail::store_engine<Traits>::place(const bytes& record,
+                                               const format::record_view& parsed,
+                                               std::string_view inline_key) {
     record_ref ref =
         inline_key.empty() ? s_->root().place(record) : s_->root().place_small(record, inline_key);
     detail::fault_point("commit.placed");
@@ -131,7 +132,8 @@ record_ref basic_store<Traits>::place(const bytes& record, const format::record_
 }
 
 template <class Traits>
-std::optional<std::uint64_t> basic_store<Traits>::current_version(std::string_view key) const {
+std::optional<std::uint64_t> detail::store_engine<Traits>::current_version(
+    std::string_view key) const {
     if constexpr (!keeps_history) {
         const record_ref* ref = s_->root().index.find(key);
         if (!ref) return std::nullopt;
@@ -144,7 +146,8 @@ std::optional<std::uint64_t> basic_store<Traits>::current_version(std::string_vi
 }
 
 template <class Traits>
-void basic_store<Traits>::check_condition(std::string_view key, const condition& when) const {
+void detail::store_engine<Traits>::check_condition(std::string_view key,
+                                                   const condition& when) const {
     if (!when.absent && !when.version) return;
     const auto current = current_version(key);
     const std::string has =
@@ -158,8 +161,8 @@ void basic_store<Traits>::check_condition(std::string_view key, const condition&
 }
 
 template <class Traits>
-std::uint64_t basic_store<Traits>::commit(std::string_view key, bytes& record, origin from,
-                                          fold_plan* plan, const condition& when) {
+std::uint64_t detail::store_engine<Traits>::commit(std::string_view key, bytes& record, origin from,
+                                                   fold_plan* plan, const condition& when) {
     std::uint64_t version = 0;
     try {
         auto w = s_->write();
@@ -175,8 +178,8 @@ std::uint64_t basic_store<Traits>::commit(std::string_view key, bytes& record, o
 }
 
 template <class Traits>
-std::uint64_t basic_store<Traits>::apply(std::string_view key, bytes& record, origin from,
-                                         fold_plan* plan, const condition& when) {
+std::uint64_t detail::store_engine<Traits>::apply(std::string_view key, bytes& record, origin from,
+                                                  fold_plan* plan, const condition& when) {
     const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
     check_condition(key, when);
     if (plan) acquire_chunks(*plan);
@@ -189,8 +192,8 @@ std::uint64_t basic_store<Traits>::apply(std::string_view key, bytes& record, or
 }
 
 template <class Traits>
-void basic_store<Traits>::commit_latest(std::string_view key, bytes& record,
-                                        const format::record_view& parsed, origin from) {
+void detail::store_engine<Traits>::commit_latest(std::string_view key, bytes& record,
+                                                 const format::record_view& parsed, origin from) {
     auto& root = s_->root();
     const record_ref* found = root.index.find(key);
     const bool replacing = found != nullptr;
@@ -210,8 +213,8 @@ void basic_store<Traits>::commit_latest(std::string_view key, bytes& record,
 }
 
 template <class Traits>
-void basic_store<Traits>::commit_history(std::string_view key, bytes& record,
-                                         const format::record_view& parsed, origin from) {
+void detail::store_engine<Traits>::commit_history(std::string_view key, bytes& record,
+                                                  const format::record_view& parsed, origin from) {
     auto& root = s_->root();
     head_type* head = root.heads.find(key);
     const detail::version_slot* last =
@@ -259,7 +262,8 @@ void basic_store<Traits>::commit_history(std::string_view key, bytes& record,
 }
 
 template <class Traits>
-void basic_store<Traits>::check_stored_key(std::string_view key, std::string_view stored_key) {
+void detail::store_engine<Traits>::check_stored_key(std::string_view key,
+                                                    std::string_view stored_key) {
     if (stored_key.empty() || stored_key.size() > format::max_key_size)
         throw error(errc::invalid_argument,
                     "the path policy made a stored key of " + std::to_string(stored_key.size()) +
@@ -268,7 +272,7 @@ void basic_store<Traits>::check_stored_key(std::string_view key, std::string_vie
 }
 
 template <class Traits>
-void basic_store<Traits>::limit_reached(std::string_view key, std::uint64_t bytes) const {
+void detail::store_engine<Traits>::limit_reached(std::string_view key, std::uint64_t bytes) const {
     const auto a = s_->usage();
     const std::uint64_t limit = s_->pages->max_pages() * detail::pages::page_size;
     const limit_details numbers{bytes, a.reserved_bytes - a.free_bytes, limit};
@@ -284,7 +288,7 @@ void basic_store<Traits>::limit_reached(std::string_view key, std::uint64_t byte
 }
 
 template <class Traits>
-std::optional<usage_alert> basic_store<Traits>::usage_crossing() {
+std::optional<usage_alert> detail::store_engine<Traits>::usage_crossing() {
     if (!s_->opts.on_usage) return std::nullopt;
     const auto a = s_->usage();
     const std::uint64_t limit = a.limit_bytes;
