@@ -56,11 +56,10 @@ void check_touched(store& s, const model& m, const std::set<std::string>& touche
         MMRY_FUZZ_CHECK(a.has_value() == (it != m.end()) && b.has_value() == a.has_value(),
                         "presence of " + k);
         if (it == m.end()) continue;
-        MMRY_FUZZ_CHECK(std::string(reinterpret_cast<const char*>(a->data()), a->size()) ==
-                                it->second &&
-                            std::string(reinterpret_cast<const char*>(b->data()), b->size()) ==
-                                it->second,
-                        "the value of " + k);
+        MMRY_FUZZ_CHECK(
+            std::string(reinterpret_cast<const char*>(a->data()), a->size()) == it->second &&
+                std::string(reinterpret_cast<const char*>(b->data()), b->size()) == it->second,
+            "the value of " + k);
     }
 }
 

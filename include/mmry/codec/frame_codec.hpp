@@ -28,9 +28,9 @@
 
 #include <mmry/bytes.hpp>
 #include <mmry/codec/frame_binding.hpp>
-#include <mmry/detail/crc32c.hpp>
 #include <mmry/compress/dictionary.hpp>
 #include <mmry/detail/content_hash.hpp>
+#include <mmry/detail/crc32c.hpp>
 #include <mmry/detail/describe.hpp>
 #include <mmry/detail/key_schedule.hpp>
 #include <mmry/detail/le.hpp>
