@@ -375,6 +375,36 @@ TEMPLATE_LIST_TEST_CASE("tamper: no key material is written into a record", "[ta
 }
 
 TEMPLATE_LIST_TEST_CASE(
+    "tamper: an index entry whose binding is not its record's is refused, by get and by verify()",
+    "[tamper][replay]", mmry_test::sealing) {
+    // The index entry names the right record (its sequence number too) but carries another
+    // binding: an entry forged by someone without the store's key (or, unencrypted, any binding
+    // but none). Entries re-encoded with their checks, so only the binding can tell.
+    auto s = mmry_test::make_store<TestType>({.cache_bytes = 0});
+    s.put("user/1", mmry_test::random_bytes(6000, 1));
+    s.put("user/2", mmry_test::random_bytes(6000, 2));
+    REQUIRE(store_access::change_index_entry(s, "user/1",
+                                             [](mmry::record_ref& r) { r.binding ^= 0x5a; }));
+
+    const std::string failure = integrity_failure_of([&] { (void)s.get("user/1"); }, "user/1");
+    CHECK(failure == "");
+    try {
+        (void)s.get("user/1");
+    } catch (const mmry::error& e) {
+        CHECK(std::string_view(e.what()).find("not bound under the store's key") !=
+              std::string_view::npos);
+    }
+    const auto report = s.verify();
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.problems.front().find("user/1") != std::string::npos);
+    CHECK(s.get("user/2") == mmry_test::random_bytes(6000, 2));
+    // Put again, the key's entry is whole again.
+    s.put("user/1", mmry_test::random_bytes(6000, 3));
+    CHECK(s.get("user/1") == mmry_test::random_bytes(6000, 3));
+    CHECK(s.verify().ok());
+}
+
+TEMPLATE_LIST_TEST_CASE(
     "tamper: an older record of a key put back over the current one is refused (replay), by get "
     "and by verify()",
     "[tamper][replay]", mmry_test::sealing) {

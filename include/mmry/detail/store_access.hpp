@@ -63,6 +63,21 @@ struct store_access {
         lock.commit();
         return true;
     }
+    /// Changes the index entry of `key` by f, in a write transaction of its own, and writes it
+    /// back with every check of an index entry made for it: what someone who can write the files
+    /// and compute checksums can do (nothing else changes, counters included). False when there
+    /// is no such entry. For the path policies that file a key under itself (path::latest).
+    template <class Traits, class F>
+    static bool change_index_entry(basic_store<Traits>& s, std::string_view key, F&& f) {
+        auto lock = s.s_->write();
+        const record_ref* found = s.s_->root().index.find(key);
+        if (!found) return false;
+        record_ref ref = *found;
+        f(ref);
+        s.s_->root().index.upsert(key, ref);
+        lock.commit();
+        return true;
+    }
     /// What each page of the current state holds, for tests that damage a store by region:
     /// table_page for the tables' pages (index, key heads, chunk table, counters), record_page for
     /// records' pages (values, chunks, dictionaries, run lists), 0 for the rest (control area,

@@ -75,7 +75,7 @@ class tree_index {
         if (node == no_page) return std::nullopt;
         const std::uint64_t h = height(v);
         for (std::uint64_t level = 0;; ++level) {
-            node_view n(v.page(node), name(node));
+            node_view n(v.page(node), where_, node);
             expect(n, level, h);
             if (n.leaf()) {
                 const std::size_t i = n.lower_bound(key);
@@ -112,7 +112,7 @@ class tree_index {
         }
         std::vector<step> path;
         const page_id leaf_page = descend(t, key, path);
-        node_view leaf(t.page(leaf_page), name(leaf_page));
+        node_view leaf(t.page(leaf_page), where_, leaf_page);
         const std::size_t i = leaf.lower_bound(key);
         const bool exists = i < leaf.entries().size() && leaf.entries()[i].key == key;
         std::vector<item> items;
@@ -133,7 +133,7 @@ class tree_index {
         if (t.word(w_) == no_page) return false;
         std::vector<step> path;
         const page_id leaf_page = descend(t, key, path);
-        node_view leaf(t.page(leaf_page), name(leaf_page));
+        node_view leaf(t.page(leaf_page), where_, leaf_page);
         const std::size_t i = leaf.lower_bound(key);
         if (i == leaf.entries().size() || leaf.entries()[i].key != key) return false;
         std::vector<item> items;
@@ -271,7 +271,7 @@ class tree_index {
         page_id node = t.word(w_);
         const std::uint64_t h = height(t);
         for (std::uint64_t level = 0;; ++level) {
-            node_view n(t.page(node), name(node));
+            node_view n(t.page(node), where_, node);
             expect(n, level, h);
             if (n.leaf()) return node;
             const std::size_t c = n.child_for(key);
@@ -317,7 +317,7 @@ class tree_index {
     void up(Txn& t, const std::vector<step>& path, change c) const {
         for (std::size_t level = path.size(); level-- > 0;) {
             const auto [node, at] = path[level];
-            node_view n(t.page(node), name(node));
+            node_view n(t.page(node), where_, node);
             auto children = child::of(n);
             if (c.kind == change::remove) {
                 children.erase(children.begin() + static_cast<std::ptrdiff_t>(at));
@@ -349,7 +349,7 @@ class tree_index {
         }
         // A root branch with one child gives way to it.
         while (t.word(w_ + 1) > 1) {
-            node_view root(t.page(t.word(w_)), name(t.word(w_)));
+            node_view root(t.page(t.word(w_)), where_, t.word(w_));
             if (root.entries().size() != 1) break;
             t.free(t.word(w_));
             t.set_word(w_, root.entries()[0].child);
@@ -394,7 +394,7 @@ class tree_index {
     bool merge(Txn& t, const std::vector<step>& path, page_id leaf,
                const std::vector<item>& items) const {
         const auto [parent, at] = path.back();
-        node_view p(t.page(parent), name(parent));
+        node_view p(t.page(parent), where_, parent);
         const std::size_t other = at + 1 < p.entries().size() ? at + 1 : at - 1;
         if (other >= p.entries().size() || other == at) return false;
         try {
@@ -403,7 +403,7 @@ class tree_index {
             return false;  // a damaged separator: no merge through it (verify() reports it)
         }
         const page_id sibling = p.entries()[other].child;
-        node_view s(t.page(sibling), name(sibling));
+        node_view s(t.page(sibling), where_, sibling);
         if (!s.leaf()) s.fail("a branch where its sibling is a leaf");
         std::size_t bytes = s.used();
         for (const auto& e : items) bytes += e.size();
@@ -432,7 +432,7 @@ class tree_index {
     template <class View, class F>
     bool visit(const View& v, page_id node, std::uint64_t level, std::uint64_t h,
                std::string_view from, F& f, bool checked) const {
-        node_view n(v.page(node), name(node));
+        node_view n(v.page(node), where_, node);
         expect(n, level, h);
         if (n.leaf()) {
             for (std::size_t i = n.lower_bound(from); i < n.entries().size(); ++i) {
@@ -451,7 +451,7 @@ class tree_index {
     template <class View, class Mark>
     void mark_pages(const View& v, page_id node, std::uint64_t level, std::uint64_t h,
                     Mark& mark) const {
-        node_view n(v.page(node), name(node));
+        node_view n(v.page(node), where_, node);
         expect(n, level, h);
         mark(node, 1);
         if (!n.leaf())
@@ -464,7 +464,7 @@ class tree_index {
     void check_bounds(const View& v, page_id node, std::uint64_t level, std::uint64_t h,
                       std::optional<std::string_view> low, std::optional<std::string_view> high,
                       std::vector<std::string>& problems) const {
-        node_view n(v.page(node), name(node));
+        node_view n(v.page(node), where_, node);
         expect(n, level, h);
         const auto& entries = n.entries();
         for (std::size_t k = 0; k < entries.size(); ++k) {

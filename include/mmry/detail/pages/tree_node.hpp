@@ -24,6 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include <mmry/detail/hash64.hpp>
 #include <mmry/detail/pages/page_format.hpp>
 #include <mmry/error.hpp>
@@ -67,8 +69,13 @@ inline std::uint64_t header_sum(const std::byte* page, bool leaf) noexcept {
 
 class node_view {
   public:
-    node_view(std::span<const std::byte> page, std::string where)
-        : p_(page), where_(std::move(where)) {
+    /// Held in the view up to a node of 128 entries (what a page of index entries holds): a
+    /// lookup that visits a node allocates nothing.
+    using entry_list = boost::container::small_vector<node_entry, 128>;
+
+    /// `where` names the index in messages (it must outlive the view), `id` the page.
+    node_view(std::span<const std::byte> page, std::string_view where, page_id id = no_page)
+        : p_(page), where_(where), id_(id) {
         std::uint32_t magic = 0;
         std::uint64_t sum = 0;
         std::memcpy(&magic, p_.data(), 4);
@@ -124,7 +131,7 @@ class node_view {
     bool leaf() const noexcept { return leaf_; }
     std::size_t used() const noexcept { return used_; }
     /// A leaf's entries; a branch's children (entry 0 the first child, with no key).
-    const std::vector<node_entry>& entries() const noexcept { return entries_; }
+    const entry_list& entries() const noexcept { return entries_; }
 
     /// A branch: the index of the child whose keys include `key`. Checks each separator it
     /// compares `key` with, and the one whose child it returns (the first child is the
@@ -163,15 +170,19 @@ class node_view {
                  std::to_string(e.offset) + " fails its checksum");
     }
     [[noreturn]] void fail(const std::string& what) const {
-        throw error(errc::corrupt, where_ + ": " + what);
+        throw error(errc::corrupt,
+                    std::string(where_) +
+                        (id_ != no_page ? ", page " + std::to_string(id_) : std::string()) + ": " +
+                        what);
     }
 
   private:
     std::span<const std::byte> p_;
-    std::string where_;
+    std::string_view where_;
+    page_id id_;
     std::uint16_t count_ = 0, used_ = 0;
     bool leaf_ = false;
-    std::vector<node_entry> entries_;
+    entry_list entries_;
 };
 
 /// Builds a node page in memory.
