@@ -43,6 +43,13 @@ inline std::string errno_text(int e) {
     return std::strerror(e);
 }
 
+/// The error of a failed system call on a store's file: errc::io_error, saying what was being
+/// done, to which file, and errno's text. Call right after the failure (it reads errno).
+[[noreturn]] inline void io_failure(const char* what, const std::string& path) {
+    const int e = errno;
+    throw error(errc::io_error, std::string(what) + " " + path + ": " + errno_text(e));
+}
+
 /// Boost.Interprocess's first word of a managed segment (managed_open_or_create_impl.hpp).
 enum class segment_word : std::uint32_t { uninitialized = 0, initializing = 1, initialized = 2 };
 

@@ -79,10 +79,7 @@ class durable_file {
             return std::nullopt;
         return m;
     }
-    [[noreturn]] void fail(const char* what) const {
-        const int e = errno;
-        throw error(errc::io_error, std::string(what) + " " + path_ + ": " + errno_text(e));
-    }
+    [[noreturn]] void fail(const char* what) const { io_failure(what, path_); }
 
     std::string path_;
     int fd_ = -1;

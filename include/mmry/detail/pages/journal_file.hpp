@@ -167,7 +167,6 @@ class journal_file {
     template <class Apply>
     replayed replay(std::uint64_t after, std::uint64_t max_pages, std::uint64_t max_raw,
                     Apply&& apply) {
-        max_raw_ = max_raw;
         replayed out;
         struct stat st {};
         if (::fstat(fd_, &st) != 0) fail("reading");
@@ -176,7 +175,7 @@ class journal_file {
         std::uint64_t expected = after + 1;
         for (;;) {
             bool damaged = false;
-            const auto e = read_head(at, size, max_pages, damaged);
+            const auto e = read_head(at, size, max_pages, max_raw, damaged);
             if (!e) {
                 out.dropped += damaged;
                 break;
@@ -187,7 +186,7 @@ class journal_file {
             }
             meta m;
             if (e->txn != expected || !read_payload(at, *e, m)) {
-                count_rest(at, size, max_pages, expected, out);
+                count_rest(at, size, max_pages, max_raw, expected, out);
                 break;
             }
             std::vector<page_id> ids(e->pages);
@@ -247,7 +246,7 @@ class journal_file {
     // The head of the entry at byte `at`, or none: where no entry begins (zeros, old bytes, the
     // end of the file), and where one begins but fails its checks (then `damaged`).
     std::optional<entry> read_head(std::uint64_t at, std::uint64_t size, std::uint64_t max_pages,
-                                   bool& damaged) const {
+                                   std::uint64_t max_raw, bool& damaged) const {
         entry e{};
         damaged = false;
         if (at + sizeof e > size) return std::nullopt;
@@ -255,7 +254,7 @@ class journal_file {
         if (e.magic != entry_magic) return std::nullopt;
         damaged = e.head_sum != checksum(&e, offsetof(entry, head_sum)) ||
                   e.stored > size - at - sizeof e || e.pages > max_pages ||
-                  e.raw != raw_bytes(e.pages) || e.raw > max_raw_;
+                  e.raw != raw_bytes(e.pages) || e.raw > max_raw;
         if (damaged) return std::nullopt;
         return e;
     }
@@ -295,10 +294,10 @@ class journal_file {
     // Counts the entries from `at` on that come at or after commit `from` (those that will not
     // be replayed); older ones are what the journal held before it started again.
     void count_rest(std::uint64_t at, std::uint64_t size, std::uint64_t max_pages,
-                    std::uint64_t from, replayed& out) const {
+                    std::uint64_t max_raw, std::uint64_t from, replayed& out) const {
         for (;;) {
             bool damaged = false;
-            const auto e = read_head(at, size, max_pages, damaged);
+            const auto e = read_head(at, size, max_pages, max_raw, damaged);
             if (!e) {
                 out.dropped += damaged;
                 return;
@@ -314,20 +313,15 @@ class journal_file {
         std::swap(fd_, o.fd_);
         std::swap(cctx_, o.cctx_);
         std::swap(prepared_, o.prepared_);
-        std::swap(max_raw_, o.max_raw_);
         std::swap(raw_, o.raw_);
         std::swap(stored_, o.stored_);
     }
-    [[noreturn]] void fail(const char* what) const {
-        const int e = errno;
-        throw error(errc::io_error, std::string(what) + " " + path_ + ": " + errno_text(e));
-    }
+    [[noreturn]] void fail(const char* what) const { io_failure(what, path_); }
 
     std::string path_;
     int fd_ = -1;
     ZSTD_CCtx* cctx_ = nullptr;
     std::uint64_t prepared_ = 0;  // bytes the file has at least
-    std::uint64_t max_raw_ = 0;   // of an entry, during replay()
     std::vector<std::byte> raw_;
     std::vector<std::byte> stored_;
 };

@@ -138,17 +138,11 @@ class segment_set {
             fd_guard guard(fd);
             try {
                 // The mode asked for, whatever the umask (the store's, not the opener's).
-                if (::fchmod(fd, mode_) != 0) {
-                    const int e = errno;
-                    throw error(errc::io_error,
-                                "setting the mode of " + what(k) + ": " + errno_text(e));
-                }
+                if (::fchmod(fd, mode_) != 0) io_failure("setting the mode of", what(k));
                 struct stat st {};
                 if (::fstat(fd, &st) != 0 || (static_cast<std::uint64_t>(st.st_size) != bytes_ &&
-                                              ::ftruncate(fd, static_cast<off_t>(bytes_)) != 0)) {
-                    const int e = errno;
-                    throw error(errc::io_error, "sizing " + what(k) + ": " + errno_text(e));
-                }
+                                              ::ftruncate(fd, static_cast<off_t>(bytes_)) != 0))
+                    io_failure("sizing", what(k));
                 reserve(fd, bytes_, what(k));
                 Backend::sync_directory(store_);
                 return publish(k, map_fd(fd, k));
@@ -177,10 +171,7 @@ class segment_set {
             }
             fd_guard guard(fd);
             struct stat st {};
-            if (::fstat(fd, &st) != 0) {
-                const int e = errno;
-                throw error(errc::io_error, "examining " + what(k) + ": " + errno_text(e));
-            }
+            if (::fstat(fd, &st) != 0) io_failure("examining", what(k));
             if (static_cast<std::uint64_t>(st.st_size) != bytes_)
                 throw error(errc::corrupt, what(k) + " is " + std::to_string(st.st_size) +
                                                " bytes; the store's segments are " +
