@@ -612,6 +612,19 @@ pg::page_store_options synced(std::uint64_t journal_bytes = 64ull << 20) {
     return o;
 }
 
+// Makes a sync store at `dir` whose journal holds `steps` commits of apply() (no checkpoint
+// came between), closes it, and returns the journal's entries.
+std::vector<journal_entry> journaled_store(const std::string& dir, std::uint64_t steps) {
+    {
+        pg::page_store<pg::file_backend> s(pg::create, dir, synced());
+        for (std::uint64_t step = 1; step <= steps; ++step) apply(s, step);
+        CHECK(s.stats().flushes == 0);
+    }
+    auto entries = journal_entries(dir + "/journal.mmry");
+    REQUIRE(entries.size() == steps);
+    return entries;
+}
+
 }  // namespace
 
 TEST_CASE("pages: after a power cut a sync store opens at its last commit, from its journal") {
@@ -683,13 +696,7 @@ TEST_CASE("pages: a journal cut or garbled at its tail replays up to its last wh
     using store = pg::page_store<pg::file_backend>;
     page_place<pg::file_backend> where;
     const std::string dir = where.name(), journal = dir + "/journal.mmry";
-    {
-        store s(pg::create, dir, synced());
-        for (std::uint64_t step = 1; step <= 10; ++step) apply(s, step);
-        CHECK(s.stats().flushes == 0);  // no checkpoint: all ten are in the journal
-    }
-    const auto entries = journal_entries(journal);
-    REQUIRE(entries.size() == 10);
+    const auto entries = journaled_store(dir, 10);
     REQUIRE(entries.back().txn == 11);
     const auto& last = entries.back();
     std::uint64_t expect_dropped = 1;
@@ -745,12 +752,7 @@ TEST_CASE("pages: a journal entry claiming more than a commit journals is droppe
     using store = pg::page_store<pg::file_backend>;
     page_place<pg::file_backend> where;
     const std::string dir = where.name(), journal = dir + "/journal.mmry";
-    {
-        store s(pg::create, dir, synced());
-        for (std::uint64_t step = 1; step <= 3; ++step) apply(s, step);
-    }
-    const auto entries = journal_entries(journal);
-    REQUIRE(entries.size() == 3);
+    const auto entries = journaled_store(dir, 3);
     const std::string payload(16, 'x');
     const std::uint64_t pages = std::uint64_t{1} << 30;
     std::uint64_t h[7] = {pg::entry_magic,
