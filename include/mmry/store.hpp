@@ -28,6 +28,7 @@
 //   detail/store_fold_write.hpp    folding a value into chunks; counting chunk references
 //   detail/store_fold_read.hpp     reading a folded value through its manifest and pieces
 //   detail/store_transfer.hpp      export_record, import_record, bundles
+//   detail/store_copy.hpp          copy_from and mmry::copy: a store into another composition
 //   detail/store_dictionaries.hpp  training, storing and loading dictionaries; recompress
 //   detail/store_verify.hpp        verify()
 //   detail/store_access.hpp        a test seam to a record's bytes
@@ -55,6 +56,7 @@
 #include <mmry/codec/frame_codec.hpp>
 #include <mmry/codec/value.hpp>
 #include <mmry/concepts.hpp>
+#include <mmry/copy.hpp>
 #include <mmry/detail/describe.hpp>
 #include <mmry/detail/fault.hpp>
 #include <mmry/detail/store_engine.hpp>
@@ -348,6 +350,22 @@ class basic_store : private detail::store_engine<Traits> {
     /// a kept version with that number is replaced.
     void import_record(byte_view record);
 
+    /// Copies every key of `from` (a store of any composition: mmry/copy.hpp) into this store,
+    /// which must hold no key (errc::invalid_argument otherwise): each kept version with its
+    /// number, previous version, created and modified times, content type, tags and attributes,
+    /// re-encoded by this store (its codec, cipher, key, dictionary, path and folding). A target
+    /// whose path keeps no history takes each key's current version. Keys are copied in the
+    /// order `from` lists them, oldest version first, in write transactions of about
+    /// `o.batch_bytes` of values each; every transaction commits all or nothing, so a copy that
+    /// throws (a version `from` cannot decode, unless o.skip_damaged; this store's limit) leaves
+    /// the batches before it committed and nothing of the one that failed, and says which key
+    /// and version it stopped at.
+    /// Not a snapshot: `from` is read key by key (each read under its read lock for that read
+    /// alone), so writers to `from` go on, and a key they change during the copy is copied as
+    /// the copy found it. O(stored bytes of `from`); memory O(o.batch_bytes + the largest value).
+    template <class FromTraits>
+    copy_report copy_from(const basic_store<FromTraits>& from, const copy_options& o = {});
+
     // ---- dictionaries (detail/store_dictionaries.hpp) ----------------------------------------
 
     /// Trains a zstd dictionary on the current values of `keys` (absent keys are skipped), stores
@@ -384,15 +402,15 @@ class basic_store : private detail::store_engine<Traits> {
     using engine::apply, engine::batch_size, engine::bundle_of, engine::check_frames,
         engine::check_key, engine::check_put, engine::commit, engine::decode_as,
         engine::decode_whole, engine::default_dictionary_capacity, engine::describe,
-        engine::describe_or_size, engine::dictionary_for, engine::erase_in_txn, engine::erase_key,
-        engine::free_record, engine::import_bundle, engine::key_count, engine::latest_slot,
-        engine::layout_of, engine::limit_reached, engine::load_dictionary, engine::locate,
-        engine::manifest_of, engine::max_sample_bytes, engine::open_as_of, engine::open_record,
-        engine::open_slot, engine::open_stored, engine::open_version, engine::owner_of,
-        engine::piece_entries, engine::prepare_put, engine::prune_head, engine::put_folded,
-        engine::put_whole, engine::read_range, engine::recompress_chunk, engine::recompress_record,
-        engine::release, engine::s_, engine::see_seq, engine::store_dictionary,
-        engine::usage_crossing, engine::visible;
+        engine::describe_or_size, engine::dictionary_for, engine::encode_each, engine::erase_in_txn,
+        engine::erase_key, engine::free_record, engine::import_bundle, engine::key_count,
+        engine::latest_slot, engine::layout_of, engine::limit_reached, engine::load_dictionary,
+        engine::locate, engine::manifest_of, engine::max_sample_bytes, engine::open_as_of,
+        engine::open_record, engine::open_slot, engine::open_stored, engine::open_version,
+        engine::owner_of, engine::piece_entries, engine::prepare_put, engine::prune_head,
+        engine::put_folded, engine::put_whole, engine::read_range, engine::recompress_chunk,
+        engine::recompress_record, engine::release, engine::s_, engine::see_seq,
+        engine::store_dictionary, engine::to_ns, engine::usage_crossing, engine::visible;
     using typename engine::condition, typename engine::head_type, typename engine::origin,
         typename engine::prepared_put, typename engine::state;
 
@@ -404,6 +422,7 @@ class basic_store : private detail::store_engine<Traits> {
 
 #include <mmry/detail/store_access.hpp>
 #include <mmry/detail/store_batch.hpp>
+#include <mmry/detail/store_copy.hpp>
 #include <mmry/detail/store_dictionaries.hpp>
 #include <mmry/detail/store_erase.hpp>
 #include <mmry/detail/store_fold_read.hpp>

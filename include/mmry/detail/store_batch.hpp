@@ -29,18 +29,42 @@ struct detail::store_engine<Traits>::prepared_put {
 
 template <class Traits>
 void detail::store_engine<Traits>::prepare_put(std::string_view key, byte_view value,
-                                               const put_options& o, prepared_put& out) {
+                                               const put_options& o, std::int64_t modified_ns,
+                                               prepared_put& out) {
     if constexpr (folding) {
         if (value.size() >= fold_type::min_size) {
             out.plan = std::make_unique<fold_plan>();
-            if (prepare_folded(key, value, o, *out.plan, out.record)) return;
+            if (prepare_folded(key, value, o, modified_ns, *out.plan, out.record)) return;
             out.plan.reset();
             out.record.clear();
         }
     }
     const auto dict = current_dictionary();
-    s_->codec.encode(key, value, next_seq(), now_ns(), o, s_->opts.content_hash, out.record,
+    s_->codec.encode(key, value, next_seq(), modified_ns, o, s_->opts.content_hash, out.record,
                      {dict.get(), {}, {}});
+}
+
+template <class Traits>
+template <class Encode>
+void detail::store_engine<Traits>::encode_each(std::size_t n, std::uint64_t value_bytes,
+                                               Encode&& encode) {
+    const unsigned threads =
+        value_bytes < (1u << 20) ? 1u : std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+    std::vector<std::exception_ptr> failed(threads);
+    auto share = [&](unsigned t) {
+        try {
+            for (std::size_t i = t; i < n; i += threads) encode(i);
+        } catch (...) {
+            failed[t] = std::current_exception();
+        }
+    };
+    {
+        std::vector<std::jthread> pool;
+        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(share, t);
+        share(0);
+    }  // joins
+    for (const auto& f : failed)
+        if (f) std::rethrow_exception(f);
 }
 
 template <class Traits>
@@ -58,31 +82,13 @@ std::vector<version> basic_store<Traits>::write(const batch& b) {
         }
     }
 
-    // Encoding is most of a put's work and needs no lock: on up to four threads when the batch
-    // holds more than a megabyte of values.
     std::vector<prepared_put> encoded(ops.size());
     std::uint64_t total = 0;
     for (const auto& op : ops) total += op.value.size();
-    const unsigned threads =
-        total < (1u << 20) ? 1u : std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
-    {
-        std::vector<std::exception_ptr> failed(threads);
-        auto encode_share = [&](unsigned t) {
-            try {
-                for (std::size_t i = t; i < ops.size(); i += threads)
-                    if (ops[i].what == batch::kind::put)
-                        prepare_put(ops[i].key, ops[i].value, ops[i].options, encoded[i]);
-            } catch (...) {
-                failed[t] = std::current_exception();
-            }
-        };
-        std::vector<std::jthread> pool;
-        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(encode_share, t);
-        encode_share(0);
-        pool.clear();  // joins
-        for (const auto& f : failed)
-            if (f) std::rethrow_exception(f);
-    }
+    encode_each(ops.size(), total, [&](std::size_t i) {
+        if (ops[i].what == batch::kind::put)
+            prepare_put(ops[i].key, ops[i].value, ops[i].options, this->now_ns(), encoded[i]);
+    });
 
     std::vector<version> out(ops.size());
     std::size_t at = 0;

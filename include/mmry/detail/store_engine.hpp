@@ -318,10 +318,16 @@ class store_engine {
     std::uint64_t put_whole(std::string_view key, byte_view value, const put_options& o);
     // Checks a put's key, value size and options before anything is encoded.
     void check_put(std::string_view key, byte_view value, const put_options& o) const;
-    // A batch's put, encoded before the lock (detail/store_batch.hpp).
+    // A batch's put, encoded before the lock (detail/store_batch.hpp), as written at
+    // `modified_ns` (now, or a copied version's time).
     struct prepared_put;
     void prepare_put(std::string_view key, byte_view value, const put_options& o,
-                     prepared_put& out);
+                     std::int64_t modified_ns, prepared_put& out);
+    // Calls encode(i) for every i < n: on up to four threads when the values together hold
+    // more than a megabyte (encoding is most of a put's work and needs no lock). Rethrows the
+    // first failure once all threads are done.
+    template <class Encode>
+    static void encode_each(std::size_t n, std::uint64_t value_bytes, Encode&& encode);
 
     // ---- removing versions (detail/store_erase.hpp, store_history.hpp) ------------------------
 
@@ -356,7 +362,7 @@ class store_engine {
     // Plans and encodes a folded put before the lock (false: a chunk reference clashes with
     // another chunk's; the value is then put whole).
     bool prepare_folded(std::string_view key, byte_view value, const put_options& o,
-                        fold_plan& plan, bytes& record);
+                        std::int64_t modified_ns, fold_plan& plan, bytes& record);
     // Encodes a chunk as a record filed under its id (stamped: it is complete).
     void encode_chunk(const format::hash_bytes& id, byte_view data,
                       const compress::dictionary* dict, bytes& out);

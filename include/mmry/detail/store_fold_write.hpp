@@ -51,14 +51,14 @@ std::uint64_t detail::store_engine<Traits>::put_folded(std::string_view key, byt
                                                        const put_options& o) {
     fold_plan plan;
     bytes record;
-    if (!prepare_folded(key, value, o, plan, record)) return put_whole(key, value, o);
+    if (!prepare_folded(key, value, o, now_ns(), plan, record)) return put_whole(key, value, o);
     return commit(key, record, origin::put, &plan, condition::of(o));
 }
 
 template <class Traits>
 bool detail::store_engine<Traits>::prepare_folded(std::string_view key, byte_view value,
-                                                  const put_options& o, fold_plan& plan,
-                                                  bytes& record) {
+                                                  const put_options& o, std::int64_t modified_ns,
+                                                  fold_plan& plan, bytes& record) {
     using detail::chunk_kind;
     plan.value = value;
     const auto& ids = s_->codec.chunk_hasher();
@@ -136,7 +136,7 @@ bool detail::store_engine<Traits>::prepare_folded(std::string_view key, byte_vie
     std::optional<format::hash_bytes> content;
     if (s_->opts.content_hash) content = s_->codec.hasher().hash(value);
     s_->codec.encode(
-        key, format::write_manifest(plan.top, plan.depth), next_seq(), now_ns(), o,
+        key, format::write_manifest(plan.top, plan.depth), next_seq(), modified_ns, o,
         s_->opts.content_hash, record,
         {dict.get(),
          format::folded_info{value.size(), static_cast<std::uint32_t>(plan.chunks.size())},
