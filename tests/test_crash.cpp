@@ -74,15 +74,16 @@ void apply_note(model_type& m, const note& n) {
         m[n.keys[j]] = (n.erase_mask >> j) & 1 ? std::nullopt : std::optional(n.seq * 4 + j);
 }
 
-/// The value put by mutation `seq`: its size varies from 50 bytes to 80 KiB, so small (pooled)
-/// and large blocks, one frame and several, are all written and freed. Cut from one random
+/// The value put by mutation `seq`: its size varies from 50 bytes to 200 KB, so small records
+/// (in their index entries), records of their own pages, one frame and several, and records
+/// copied in outside the writer lock (staged) are all written and freed. Cut from one random
 /// buffer and stamped with seq, so that making it costs the writer next to nothing: its time goes
 /// to the store, where the kills should land.
 mmry::bytes value_of(std::uint64_t seq) {
-    static const mmry::bytes base = random_bytes(80000 + 97, 7);
-    const std::size_t sizes[] = {50, 700, 3000, 20000, 80000};
+    static const mmry::bytes base = random_bytes(200000 + 97, 7);
+    const std::size_t sizes[] = {50, 700, 3000, 20000, 80000, 200000};
     mmry::bytes v(base.begin(),
-                  base.begin() + static_cast<std::ptrdiff_t>(sizes[seq % 5] + seq % 97));
+                  base.begin() + static_cast<std::ptrdiff_t>(sizes[seq % 6] + seq % 97));
     std::memcpy(v.data(), &seq, sizeof seq);
     return v;
 }

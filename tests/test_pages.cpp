@@ -25,6 +25,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -125,6 +126,30 @@ std::map<std::uint32_t, std::uint64_t> values(const View& v) {
     return out;
 }
 
+/// Fills a run's bytes with value's pattern (checked by values()).
+void fill_run(std::span<std::byte> bytes, std::uint64_t value) {
+    for (std::size_t i = 0; i < bytes.size() / 8; ++i) {
+        const std::uint64_t word = fill_word(value, i);
+        std::memcpy(bytes.data() + i * 8, &word, 8);
+    }
+}
+
+/// Writes table t into a new directory page and names it in word 0 (the old one freed).
+template <class Txn>
+void write_directory(Txn& w, const table& t) {
+    if (w.word(0) != 0) w.free(w.word(0));
+    const pg::page_id dir = w.allocate();
+    auto bytes = w.write(dir);
+    const std::uint64_t n = t.size();
+    std::memcpy(bytes.data(), &n, 8);
+    std::size_t i = 0;
+    for (const auto& [key, e] : t) {
+        const std::uint64_t f[4] = {key, e.value, e.page, e.pages};
+        std::memcpy(bytes.data() + 8 + 32 * i++, f, 32);
+    }
+    w.set_word(0, dir);
+}
+
 /// Applies model step `step` in one transaction (copy on write: new pages for every changed
 /// value and for the directory; the replaced ones freed).
 template <class Store>
@@ -139,24 +164,10 @@ void apply(Store& s, std::uint64_t step) {
         if (value == 0) continue;
         const std::uint64_t n = pages_of(value);
         const pg::page_id p = w.allocate(n);
-        auto bytes = w.write(p, n);
-        for (std::size_t i = 0; i < bytes.size() / 8; ++i) {
-            const std::uint64_t word = fill_word(value, i);
-            std::memcpy(bytes.data() + i * 8, &word, 8);
-        }
+        fill_run(w.write(p, n), value);
         t[key] = {value, p, n};
     }
-    if (w.word(0) != 0) w.free(w.word(0));
-    const pg::page_id dir = w.allocate();
-    auto bytes = w.write(dir);
-    const std::uint64_t n = t.size();
-    std::memcpy(bytes.data(), &n, 8);
-    std::size_t i = 0;
-    for (const auto& [key, e] : t) {
-        const std::uint64_t f[4] = {key, e.value, e.page, e.pages};
-        std::memcpy(bytes.data() + 8 + 32 * i++, f, 32);
-    }
-    w.set_word(0, dir);
+    write_directory(w, t);
     w.set_word(1, step);
     w.commit();
 }
@@ -356,28 +367,40 @@ TEMPLATE_TEST_CASE("pages: a writer killed at any fault point costs only its own
     require_state(s, step);
 }
 
-TEST_CASE("pages: the pin of a reader that died does not hold reuse up") {
-    using store = pg::page_store<pg::shm_backend>;
-    page_place<pg::shm_backend> where;
-    store s(pg::create, where.name(), small());
-    for (std::uint64_t step = 1; step <= 20; ++step) apply(s, step);
+namespace {
+
+/// Forks a child that opens the store at `name`, calls f(store), keeps what f returns (a pin, a
+/// staged run) and waits to be killed; returns the child's pid once f has returned.
+template <class Store, class F>
+pid_t paused_child(const std::string& name, F&& f) {
     int ready[2];
     REQUIRE(::pipe(ready) == 0);
     const pid_t child = ::fork();
     if (child == 0) {
-        store mine(pg::open, where.name());
-        auto r = mine.read();
+        Store mine(pg::open, name);
+        [[maybe_unused]] const auto kept = f(mine);
         (void)!::write(ready[1], "x", 1);
         ::pause();
         ::_exit(0);
     }
     char c = 0;
     REQUIRE(::read(ready[0], &c, 1) == 1);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    return child;
+}
+
+}  // namespace
+
+TEST_CASE("pages: the pin of a reader that died does not hold reuse up") {
+    using store = pg::page_store<pg::shm_backend>;
+    page_place<pg::shm_backend> where;
+    store s(pg::create, where.name(), small());
+    for (std::uint64_t step = 1; step <= 20; ++step) apply(s, step);
+    const pid_t child = paused_child<store>(where.name(), [](store& mine) { return mine.read(); });
     CHECK(s.stats().reading == 1);
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
-    ::close(ready[0]);
-    ::close(ready[1]);
     // Were the dead reader's pin kept, 400 steps would take more than 400 pages.
     const auto before = s.stats().pages;
     for (std::uint64_t step = 21; step <= 420; ++step) apply(s, step);
@@ -843,5 +866,129 @@ TEST_CASE("pages: a durable store whose durable file is missing or damaged is re
     SECTION("unchanged, the same store opens at its last commit") {
         store s(pg::open, where.name());
         require_state(s, 5);
+    }
+}
+
+TEST_CASE("pages: a staged run is in use until its owner adopts or releases it") {
+    using store = pg::page_store<pg::shm_backend>;
+    page_place<pg::shm_backend> where;
+    store s(pg::create, where.name(), small());
+    for (std::uint64_t step = 1; step <= 5; ++step) apply(s, step);
+
+    // Staged: in use from the commit on, reached by nothing else, not writable in the
+    // transaction that staged it; the state is otherwise unchanged.
+    pg::page_id p = pg::no_page;
+    {
+        auto w = s.write();
+        p = w.stage(3);
+        REQUIRE(p != pg::no_page);
+        CHECK_FALSE(w.fresh(p, 3));
+        CHECK_THROWS_MATCHES(w.write(p, 3), mmry::error,
+                             is_error(errc::invalid_argument, "were not allocated"));
+        w.commit();
+    }
+    auto c = check(s);
+    require_clean(c);
+    CHECK(c.staged == 3);
+    CHECK(s.stats().staged_runs == 1);
+    require_state(s, 5);
+
+    // Filled with no lock held, then adopted: the adopting transaction's own pages, which it
+    // files under a key like any value.
+    fill_run(s.staged_bytes(p, 3), 4242);
+    {
+        auto w = s.write();
+        CHECK(w.adopt(p) == 3);
+        CHECK(w.fresh(p, 3));
+        CHECK_THROWS_MATCHES(w.adopt(p), mmry::error,
+                             is_error(errc::invalid_argument, "is staged by this process"));
+        table t = load(w);
+        CHECK(t.count(99) == 0);
+        t[99] = {4242, p, 3};
+        write_directory(w, t);
+        w.commit();
+    }
+    c = check(s);
+    require_clean(c);
+    CHECK(c.staged == 0);
+    CHECK(values(s.read()).at(99) == 4242);
+
+    // Released: freed; releasing again (or a run never staged) does nothing.
+    {
+        auto w = s.write();
+        p = w.stage(2);
+        w.commit();
+    }
+    {
+        auto w = s.write();
+        w.release(p);
+        w.release(p);
+        w.release(pg::first_data_page);
+        w.commit();
+    }
+    c = check(s);
+    require_clean(c);
+    CHECK(c.staged == 0);
+    CHECK(s.stats().staged_runs == 0);
+
+    // The meta holds max_staged runs; past them stage() says no, and the caller copies under
+    // the lock instead.
+    std::vector<pg::page_id> runs;
+    {
+        auto w = s.write();
+        for (std::size_t i = 0; i < pg::max_staged; ++i) runs.push_back(w.stage(1));
+        CHECK(std::count(runs.begin(), runs.end(), pg::no_page) == 0);
+        CHECK(w.stage(1) == pg::no_page);
+        w.commit();
+    }
+    {
+        auto w = s.write();
+        for (const auto r : runs) w.release(r);
+        w.commit();
+    }
+    require_clean(check(s));
+    CHECK(s.stats().staged_reclaimed == 0);
+}
+
+TEST_CASE("pages: a staged run whose owner died, or of another boot, is freed by the next writer") {
+    SECTION("the owner is killed") {
+        using store = pg::page_store<pg::shm_backend>;
+        page_place<pg::shm_backend> where;
+        store s(pg::create, where.name(), small());
+        for (std::uint64_t step = 1; step <= 5; ++step) apply(s, step);
+        const pid_t child = paused_child<store>(where.name(), [](store& mine) {
+            auto w = mine.write();
+            const pg::page_id run = w.stage(4);
+            w.commit();
+            return run;
+        });
+        apply(s, 6);  // the owner lives: its run stays
+        CHECK(check(s).staged == 4);
+        CHECK(s.stats().staged_runs == 1);
+        ::kill(child, SIGKILL);
+        ::waitpid(child, nullptr, 0);
+        CHECK(s.stats().staged_reclaimed == 0);  // a look that commits nothing frees nothing
+        apply(s, 7);
+        CHECK(s.stats().staged_reclaimed == 1);
+        CHECK(s.stats().staged_runs == 0);
+        require_state(s, 7);
+    }
+    SECTION("a reboot came between (mapped file, durability sync)") {
+        using store = pg::page_store<pg::file_backend>;
+        page_place<pg::file_backend> where;
+        const std::string dir = where.name();
+        {
+            store s(pg::create, dir, synced());
+            for (std::uint64_t step = 1; step <= 5; ++step) apply(s, step);
+            auto w = s.write();
+            (void)w.stage(2);
+            w.commit();
+        }
+        forget_boot(dir);
+        store s(pg::open, dir);
+        CHECK(check(s).staged == 2);  // replayed from the journal with the rest
+        apply(s, 6);
+        CHECK(s.stats().staged_reclaimed == 1);
+        require_state(s, 6);
     }
 }

@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -115,4 +117,68 @@ TEST_CASE("write: threads incrementing one counter with if_version lose no incre
     CHECK(s.get<std::uint64_t>("counter") == std::uint64_t{threads * increments});
     INFO("conflicts: " << conflicts.load());
     CHECK(s.metadata("counter")->version == mmry::version{threads * increments + 1});
+}
+
+// ---- large records: copied into their pages outside the writer lock -----------------------------
+
+namespace {
+
+// The fault hook of the test below: the thread that sets `parked_here` stops at commit.copied
+// (its record copied in, no lock held) until `go` is set, or 20 s pass.
+std::atomic<bool> go{false};
+std::atomic<bool> parked{false};
+thread_local bool parked_here = false;
+void park(std::string_view point) {
+    if (!parked_here || point != "commit.copied") return;
+    parked = true;
+    for (int i = 0; i < 2000 && !go; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+using plain_compositions = std::tuple<mmry_test::path_traits<mmry::path::latest>,
+                                      mmry_test::path_traits<mmry::path::versioned>>;
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE(
+    "write: a large value is copied in with no lock held: other writers go on "
+    "(threads)",
+    "[write][threads]", plain_compositions) {
+    mmry::basic_store<TestType> s({.cache_bytes = 0});
+    const auto big = mmry_test::random_bytes(3 << 20, 5);  // stored raw: it does not compress
+    go = false;
+    parked = false;
+    mmry::detail::fault_hook = &park;
+    std::thread large([&] {
+        parked_here = true;
+        s.put("large", big);
+    });
+    while (!parked) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // The large put has its pages and its bytes in them, and waits: another writer commits.
+    s.put("small", std::string("goes first"));
+    CHECK(s.template get<std::string>("small") == "goes first");
+    CHECK_FALSE(s.contains("large"));  // nobody indexes its pages yet
+    CHECK(s.verify().ok());            // and nobody counts them lost: they are staged
+    go = true;
+    large.join();
+    mmry::detail::fault_hook = nullptr;
+    CHECK(s.get("large") == big);
+    CHECK(s.stats().staged_reclaimed == 0);
+    mmry_test::check_counters(s);
+}
+
+TEMPLATE_LIST_TEST_CASE("write: a large put refused after its copy leaves the store as it was",
+                        "[write][conflict]", plain_compositions) {
+    mmry::basic_store<TestType> s;
+    const auto big = mmry_test::random_bytes(1 << 20, 6);
+    s.put("large", big);
+    const auto before = snapshot(s);
+    CHECK_THROWS_MATCHES(s.put("large", mmry_test::random_bytes(1 << 20, 7), {.if_absent = true}),
+                         mmry::error, is_error(errc::conflict));
+    CHECK(snapshot(s) == before);
+    CHECK(s.get("large") == big);
+    const auto report = s.verify();
+    for (const auto& p : report.problems) UNSCOPED_INFO(p);
+    CHECK(report.ok());  // the staged run was freed: no page lost, none staged
+    mmry_test::check_counters(s);
 }

@@ -147,6 +147,9 @@ struct store_stats {
     /// else is needed: the last commit is whole), and the time that took in all.
     std::uint64_t recoveries = 0;
     std::chrono::nanoseconds recovery_time{0};
+    /// Runs of pages that writers which died while copying a large record in (outside the
+    /// writer lock) left staged, freed by a later writer.
+    std::uint64_t staged_reclaimed = 0;
     /// The last commit known to be on disk (durability above none; 0 otherwise), and the
     /// checkpoints made since the store was created or last rebooted (segments written back and
     /// the durable file updated: a flush, or, with durability::sync, the journal passing its

@@ -18,8 +18,9 @@ inline constexpr unsigned format_version = 3;
 /// into. 6: every table and record on copy-on-write pages (docs/DECISIONS.md §11); a store of
 /// an earlier format is refused, and `mmry dump` of the build that wrote it, `mmry load` into
 /// this one, is the way across. 7: small records in their index entries, entries bound to their
-/// records. 8: a bucket of the hashed index keeps a slot (fingerprint, offset) per entry.
-inline constexpr unsigned store_format_version = 8;
+/// records. 8: a bucket of the hashed index keeps a slot (fingerprint, offset) per entry. 9: the
+/// meta names the runs writers staged for large records they copy in without the writer lock.
+inline constexpr unsigned store_format_version = 9;
 
 }  // namespace v1
 }  // namespace mmry

@@ -139,6 +139,7 @@ store_stats basic_store<Traits>::stats() const {
     st.readers = {pages.readers, pages.reading, false};
     st.recoveries = pages.recoveries;
     st.recovery_time = std::chrono::nanoseconds(pages.recovery_ns);
+    st.staged_reclaimed = pages.staged_reclaimed;
     st.durable_txn = pages.durable_txn;
     st.flushes = pages.flushes;
     st.journal_bytes = pages.journal_bytes;

@@ -101,7 +101,7 @@ struct store_state {
         writing(const writing&) = delete;
         writing& operator=(const writing&) = delete;
         ~writing() { leave(ctx_.get()); }
-        std::uint64_t commit() { return ctx_->commit(); }
+        std::uint64_t commit(bool wait = true) { return ctx_->commit(wait); }
 
       private:
         std::unique_ptr<context_type> ctx_;

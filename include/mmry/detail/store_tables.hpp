@@ -142,8 +142,27 @@ class context {
         f(r.where.raw() & ~extents_flag, blob_pages(16 * runs_of(r)));
     }
 
+    /// A record in the pages of run `first`, which this process staged and filled with the
+    /// record's bytes since (write_txn::stage): the run adopted into this transaction, and the
+    /// record's first `stamped` bytes (stamped under the lock since) written again.
+    record_ref adopt(pg::page_id first, std::span<const std::byte> record, std::size_t stamped) {
+        const std::uint64_t n = txn().adopt(first);
+        if (n != record_pages(record.size()) || stamped > record.size())
+            throw error(errc::invalid_argument,
+                        "store " + quote(name_) + ": the run staged at page " +
+                            std::to_string(first) + " has " + std::to_string(n) +
+                            " pages, not those of a record of " + std::to_string(record.size()) +
+                            " bytes");
+        std::memcpy(txn().write(first, n).data(), record.data(), stamped);
+        record_ref r;
+        r.size = record.size();
+        r.where = handle::from_raw(first);
+        return r;
+    }
+
     /// Writes every change into pages and makes them current; returns the transaction number.
-    std::uint64_t commit() {
+    /// `wait`: as write_txn::commit's.
+    std::uint64_t commit(bool wait = true) {
         auto& t = txn();
         index.write_back(t, seed());
         heads.write_back(t, seed());
@@ -158,7 +177,7 @@ class context {
                 t.set_word(counters_pages, blob_pages(w.str().size()));
             }
         }
-        return t.commit();
+        return t.commit(wait);
     }
 
     /// Calls mark(first, n) for every page the state reaches: tables, blobs, records.

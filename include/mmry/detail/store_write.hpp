@@ -119,9 +119,11 @@ typename detail::store_engine<Traits>::predecessor detail::store_engine<Traits>:
 template <class Traits>
 record_ref detail::store_engine<Traits>::place(const bytes& record,
                                                const format::record_view& parsed,
-                                               std::string_view inline_key) {
-    record_ref ref =
-        inline_key.empty() ? s_->root().place(record) : s_->root().place_small(record, inline_key);
+                                               std::string_view inline_key, pages::page_id staged) {
+    record_ref ref = staged != pages::no_page
+                         ? s_->root().adopt(staged, record, parsed.header().payload_offset())
+                     : inline_key.empty() ? s_->root().place(record)
+                                          : s_->root().place_small(record, inline_key);
     detail::fault_point("commit.placed");
     ref.logical_size = parsed.value_size();
     ref.frames = parsed.header().frame_count;
@@ -164,13 +166,19 @@ template <class Traits>
 std::uint64_t detail::store_engine<Traits>::commit(std::string_view key, bytes& record, origin from,
                                                    fold_plan* plan, const condition& when) {
     std::uint64_t version = 0;
+    pages::page_id staged = pages::no_page;
     try {
+        staged = stage_record(record);
         auto w = s_->write();
         detail::fault_point("commit.locked");
-        version = apply(key, record, from, plan, when);
+        version = apply(key, record, from, plan, when, staged);
         w.commit();
     } catch (const error& e) {
+        release_staged(staged);
         if (e.code_value() == errc::limit_exceeded) limit_reached(key, record.size());
+        throw;
+    } catch (...) {
+        release_staged(staged);
         throw;
     }
     if (auto alert = usage_crossing()) s_->opts.on_usage(*alert);
@@ -178,22 +186,62 @@ std::uint64_t detail::store_engine<Traits>::commit(std::string_view key, bytes& 
 }
 
 template <class Traits>
+detail::pages::page_id detail::store_engine<Traits>::stage_record(const bytes& record) {
+    const std::uint64_t n = (record.size() + pages::page_size - 1) / pages::page_size;
+    if (record.size() < stage_threshold || n > s_->pages->segment_pages()) return pages::no_page;
+    pages::page_id first = pages::no_page;
+    {
+        auto w = s_->write();
+        first = s_->root().txn().stage(n);
+        if (first == pages::no_page) return first;
+        // Not waiting for durability: the commit that adopts the run waits for both.
+        w.commit(false);
+    }
+    detail::fault_point("commit.staged");
+    try {
+        const auto out = s_->pages->staged_bytes(first, n);
+        std::memcpy(out.data(), record.data(), record.size());
+        std::memset(out.data() + record.size(), 0, out.size() - record.size());
+    } catch (...) {
+        release_staged(first);
+        throw;
+    }
+    detail::fault_point("commit.copied");
+    return first;
+}
+
+template <class Traits>
+void detail::store_engine<Traits>::release_staged(pages::page_id first) noexcept {
+    if (first == pages::no_page) return;
+    try {
+        auto w = s_->write();
+        s_->root().txn().release(first);
+        w.commit(false);
+    } catch (...) {
+        // The run stays staged, owned by this process: the first writer after it is gone frees
+        // it.
+    }
+}
+
+template <class Traits>
 std::uint64_t detail::store_engine<Traits>::apply(std::string_view key, bytes& record, origin from,
-                                                  fold_plan* plan, const condition& when) {
+                                                  fold_plan* plan, const condition& when,
+                                                  pages::page_id staged) {
     const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
     check_condition(key, when);
     if (plan) acquire_chunks(*plan);
     if constexpr (!keeps_history)
-        commit_latest(key, record, parsed, from);
+        commit_latest(key, record, parsed, from, staged);
     else
-        commit_history(key, record, parsed, from);
+        commit_history(key, record, parsed, from, staged);
     ++s_->root().counters().puts;
     return parsed.meta().version();
 }
 
 template <class Traits>
 void detail::store_engine<Traits>::commit_latest(std::string_view key, bytes& record,
-                                                 const format::record_view& parsed, origin from) {
+                                                 const format::record_view& parsed, origin from,
+                                                 pages::page_id staged) {
     auto& root = s_->root();
     const record_ref* found = root.index.find(key);
     const bool replacing = found != nullptr;
@@ -204,7 +252,7 @@ void detail::store_engine<Traits>::commit_latest(std::string_view key, bytes& re
                         p.found ? p.created_ns : parsed.header().modified_ns);
     }
     // A record small enough lives in its index entry (path::latest files it under one key).
-    const record_ref ref = place(record, parsed, key);
+    const record_ref ref = place(record, parsed, staged == pages::no_page ? key : "", staged);
     root.index.upsert(key, ref);
     detail::fault_point("commit.indexed");
     if (replacing) free_record(old);
@@ -214,7 +262,8 @@ void detail::store_engine<Traits>::commit_latest(std::string_view key, bytes& re
 
 template <class Traits>
 void detail::store_engine<Traits>::commit_history(std::string_view key, bytes& record,
-                                                  const format::record_view& parsed, origin from) {
+                                                  const format::record_view& parsed, origin from,
+                                                  pages::page_id staged) {
     auto& root = s_->root();
     head_type* head = root.heads.find(key);
     const detail::version_slot* last =
@@ -229,7 +278,7 @@ void detail::store_engine<Traits>::commit_history(std::string_view key, bytes& r
     for (std::size_t i = 0; i < layouts; ++i) keys[i] = stored_key_of(i, parsed);
     for (const auto& k : keys) check_stored_key(key, k);
 
-    const record_ref ref = place(record, parsed);
+    const record_ref ref = place(record, parsed, {}, staged);
     head = &root.heads.emplace(key);
     std::array<std::optional<record_ref>, layouts> replaced;
     for (std::size_t i = 0; i < layouts; ++i) replaced[i] = root.index.upsert(keys[i], ref);

@@ -74,8 +74,7 @@ class durable_file {
             static_cast<ssize_t>(sizeof m))
             return std::nullopt;
         if (m.txn == 0 || m.magic != meta_magic || m.sum != m.compute_sum() ||
-            m.head_sum != m.compute_head_sum() || m.lists > max_lists ||
-            m.high_water < first_data_page)
+            m.head_sum != m.compute_head_sum() || !m.bounded() || m.high_water < first_data_page)
             return std::nullopt;
         return m;
     }

@@ -274,7 +274,7 @@ class journal_file {
             return false;
         std::memcpy(&m, raw_.data() + e.raw - sizeof m, sizeof m);
         return m.txn == e.txn && m.magic == meta_magic && m.sum == m.compute_sum() &&
-               m.head_sum == m.compute_head_sum() && m.lists <= max_lists;
+               m.head_sum == m.compute_head_sum() && m.bounded();
     }
 
     // An entry that passed its checksums but names pages outside its store is not a torn write:

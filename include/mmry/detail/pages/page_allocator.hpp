@@ -91,6 +91,13 @@ class page_allocator {
         return first;
     }
 
+    /// Run `first`, allocated by this transaction, is staged: in use from its commit on, but
+    /// neither written by this transaction nor writable in it.
+    void forget(page_id first) { fresh_.erase(first); }
+    /// Run [first, first + n), staged by an earlier transaction, is this one's: writable, and
+    /// written by it.
+    void adopt(page_id first, std::uint64_t n) { fresh_[first] = n; }
+
     /// True when [first, first + n) lies in one run this transaction allocated (writable).
     bool fresh(page_id first, std::uint64_t n) const {
         auto it = fresh_.upper_bound(first);

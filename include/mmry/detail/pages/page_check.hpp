@@ -1,7 +1,8 @@
 #pragma once
 // The proof of a page store's accounting: every page below the high-water mark is exactly one of
-// control area, reachable from the state's roots, free (named by a free list), or a page of a
-// free list, and none is past the mark. page_store::check() runs it over its current state.
+// control area, reachable from the state's roots, free (named by a free list), a page of a free
+// list, or staged (a run a writer copies a record into), and none is past the mark.
+// page_store::check() runs it over its current state.
 //
 // Reads pages only; damaged list pages are reported, never followed past their checks.
 // Thread-safety: the caller keeps the state from changing (page_store::check holds the writer
@@ -21,7 +22,7 @@ namespace detail::pages {
 
 /// What check() found: the pages of each kind, and every problem, named.
 struct page_check {
-    std::uint64_t pages = 0, reachable = 0, free = 0, list_pages = 0;
+    std::uint64_t pages = 0, reachable = 0, free = 0, list_pages = 0, staged = 0;
     std::vector<std::string> problems;
     bool ok() const noexcept { return problems.empty(); }
     void problem(std::string what) {
@@ -37,7 +38,8 @@ page_check check_pages(const meta& m, PageAt&& page_at, Reachable&& reachable) {
     const page_id high = m.high_water;
     out.pages = high;
     std::vector<std::uint8_t> owner(high, 0);
-    static constexpr const char* kinds[] = {"", "control", "reachable", "free", "a list page"};
+    static constexpr const char* kinds[] = {"",     "control",     "reachable",
+                                            "free", "a list page", "staged"};
     auto mark = [&](page_id first, std::uint64_t n, std::uint8_t kind) {
         for (page_id p = first; p < first + n; ++p) {
             if (p >= high) {
@@ -83,6 +85,17 @@ page_check check_pages(const meta& m, PageAt&& page_at, Reachable&& reachable) {
             out.problem("free list " + std::to_string(i) + " names " +
                         std::to_string(l.count - left) + " of its " + std::to_string(l.count) +
                         " pages");
+    }
+    for (std::uint64_t i = 0; i < m.staged_count; ++i) {
+        const auto& r = m.staged[i];
+        if (r.first < first_data_page || r.pages == 0 || r.first + r.pages > high ||
+            r.first + r.pages < r.first) {
+            out.problem("staged run " + std::to_string(i) + " (pages [" + std::to_string(r.first) +
+                        ", +" + std::to_string(r.pages) + ")) lies outside the data pages");
+            continue;
+        }
+        out.staged += r.pages;
+        mark(r.first, r.pages, 5);
     }
     reachable([&](page_id first, std::uint64_t n) {
         out.reachable += n;

@@ -55,7 +55,7 @@ inline constexpr page_id segment_table_first = 5;
 inline constexpr std::array<page_id, 2> meta_page = {7, 8};
 inline constexpr page_id first_data_page = 9;
 inline constexpr std::uint32_t max_segments = 1024;
-inline constexpr std::uint32_t format_version = 2;
+inline constexpr std::uint32_t format_version = 3;
 inline constexpr std::uint64_t control_magic = 0x45474150'59524d4dull;  // "MMRYPAGE"
 inline constexpr std::uint64_t meta_magic = 0x4154454d'59524d4dull;     // "MMRYMETA"
 inline constexpr std::uint64_t list_magic = 0x45455246'59524d4dull;     // "MMRYFREE"
@@ -102,6 +102,8 @@ struct control_block {
     /// nanoseconds that took in all.
     std::atomic<std::uint64_t> recoveries{0};
     std::atomic<std::uint64_t> recovery_ns{0};
+    /// Staged runs freed because their owner was gone (write_txn::stage).
+    std::atomic<std::uint64_t> staged_reclaimed{0};
     /// The last transaction a power cut cannot lose (durability above none: in the durable file,
     /// or in the journal and synced), and the flushes made so far.
     std::atomic<std::uint64_t> durable_txn{0};
@@ -130,6 +132,9 @@ struct control_block {
     /// lock words and reader pins name processes that work on the original and never release
     /// the copy's.
     std::atomic<std::uint64_t> files_id{0};
+    /// Drawn at random when the store is made, at the first open after a reboot and in a copy
+    /// of its files: no process of an earlier epoch works on these lock words (staged runs).
+    std::atomic<std::uint64_t> epoch{0};
 };
 /// Page 0 from this offset holds the user's header (the store's composition), written before
 /// the store is ready and never changed.
@@ -173,6 +178,21 @@ struct list_ref {
 inline constexpr std::size_t user_words = 16;
 inline constexpr std::size_t max_lists = 48;
 
+/// A run of pages a writer took for a record it copies in without the writer lock
+/// (write_txn::stage): committed as in use, reached by nothing but this entry, until a later
+/// transaction of its owner adopts it into the state or releases it. An entry whose owner is gone
+/// (a process that died, or one of an earlier epoch: before a reboot, or of the files this store
+/// was copied from) is freed by the next writer.
+struct staged_run {
+    std::uint32_t pid = 0;
+    std::uint32_t unused = 0;
+    std::uint64_t start = 0;  // the owner's start time (process_id)
+    std::uint64_t epoch = 0;  // control_block::epoch when it was staged
+    page_id first = no_page;
+    std::uint64_t pages = 0;
+};
+inline constexpr std::size_t max_staged = 16;
+
 /// A meta page's contents. Written word by word with atomic stores and read the same way, so
 /// that a reader copying it while a writer rewrites it gets a copy it can check (the transaction
 /// number before and after, and the checksum), never a data race.
@@ -186,7 +206,13 @@ struct meta {
     // The free lists, for writers.
     std::uint64_t lists = 0;
     std::array<list_ref, max_lists> list{};
+    // The runs staged for records being copied in.
+    std::uint64_t staged_count = 0;
+    std::array<staged_run, max_staged> staged{};
     std::uint64_t sum = 0;
+
+    /// The counts are within their arrays (checked, with the checksums, before any use).
+    bool bounded() const noexcept { return lists <= max_lists && staged_count <= max_staged; }
 
     std::uint64_t compute_head_sum() const noexcept {
         return checksum(this, offsetof(meta, head_sum));

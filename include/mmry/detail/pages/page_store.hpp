@@ -73,8 +73,10 @@ struct page_stats {
     std::uint32_t reading = 0;  // of which reading now
     std::uint64_t recoveries = 0;
     std::uint64_t recovery_ns = 0;
-    std::uint64_t durable_txn = 0;  // the last transaction a power cut cannot lose
-    std::uint64_t flushes = 0;      // checkpoints (durable file written)
+    std::uint64_t staged_runs = 0;       // runs staged by live writers (write_txn::stage)
+    std::uint64_t staged_reclaimed = 0;  // staged runs freed after their owner was gone
+    std::uint64_t durable_txn = 0;       // the last transaction a power cut cannot lose
+    std::uint64_t flushes = 0;           // checkpoints (durable file written)
     std::uint64_t checkpoint_txn = 0;
     std::uint64_t journal_bytes = 0;     // of entries since the last checkpoint
     std::uint64_t journal_replayed = 0;  // entries replayed after power cuts
@@ -107,6 +109,7 @@ class page_store {
             std::memcpy(base + user_header_offset, o.header.data(), o.header.size());
         control_->files_id = segments_.identity(0);
         control_->boot_id_hash = boot_id_hash();
+        new_epoch();
         meta first;
         first.txn = 1;
         first.seal();
@@ -222,6 +225,8 @@ class page_store {
         std::tie(st.readers, st.reading) = pins_->readers();
         st.recoveries = control_->recoveries.load();
         st.recovery_ns = control_->recovery_ns.load();
+        st.staged_runs = w.next_.staged_count;
+        st.staged_reclaimed = control_->staged_reclaimed.load();
         st.durable_txn = control_->durable_txn.load();
         st.flushes = control_->flushes.load();
         st.checkpoint_txn = control_->checkpoint_txn.load();
@@ -230,6 +235,16 @@ class page_store {
         st.journal_dropped = control_->journal_dropped.load();
         if (!journaling()) st.journal_bytes = 0;
         return st;
+    }
+
+    /// The bytes of run [first, first + n) that this process staged (write_txn::stage), to be
+    /// filled with no lock held before a later transaction adopts it. The run must lie in one
+    /// segment (errc::corrupt otherwise); that it is staged is the caller's word.
+    std::span<std::byte> staged_bytes(page_id first, std::uint64_t n) const {
+        if (first < first_data_page || n == 0)
+            throw error(errc::invalid_argument,
+                        "store " + quote(name_) + ": no run at page " + std::to_string(first));
+        return {page_bytes(first, n), n * page_size};
     }
 
     /// Proves the page accounting of the current state. `visit(view, mark)` walks the structures
@@ -291,8 +306,17 @@ class page_store {
         control_->boot_id_hash = boot_id_hash();
     }
 
+    void new_epoch() {
+        const auto id = random_id();
+        std::uint64_t e = 0;
+        std::memcpy(&e, id.data(), sizeof e);
+        control_->epoch = e;
+    }
+
     // No process holds a lock word or pins a state (only while none can: a reboot, a copy).
+    // A new epoch: runs staged before belong to nobody.
     void reset_locks() {
+        new_epoch();
         control_->writer.init();
         control_->flusher.init();
         reader_pins::reset(slots());
@@ -453,7 +477,7 @@ class page_store {
         std::memcpy(&out, copy, sizeof out);
         meta_head h;
         std::memcpy(&h, copy, sizeof h);
-        return valid_head(h, slot) && out.sum == out.compute_sum() && out.lists <= max_lists;
+        return valid_head(h, slot) && out.sum == out.compute_sum() && out.bounded();
     }
     // The head of meta slot `slot` alone: what a reader needs.
     bool load_head(std::size_t slot, meta_head& out) const {

@@ -136,6 +136,43 @@ class page_store<Backend>::write_txn {
         alloc_->free(p, n);
     }
 
+    /// A run of n pages (in one segment) that the caller fills after this transaction commits,
+    /// with no lock held: committed as in use, reached by nothing but the staged entry this adds
+    /// to the meta (owned by this process). It is not written by this transaction (nor journaled
+    /// or flushed with it). A later transaction of this process adopts it (the run becomes its
+    /// own: writable, written) or releases it; a writer frees it once this process is gone.
+    /// Returns no_page when the meta's table of staged runs is full. Throws as allocate().
+    page_id stage(std::uint64_t n) {
+        check_open();
+        if (next_.staged_count == max_staged) return no_page;
+        const page_id first = alloc_->allocate(n, false);
+        alloc_->forget(first);
+        const auto me = process_id::self();
+        const auto& c = *s_->control_;
+        next_.staged[next_.staged_count++] = {me.pid, 0, me.start, c.epoch.load(), first, n};
+        return first;
+    }
+    /// Makes run `first`, staged by this process in an earlier transaction, part of this one: its
+    /// entry goes, and its pages are this transaction's (writable, journaled and flushed with its
+    /// commit); returns its length in pages. Throws errc::invalid_argument when this process has
+    /// no such run staged.
+    std::uint64_t adopt(page_id first) {
+        check_open();
+        const std::uint64_t n = unstage(first);
+        if (n == 0)
+            throw error(errc::invalid_argument, "store " + quote(s_->name_) + ": no run at page " +
+                                                    std::to_string(first) +
+                                                    " is staged by this process");
+        alloc_->adopt(first, n);
+        return n;
+    }
+    /// Frees run `first` staged by this process (nothing when there is none: adopted by a
+    /// transaction that committed, or never staged).
+    void release(page_id first) {
+        check_open();
+        if (const std::uint64_t n = unstage(first)) alloc_->free(first, n);
+    }
+
     /// Makes everything this transaction did current, and returns its number. In a store
     /// with durability::sync it returns once the commit is on disk: its journal entry is
     /// appended before the commit is published, and the writer lock is let go before the
@@ -144,7 +181,9 @@ class page_store<Backend>::write_txn {
     /// Throws (and changes nothing) when the free lists or the journal entry cannot be written;
     /// errc::io_error when the sync fails (the commit is then current, but not known to be on
     /// disk).
-    std::uint64_t commit() {
+    /// With `wait` false, a store with durability::sync returns without waiting for the sync
+    /// (the commit is on disk with the next one that waits: a staging transaction).
+    std::uint64_t commit(bool wait = true) {
         check_open();
         std::vector<page_id> written;
         alloc_->finish(next_, written);
@@ -172,12 +211,13 @@ class page_store<Backend>::write_txn {
         }
         s_->publish_meta(next_);
         committed_ = true;
+        if (reclaimed_ != 0) c.staged_reclaimed.fetch_add(reclaimed_);
         fault_point("pages.committed");
         if (s_->journaling()) {
             if (journaled && c.journal_end.load() - journal_start <= c.header.journal_bytes) {
                 unlocked_ = true;
                 c.writer.unlock();
-                s_->sync_journal(next_.txn);
+                if (wait) s_->sync_journal(next_.txn);
             } else {
                 // A checkpoint: the segments and the meta on disk, then the journal starts
                 // again (under the writer lock: no entry is appended meanwhile).
@@ -189,7 +229,7 @@ class page_store<Backend>::write_txn {
         } else if (s_->flushing() && c.header.level == durability::sync) {
             unlocked_ = true;
             c.writer.unlock();
-            s_->flush_to(next_.txn);
+            if (wait) s_->flush_to(next_.txn);
         }
         return next_.txn;
     }
@@ -225,6 +265,7 @@ class page_store<Backend>::write_txn {
             if (s.flushing()) oldest = std::min(oldest, s.control_->durable_txn.load());
             alloc_.emplace(access_, base_, oldest, s.flushing(), s.segment_pages(), s.max_pages(),
                            quote(s.name_));
+            reclaim_staged();
         } catch (...) {
             s.control_->writer.unlock();
             throw;
@@ -235,6 +276,53 @@ class page_store<Backend>::write_txn {
                 static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                std::chrono::steady_clock::now() - start)
                                                .count()));
+        }
+    }
+
+    // Removes this process's staged entry of run `first` from the next state; returns the run's
+    // length (0: none).
+    std::uint64_t unstage(page_id first) {
+        const auto me = process_id::self();
+        for (std::uint64_t i = 0; i < next_.staged_count; ++i) {
+            const auto& r = next_.staged[i];
+            if (r.first != first || r.pid != me.pid || r.start != me.start) continue;
+            const std::uint64_t n = r.pages;
+            drop_staged(i);
+            return n;
+        }
+        return 0;
+    }
+    void drop_staged(std::uint64_t i) {
+        std::copy(next_.staged.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                  next_.staged.begin() + static_cast<std::ptrdiff_t>(next_.staged_count),
+                  next_.staged.begin() + static_cast<std::ptrdiff_t>(i));
+        next_.staged[--next_.staged_count] = {};
+    }
+    // Frees the staged runs whose owner is gone: a process that died, or one of an earlier epoch
+    // (before a reboot, or of the files this store was copied from: its pid may name a live
+    // process here). A run
+    // that lies outside the store's pages is a damaged meta: errc::corrupt.
+    // (Runs of this process are known to be live without asking /proc.)
+    void reclaim_staged() {
+        if (next_.staged_count == 0) return;
+        const auto& c = *s_->control_;
+        const auto me = process_id::self();
+        for (std::uint64_t i = 0; i < next_.staged_count;) {
+            const auto& r = next_.staged[i];
+            const bool mine = r.pid == me.pid && r.start == me.start;
+            if (r.epoch == c.epoch.load() && (mine || process_id{r.pid, r.start}.alive())) {
+                ++i;
+                continue;
+            }
+            if (r.first < first_data_page || r.pages == 0 || r.pages > s_->segment_pages() ||
+                r.first + r.pages > base_.high_water)
+                throw error(errc::corrupt, "store " + quote(s_->name_) + ": staged run " +
+                                               std::to_string(i) + " names pages [" +
+                                               std::to_string(r.first) + ", +" +
+                                               std::to_string(r.pages) + "), outside its pages");
+            alloc_->free(r.first, r.pages);
+            drop_staged(i);
+            ++reclaimed_;
         }
     }
 
@@ -257,6 +345,7 @@ class page_store<Backend>::write_txn {
     std::optional<page_allocator<page_access>> alloc_;
     bool committed_ = false;
     bool unlocked_ = false;
+    std::uint64_t reclaimed_ = 0;  // staged runs of gone owners this transaction frees
 };
 
 }  // namespace detail::pages
