@@ -39,6 +39,16 @@ inline namespace v1 {
 namespace detail {
 namespace tables {
 
+/// The pages a record of `size` bytes takes (at least one).
+inline std::uint64_t record_pages(std::uint64_t size) noexcept {
+    return std::max<std::uint64_t>(1, (size + pg::page_size - 1) / pg::page_size);
+}
+/// Copies `bytes` into the start of the pages `out` and zeroes the rest of them.
+inline void fill_run(std::span<std::byte> out, std::span<const std::byte> bytes) {
+    std::memcpy(out.data(), bytes.data(), bytes.size());
+    std::memset(out.data() + bytes.size(), 0, out.size() - bytes.size());
+}
+
 /// What one transaction sees of a store: its tables, counters and records. Made by a reader
 /// (a pinned state) or by the writer (a write transaction whose commit() writes the changes).
 template <class Store, class KeyIndex, class Head>
@@ -190,10 +200,6 @@ class context {
             mark(p, v_.word(counters_pages));
     }
 
-    static std::uint64_t record_pages(std::uint64_t size) noexcept {
-        return std::max<std::uint64_t>(1, (size + pg::page_size - 1) / pg::page_size);
-    }
-
   private:
     static constexpr std::uint64_t extents_flag = std::uint64_t{1} << 63;
 
@@ -227,9 +233,7 @@ class context {
     pg::page_id write_run(std::span<const std::byte> bytes) {
         const std::uint64_t n = record_pages(bytes.size());
         const pg::page_id p = txn().allocate(n, false);
-        auto out = txn().write(p, n);
-        std::memcpy(out.data(), bytes.data(), bytes.size());
-        std::memset(out.data() + bytes.size(), 0, out.size() - bytes.size());
+        fill_run(txn().write(p, n), bytes);
         return p;
     }
     struct write_holder {

@@ -187,7 +187,7 @@ std::uint64_t detail::store_engine<Traits>::commit(std::string_view key, bytes& 
 
 template <class Traits>
 detail::pages::page_id detail::store_engine<Traits>::stage_record(const bytes& record) {
-    const std::uint64_t n = (record.size() + pages::page_size - 1) / pages::page_size;
+    const std::uint64_t n = tables::record_pages(record.size());
     if (record.size() < stage_threshold || n > s_->pages->segment_pages()) return pages::no_page;
     pages::page_id first = pages::no_page;
     {
@@ -199,9 +199,7 @@ detail::pages::page_id detail::store_engine<Traits>::stage_record(const bytes& r
     }
     detail::fault_point("commit.staged");
     try {
-        const auto out = s_->pages->staged_bytes(first, n);
-        std::memcpy(out.data(), record.data(), record.size());
-        std::memset(out.data() + record.size(), 0, out.size() - record.size());
+        tables::fill_run(s_->pages->staged_bytes(first, n), record);
     } catch (...) {
         release_staged(first);
         throw;

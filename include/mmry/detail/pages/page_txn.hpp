@@ -300,9 +300,8 @@ class page_store<Backend>::write_txn {
     }
     // Frees the staged runs whose owner is gone: a process that died, or one of an earlier epoch
     // (before a reboot, or of the files this store was copied from: its pid may name a live
-    // process here). A run
-    // that lies outside the store's pages is a damaged meta: errc::corrupt.
-    // (Runs of this process are known to be live without asking /proc.)
+    // process here). Runs of this process are known to be live without asking /proc. A run that
+    // lies outside the store's pages is a damaged meta: errc::corrupt.
     void reclaim_staged() {
         if (next_.staged_count == 0) return;
         const auto& c = *s_->control_;
