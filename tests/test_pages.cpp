@@ -528,6 +528,62 @@ TEST_CASE("pages: durability sync puts each commit on disk before it returns (th
     }
 }
 
+namespace {
+int syncing_fd = -1;
+}
+
+TEST_CASE("pages: commits waiting on a flusher that died share the next sync (threads)") {
+    using store = pg::page_store<pg::file_backend>;
+    page_place<pg::file_backend> where;
+    auto o = small();
+    o.level = pg::durability::sync;
+    store s(pg::create, where.name(), o);
+    apply(s, 1);
+    // A child commits and stops inside its sync, holding the flusher lock.
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        syncing_fd = ready[1];
+        mmry::detail::fault_hook = [](std::string_view point) {
+            if (point != "pages.syncing") return;
+            (void)!::write(syncing_fd, "x", 1);
+            ::pause();
+        };
+        store mine(pg::open, where.name());
+        apply(mine, 2);
+        ::_exit(0);
+    }
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    const auto syncs = s.stats().journal_syncs;
+    const auto txn = s.stats().durable_txn;
+    // Four writers commit and wait for a sync: on `synced` first, then (nobody woke them) for
+    // the lock, which the child's death hands to one of them.
+    std::vector<std::thread> writers;
+    std::atomic<int> late{0};
+    for (int t = 0; t < 4; ++t)
+        writers.emplace_back([&] {
+            auto w = s.write();
+            w.set_word(2, w.word(2) + 1);
+            const auto t = w.commit();
+            if (s.stats().durable_txn < t) ++late;
+        });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(s.stats().durable_txn == txn);
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    for (auto& t : writers) t.join();
+    CHECK(s.stats().durable_txn == txn + 5);  // the child's commit and the four
+    CHECK(s.stats().journal_syncs > syncs);
+    CHECK(s.stats().journal_syncs <= syncs + 4);
+    CHECK(late.load() == 0);
+    CHECK(s.read().word(2) == 4);
+    require_state(s, 2);
+}
+
 TEST_CASE("pages: durability periodic flushes in the background") {
     using store = pg::page_store<pg::file_backend>;
     page_place<pg::file_backend> where;

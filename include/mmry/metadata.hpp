@@ -156,10 +156,13 @@ struct store_stats {
     /// limit).
     std::uint64_t durable_txn = 0;
     std::uint64_t flushes = 0;
-    /// durability::sync: the journal's bytes since the last checkpoint; entries replayed after
-    /// power cuts, and entries dropped because an entry before them was damaged or cut short
-    /// (one for a commit a power cut interrupted; more means synced commits were lost).
+    /// durability::sync: the journal's bytes since the last checkpoint; its syncs (one covers
+    /// every commit appended before it, so concurrent writers make fewer syncs than commits);
+    /// entries replayed after power cuts, and entries dropped because an entry before them was
+    /// damaged or cut short (one for a commit a power cut interrupted; more means synced
+    /// commits were lost).
     std::uint64_t journal_bytes = 0;
+    std::uint64_t journal_syncs = 0;
     std::uint64_t journal_replayed = 0;
     std::uint64_t journal_dropped = 0;
     cache_stats cache;  ///< this process's cache

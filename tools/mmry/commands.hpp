@@ -155,6 +155,7 @@ class commands {
             {"durable_txn", st.durable_txn},
             {"flushes", st.flushes},
             {"journal_bytes", st.journal_bytes},
+            {"journal_syncs", st.journal_syncs},
             {"journal_replayed", st.journal_replayed},
             {"journal_dropped", st.journal_dropped},
             {"segments", a.segments},
@@ -209,9 +210,10 @@ class commands {
                        st.flushes);
         if (st.journal_bytes || st.journal_replayed || st.journal_dropped)
             fmt::print(
-                "journal      {} since the last checkpoint; {} entries replayed after power "
-                "cuts, {} dropped\n",
-                human_bytes(st.journal_bytes), st.journal_replayed, st.journal_dropped);
+                "journal      {} since the last checkpoint, {} syncs; {} entries replayed after "
+                "power cuts, {} dropped\n",
+                human_bytes(st.journal_bytes), st.journal_syncs, st.journal_replayed,
+                st.journal_dropped);
         fmt::print("segments     {} mapped, {} reserved, {} free", a.segments,
                    human_bytes(a.reserved_bytes), human_bytes(a.free_bytes));
         if (a.limit_bytes)

@@ -6,6 +6,8 @@
 // consistent(). Boost 1.74's interprocess mutexes are not robust, hence this.
 // A mutex found in a mapped file after a reboot may name an owner of the previous boot that the
 // kernel will never mark dead: the store re-initializes it when the boot id changes.
+// Also a futex wait and wake-all on a 32-bit word of such memory, for waiters that must all go
+// at once when an event happens (a mutex hands itself to one waiter at a time).
 
 #include <linux/futex.h>
 #include <pthread.h>
@@ -16,7 +18,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include <mmry/error.hpp>
@@ -67,6 +72,16 @@ class robust_mutex {
         }
     }
 
+    /// Takes the mutex if no live owner holds it; nullopt, without waiting, if one does.
+    std::optional<acquired> try_lock() {
+        const int rc = pthread_mutex_trylock(&m_);
+        if (rc == 0) return acquired::clean;
+        if (rc == EOWNERDEAD) return acquired::owner_died;
+        if (rc == EBUSY) return std::nullopt;
+        throw error(rc == ENOTRECOVERABLE ? errc::needs_recovery : errc::io_error,
+                    std::string("locking the store's mutex: ") + std::strerror(rc));
+    }
+
     /// Marks the state consistent again after `owner_died`; the mutex stays usable.
     void consistent() { pthread_mutex_consistent(&m_); }
     void unlock() { pthread_mutex_unlock(&m_); }
@@ -104,13 +119,42 @@ class robust_lock {
     explicit robust_lock(robust_mutex& m) : m_(m) {
         if (m_.lock() == robust_mutex::acquired::owner_died) m_.consistent();
     }
-    ~robust_lock() { m_.unlock(); }
+    /// Takes the mutex only if that needs no wait; owns() says whether it did.
+    robust_lock(robust_mutex& m, std::try_to_lock_t) : m_(m) {
+        const auto got = m_.try_lock();
+        owns_ = got.has_value();
+        if (got == robust_mutex::acquired::owner_died) m_.consistent();
+    }
+    ~robust_lock() {
+        if (owns_) m_.unlock();
+    }
     robust_lock(const robust_lock&) = delete;
     robust_lock& operator=(const robust_lock&) = delete;
+    bool owns() const noexcept { return owns_; }
 
   private:
     robust_mutex& m_;
+    bool owns_ = true;
 };
+
+/// Waits while `word` holds `seen`, at most `limit`, for a futex_wake_all on it from any
+/// process (the word may live in a shared segment or a mapped file). False when the limit
+/// passed; true when woken, when the word had changed already, or on a signal.
+inline bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t seen,
+                       std::chrono::milliseconds limit) noexcept {
+    static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(limit).count();
+    timespec rel{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    const long rc = ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, seen,
+                              &rel, nullptr, 0);
+    return rc == 0 || errno != ETIMEDOUT;
+}
+
+/// Wakes every thread of every process in futex_wait on `word`.
+inline void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, INT32_MAX, nullptr,
+              nullptr, 0);
+}
 
 }  // namespace detail
 }  // namespace v1

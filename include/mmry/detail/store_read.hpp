@@ -143,6 +143,7 @@ store_stats basic_store<Traits>::stats() const {
     st.durable_txn = pages.durable_txn;
     st.flushes = pages.flushes;
     st.journal_bytes = pages.journal_bytes;
+    st.journal_syncs = pages.journal_syncs;
     st.journal_replayed = pages.journal_replayed;
     st.journal_dropped = pages.journal_dropped;
     st.cache = s_->cache.stats();

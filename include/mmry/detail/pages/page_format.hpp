@@ -135,6 +135,13 @@ struct control_block {
     /// Drawn at random when the store is made, at the first open after a reboot and in a copy
     /// of its files: no process of an earlier epoch works on these lock words (staged runs).
     std::atomic<std::uint64_t> epoch{0};
+    /// Bumped after every journal sync (durability::sync), which then wakes every process
+    /// waiting on it (futex_wake_all): the commits it covered return at once. Its value means
+    /// nothing (0 in a store made before it was kept).
+    std::atomic<std::uint32_t> synced{0};
+    std::atomic<std::uint32_t> unused{0};
+    /// Journal syncs made so far (each covers every commit appended before it).
+    std::atomic<std::uint64_t> journal_syncs{0};
 };
 /// Page 0 from this offset holds the user's header (the store's composition), written before
 /// the store is ready and never changed.

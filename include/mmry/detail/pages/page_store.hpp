@@ -79,6 +79,8 @@ struct page_stats {
     std::uint64_t flushes = 0;           // checkpoints (durable file written)
     std::uint64_t checkpoint_txn = 0;
     std::uint64_t journal_bytes = 0;     // of entries since the last checkpoint
+    std::uint64_t journal_syncs = 0;     // fdatasyncs of the journal (group commit: fewer
+                                         // than the commits they covered)
     std::uint64_t journal_replayed = 0;  // entries replayed after power cuts
     std::uint64_t journal_dropped = 0;   // entries after a damaged one, not replayed
 };
@@ -231,6 +233,7 @@ class page_store {
         st.flushes = control_->flushes.load();
         st.checkpoint_txn = control_->checkpoint_txn.load();
         st.journal_bytes = control_->journal_end.load() - journal_start;
+        st.journal_syncs = control_->journal_syncs.load();
         st.journal_replayed = control_->journal_replayed.load();
         st.journal_dropped = control_->journal_dropped.load();
         if (!journaling()) st.journal_bytes = 0;
@@ -360,27 +363,53 @@ class page_store {
     }
 
     // durability::sync: makes the journal entries of commits up to t durable. Concurrent
-    // callers (threads and processes) share one fdatasync: whoever holds the flusher lock
-    // syncs every entry appended so far, and the others find theirs covered.
+    // callers (threads and processes) share one fdatasync: whoever gets the flusher lock syncs
+    // every entry appended so far; the others wait on `synced` and all go at once when the sync
+    // covered them (queued on the lock they would go one at a time, each a context switch,
+    // while the next writers' entries wait for a sync). A waiter not woken in time (a flusher
+    // that died or hangs) waits for the lock itself, as robust_mutex does.
     void sync_journal(std::uint64_t t) {
-        if (control_->durable_txn.load() >= t) return;
-        const robust_lock guard(control_->flusher);
-        if (control_->durable_txn.load() >= t) return;
-        // What the sync covers: the commit published before it (its entry and every earlier
-        // one were appended before it was published), and the last entry appended before it
-        // once that one is published too (writers that appended while this one waited for the
-        // lock). Not that entry when the journal was rewound or started again meanwhile: the
-        // entry of that number may then be a later writer's, written after the sync began.
+        auto& c = *control_;
+        for (;;) {
+            if (c.durable_txn.load() >= t) return;
+            const std::uint32_t seen = c.synced.load();
+            {
+                const robust_lock guard(c.flusher, std::try_to_lock);
+                if (guard.owns()) {
+                    if (c.durable_txn.load() < t) sync_journal_locked();
+                    continue;
+                }
+            }
+            if (c.durable_txn.load() >= t) return;
+            if (!futex_wait(c.synced, seen, std::chrono::milliseconds(100))) {
+                const robust_lock guard(c.flusher);
+                if (c.durable_txn.load() < t) sync_journal_locked();
+                return;
+            }
+        }
+    }
+
+    // One journal sync, under the flusher lock. What it covers: the commit published before it
+    // (its entry and every earlier one were appended before it was published), and the last
+    // entry appended before it once that one is published too (writers that appended while
+    // this one waited for the lock). Not that entry when the journal was rewound or started
+    // again meanwhile: the entry of that number may then be a later writer's, written after
+    // the sync began.
+    void sync_journal_locked() {
         meta_head before, after;
         if (!find_current(before))
             throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
         const std::uint64_t turns = control_->journal_turns.load();  // first: see the rewinds
         const std::uint64_t appended = control_->journal_txn.load();
+        fault_point("pages.syncing");
         journal_.sync();
+        control_->journal_syncs.fetch_add(1);
         std::uint64_t covered = before.txn;
         if (find_current(after) && control_->journal_turns.load() == turns)
             covered = std::max(covered, std::min(appended, after.txn));
         if (control_->durable_txn.load() < covered) control_->durable_txn.store(covered);
+        control_->synced.fetch_add(1);
+        futex_wake_all(control_->synced);
     }
 
     // After a reboot: the commits of the journal past the durable file's state d, replayed
