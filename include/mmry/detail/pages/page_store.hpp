@@ -46,6 +46,7 @@
 #include <mmry/detail/hash64.hpp>
 #include <mmry/detail/pages/durable_file.hpp>
 #include <mmry/detail/pages/journal_file.hpp>
+#include <mmry/detail/pages/meta_slots.hpp>
 #include <mmry/detail/pages/page_allocator.hpp>
 #include <mmry/detail/pages/page_check.hpp>
 #include <mmry/detail/pages/page_format.hpp>
@@ -115,7 +116,7 @@ class page_store {
         meta first;
         first.txn = 1;
         first.seal();
-        publish_meta(first);
+        metas().publish(first);
         segments_.sync(0, 0, first_data_page * page_size);
         if constexpr (Backend::durable) {
             if (flushing()) {
@@ -163,10 +164,10 @@ class page_store {
             control_->files_id = files;
         }
         meta m;
-        if (!find_current(m))
+        if (!metas().current(m))
             throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
         pins_.emplace(*control_, slots(), quote(name_));
-        if (meta other; txn_word(1 - m.txn % 2) != 0 && !load_meta(1 - m.txn % 2, other))
+        if (meta other; metas().txn_word(1 - m.txn % 2) != 0 && !metas().load(1 - m.txn % 2, other))
             write();  // which clears the slot that fails its checks (see write_txn)
         start_flusher();
     }
@@ -200,7 +201,7 @@ class page_store {
     std::uint64_t peek_word(std::size_t i) const {
         meta_head h;
         for (int tries = 0; tries < 1000; ++tries)
-            if (find_current(h)) return h.words.at(i);
+            if (metas().current(h)) return h.words.at(i);
         throw error(errc::corrupt,
                     "store " + quote(name_) + ": no valid meta page after 1000 tries");
     }
@@ -212,7 +213,7 @@ class page_store {
     /// `none`; elsewhere nothing to do). Concurrent callers share one flush.
     void flush() {
         meta m;
-        if (flushing() && find_current(m)) flush_to(m.txn);
+        if (flushing() && metas().current(m)) flush_to(m.txn);
     }
 
     page_stats stats() {
@@ -294,8 +295,8 @@ class page_store {
             if (!d)
                 throw error(errc::corrupt,
                             "store " + quote(name_) + ": its durable file holds no valid state");
-            std::atomic_ref<std::uint64_t>(meta_slot(1 - d->txn % 2)[0]).store(0);
-            publish_meta(*d);
+            metas().clear(1 - d->txn % 2);
+            metas().publish(*d);
             segments_.sync(0, 0, first_data_page * page_size);
             control_->durable_txn = d->txn;
             control_->checkpoint_txn = d->txn;
@@ -304,7 +305,7 @@ class page_store {
         // Page 0 may be older on disk than the meta (a power cut): resume numbering past both.
         meta m;
         const std::uint64_t known =
-            std::max(control_->seq.load(), find_current(m) ? m.words[seq_word] : 0);
+            std::max(control_->seq.load(), metas().current(m) ? m.words[seq_word] : 0);
         control_->seq = known + seq_reboot_gap;
         control_->boot_id_hash = boot_id_hash();
     }
@@ -332,7 +333,7 @@ class page_store {
         reset_locks();
         meta m;
         const std::uint64_t known =
-            std::max(control_->seq.load(), find_current(m) ? m.words[seq_word] : 0);
+            std::max(control_->seq.load(), metas().current(m) ? m.words[seq_word] : 0);
         std::uint64_t r = 0;
         const auto id = random_id();
         std::memcpy(&r, id.data(), sizeof r);
@@ -347,7 +348,7 @@ class page_store {
         const robust_lock guard(control_->flusher);
         meta m;
         if (control_->checkpoint_txn.load() >= t) return;
-        if (!find_current(m))
+        if (!metas().current(m))
             throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
         // Only the segments a commit wrote since the last flush (commits record that before
         // they publish their meta, so every commit up to m.txn is seen here).
@@ -397,7 +398,7 @@ class page_store {
     // the sync began.
     void sync_journal_locked() {
         meta_head before, after;
-        if (!find_current(before))
+        if (!metas().current(before))
             throw error(errc::corrupt, "store " + quote(name_) + ": neither meta page is valid");
         const std::uint64_t turns = control_->journal_turns.load();  // first: see the rewinds
         const std::uint64_t appended = control_->journal_txn.load();
@@ -405,7 +406,7 @@ class page_store {
         journal_.sync();
         control_->journal_syncs.fetch_add(1);
         std::uint64_t covered = before.txn;
-        if (find_current(after) && control_->journal_turns.load() == turns)
+        if (metas().current(after) && control_->journal_turns.load() == turns)
             covered = std::max(covered, std::min(appended, after.txn));
         if (control_->durable_txn.load() < covered) control_->durable_txn.store(covered);
         control_->synced.fetch_add(1);
@@ -430,8 +431,8 @@ class page_store {
         control_->journal_replayed.fetch_add(r.applied);
         control_->journal_dropped.fetch_add(r.dropped);
         if (r.applied > 0) {
-            std::atomic_ref<std::uint64_t>(meta_slot(1 - last.txn % 2)[0]).store(0);
-            publish_meta(last);
+            metas().clear(1 - last.txn % 2);
+            metas().publish(last);
             flush_to(last.txn);
         }
         control_->journal_end = journal_start;
@@ -474,71 +475,9 @@ class page_store {
     std::uint64_t* segment_txns() const {
         return reinterpret_cast<std::uint64_t*>(segments_.map(0) + segment_table_first * page_size);
     }
-    std::uint64_t* meta_slot(std::size_t slot) const {
-        return reinterpret_cast<std::uint64_t*>(segments_.map(0) + meta_page[slot] * page_size);
-    }
-    std::uint64_t txn_word(std::size_t slot) const {
-        return std::atomic_ref<std::uint64_t>(meta_slot(slot)[0]).load(std::memory_order_seq_cst);
-    }
-
-    // A copy of meta slot `slot`, or false when it is being written, torn, or fails its checks.
-    // Copies the first n words of meta slot `slot` into out; false when the slot is being
-    // written (its transaction number moved while copying).
-    bool copy_words(std::size_t slot, std::uint64_t* out, std::size_t n) const {
-        std::uint64_t* w = meta_slot(slot);
-        out[0] = std::atomic_ref<std::uint64_t>(w[0]).load(std::memory_order_acquire);
-        // Acquire loads, and release stores in publish_meta, order the words without fences
-        // (which ThreadSanitizer does not model): a copy that saw any word of a newer write sees
-        // the transaction number that write began by clearing. Plain moves on x86.
-        for (std::size_t i = 1; i < n; ++i)
-            out[i] = std::atomic_ref<std::uint64_t>(w[i]).load(std::memory_order_acquire);
-        return std::atomic_ref<std::uint64_t>(w[0]).load(std::memory_order_relaxed) == out[0];
-    }
-    bool valid_head(const meta_head& h, std::size_t slot) const {
-        return h.txn != 0 && h.txn % 2 == slot && h.magic == meta_magic &&
-               h.head_sum == checksum(&h, offsetof(meta_head, head_sum)) &&
-               h.high_water >= first_data_page && h.high_water <= control_->header.max_pages;
-    }
-    // A copy of meta slot `slot`, or false when it is being written, torn, or fails its checks.
-    bool load_meta(std::size_t slot, meta& out) const {
-        std::uint64_t copy[meta_words];
-        if (!copy_words(slot, copy, meta_words)) return false;
-        std::memcpy(&out, copy, sizeof out);
-        meta_head h;
-        std::memcpy(&h, copy, sizeof h);
-        return valid_head(h, slot) && out.sum == out.compute_sum() && out.bounded();
-    }
-    // The head of meta slot `slot` alone: what a reader needs.
-    bool load_head(std::size_t slot, meta_head& out) const {
-        std::uint64_t copy[meta_head_words];
-        if (!copy_words(slot, copy, meta_head_words)) return false;
-        std::memcpy(&out, copy, sizeof out);
-        return valid_head(out, slot);
-    }
-
-    // The current meta: of the two, the valid one with the higher transaction number.
-    bool find_current(meta& out) const {
-        const std::size_t first = txn_word(0) >= txn_word(1) ? 0 : 1;
-        return load_meta(first, out) || load_meta(1 - first, out);
-    }
-    bool find_current(meta_head& out) const {
-        const std::size_t first = txn_word(0) >= txn_word(1) ? 0 : 1;
-        return load_head(first, out) || load_head(1 - first, out);
-    }
-
-    // Writes m into its slot: transaction number 0 first (readers skip the slot), then the
-    // body, then the transaction number, which is the commit point.
-    void publish_meta(const meta& m) {
-        std::uint64_t* w = meta_slot(m.txn % 2);
-        std::uint64_t words[meta_words];
-        std::memcpy(words, &m, sizeof m);
-        std::atomic_ref<std::uint64_t>(w[0]).store(0, std::memory_order_seq_cst);
-        fault_point("pages.meta_begun");
-        for (std::size_t i = 1; i < meta_words; ++i) {
-            std::atomic_ref<std::uint64_t>(w[i]).store(words[i], std::memory_order_release);
-            if (i == meta_words / 2) fault_point("pages.meta_half");
-        }
-        std::atomic_ref<std::uint64_t>(w[0]).store(m.txn, std::memory_order_seq_cst);
+    // The two meta slots, in segment 0.
+    meta_slots metas() const noexcept {
+        return meta_slots(segments_.map(0), control_->header.max_pages);
     }
 
     // The bytes of pages [p, p + n), which must lie in one segment.

@@ -51,10 +51,12 @@ class page_store<Backend>::read_txn {
     // Pins the current state (the handshake of reader_pins.hpp).
     explicit read_txn(page_store& s) : s_(&s) {
         for (int tries = 0;; ++tries) {
-            if (s.find_current(m_)) {
+            if (s.metas().current(m_)) {
                 s.pins_->pin(m_.txn);
                 const std::size_t slot = m_.txn % 2;
-                if (s.txn_word(slot) == m_.txn && s.txn_word(1 - slot) != m_.txn + 1) return;
+                if (s.metas().txn_word(slot) == m_.txn &&
+                    s.metas().txn_word(1 - slot) != m_.txn + 1)
+                    return;
                 s.pins_->unpin(m_.txn);
             }
             if (tries == 1000)
@@ -209,7 +211,7 @@ class page_store<Backend>::write_txn {
             c.journal_end.store(end);
             fault_point("pages.journaled");
         }
-        s_->publish_meta(next_);
+        s_->metas().publish(next_);
         committed_ = true;
         if (reclaimed_ != 0) c.staged_reclaimed.fetch_add(reclaimed_);
         fault_point("pages.committed");
@@ -244,14 +246,14 @@ class page_store<Backend>::write_txn {
             // A writer that died left its pages unreachable and the last commit whole: there is
             // nothing to undo, only the mutex to take back.
             if (died) s.control_->writer.consistent();
-            if (!s.find_current(base_))
+            if (!s.metas().current(base_))
                 throw error(errc::corrupt,
                             "store " + quote(s.name_) + ": neither meta page is valid");
             // The other slot holds the commit before, or bytes that fail their checks (a meta
             // torn by a power cut, or damaged): those must not claim a later commit to readers.
             const std::size_t other = 1 - base_.txn % 2;
-            if (meta m; s.txn_word(other) != 0 && !s.load_meta(other, m))
-                std::atomic_ref<std::uint64_t>(s.meta_slot(other)[0]).store(0);
+            if (meta m; s.metas().txn_word(other) != 0 && !s.metas().load(other, m))
+                s.metas().clear(other);
             next_ = base_;
             // A journal entry whose writer died before publishing it is not a commit: the next
             // entry is written over it.
