@@ -144,7 +144,9 @@ TEMPLATE_LIST_TEST_CASE(
     "write: a large value is copied in with no lock held: other writers go on "
     "(threads)",
     "[write][threads]", plain_compositions) {
-    mmry::basic_store<TestType> s({.cache_bytes = 0});
+    // In one run, or (segments of 1 MiB) in four.
+    const std::size_t segment = GENERATE(std::size_t{64} << 20, std::size_t{1} << 20);
+    mmry::basic_store<TestType> s({.capacity = segment, .cache_bytes = 0});
     const auto big = mmry_test::random_bytes(3 << 20, 5);  // stored raw: it does not compress
     go = false;
     parked = false;
@@ -167,9 +169,35 @@ TEMPLATE_LIST_TEST_CASE(
     mmry_test::check_counters(s);
 }
 
+namespace {
+std::atomic<int> copied{0};
+void count_copies(std::string_view point) {
+    if (point == "commit.copied") ++copied;
+}
+}  // namespace
+
+TEST_CASE("write: a value of more runs than one put may stage is copied in under the lock") {
+    mmry::store s({.capacity = 64 << 10});  // 64 KiB segments: 1 MiB takes 17 runs
+    const auto big = mmry_test::random_bytes(1 << 20, 8);
+    const auto medium = mmry_test::random_bytes(300 << 10, 9);  // 5 runs: staged
+    copied = 0;
+    mmry::detail::fault_hook = &count_copies;
+    s.put("big", big);
+    CHECK(copied == 0);
+    s.put("medium", medium);
+    CHECK(copied == 1);
+    mmry::detail::fault_hook = nullptr;
+    CHECK(s.get("big") == big);
+    CHECK(s.get("medium") == medium);
+    CHECK(s.verify().ok());
+    mmry_test::check_counters(s);
+}
+
 TEMPLATE_LIST_TEST_CASE("write: a large put refused after its copy leaves the store as it was",
                         "[write][conflict]", plain_compositions) {
-    mmry::basic_store<TestType> s;
+    // In one run, or (segments of 256 KiB) in five.
+    const std::size_t segment = GENERATE(std::size_t{64} << 20, std::size_t{256} << 10);
+    mmry::basic_store<TestType> s({.capacity = segment});
     const auto big = mmry_test::random_bytes(1 << 20, 6);
     s.put("large", big);
     const auto before = snapshot(s);

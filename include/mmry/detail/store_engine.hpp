@@ -79,6 +79,9 @@ class store_engine {
     // Records of at least this many bytes are copied into their pages outside the writer lock
     // (stage_record); below it, a second transaction costs more than the copy it takes out.
     static constexpr std::size_t stage_threshold = 128 << 10;
+    // At most half the table of staged runs for one record, so that one put of a very long
+    // record leaves room for others' (longer ones are copied under the lock).
+    static constexpr std::size_t max_staged_runs = pages::max_staged / 2;
     static constexpr std::size_t default_dictionary_capacity = 112640;
     static constexpr std::uint64_t max_seq = std::uint64_t{1} << 62;
     using state = store_state<Traits>;
@@ -281,20 +284,21 @@ class store_engine {
     predecessor predecessor_of(const record_ref& ref) const;
 
     // Copies an encoded record into new pages of the write transaction (or, given the key it is
-    // filed under alone, into its index entry when it is small enough), or adopts the run
+    // filed under alone, into its index entry when it is small enough), or adopts the runs
     // `staged` it was copied into beforehand (stage_record) and writes its stamped head again.
     record_ref place(const bytes& record, const format::record_view& parsed,
-                     std::string_view inline_key = {}, pages::page_id staged = pages::no_page);
+                     std::string_view inline_key = {}, std::span<const pages::page_id> staged = {});
 
     // A large record copied into pages before the commit takes the writer lock: a short
-    // transaction stages a run for it (committed, owned by this process, reached by nothing
-    // else), and the bytes go in with no lock held. Returns the run, or no_page when the record
-    // is small, longer than a segment, or the table of staged runs is full (the commit then
-    // copies it under the lock).
-    pages::page_id stage_record(const bytes& record);
-    // Frees a run stage_record made that no commit adopted (nothing for no_page or an adopted
-    // run). Never throws: a run it cannot free stays staged until this process is gone.
-    void release_staged(pages::page_id first) noexcept;
+    // transaction stages runs for it (committed, owned by this process, reached by nothing
+    // else): one, or one per segment of a record longer than a segment; the bytes go in with no
+    // lock held. Returns the runs, or none when the record is small, would take more than
+    // max_staged_runs, or the table of staged runs is full (the commit then copies it under the
+    // lock).
+    std::vector<pages::page_id> stage_record(const bytes& record);
+    // Frees runs stage_record made that no commit adopted (nothing for adopted ones). Never
+    // throws: a run it cannot free stays staged until this process is gone.
+    void release_staged(std::span<const pages::page_id> runs) noexcept;
 
     // The one write path: every mutation that adds a record goes through here, with the record
     // fully encoded beforehand (only version, chain hash and created time are stamped under the
@@ -302,9 +306,9 @@ class store_engine {
     std::uint64_t commit(std::string_view key, bytes& record, origin from,
                          fold_plan* plan = nullptr, const condition& when = {});
     // What commit does inside the caller's write transaction (a batch applies several).
-    // `staged`: the run stage_record copied the record into, or no_page.
+    // `staged`: the runs stage_record copied the record into, or none.
     std::uint64_t apply(std::string_view key, bytes& record, origin from, fold_plan* plan,
-                        const condition& when, pages::page_id staged = pages::no_page);
+                        const condition& when, std::span<const pages::page_id> staged = {});
 
     // The key's current version (0 when its record cannot be read), or nullopt when it has none.
     std::optional<std::uint64_t> current_version(std::string_view key) const;
@@ -312,10 +316,10 @@ class store_engine {
     void check_condition(std::string_view key, const condition& when) const;
 
     void commit_latest(std::string_view key, bytes& record, const format::record_view& parsed,
-                       origin from, pages::page_id staged);
+                       origin from, std::span<const pages::page_id> staged);
 
     void commit_history(std::string_view key, bytes& record, const format::record_view& parsed,
-                        origin from, pages::page_id staged);
+                        origin from, std::span<const pages::page_id> staged);
 
     // A stored key must be a key too; a path that makes an empty or oversized one is refused.
     static void check_stored_key(std::string_view key, std::string_view stored_key);

@@ -152,21 +152,37 @@ class context {
         f(r.where.raw() & ~extents_flag, blob_pages(16 * runs_of(r)));
     }
 
-    /// A record in the pages of run `first`, which this process staged and filled with the
-    /// record's bytes since (write_txn::stage): the run adopted into this transaction, and the
-    /// record's first `stamped` bytes (stamped under the lock since) written again.
-    record_ref adopt(pg::page_id first, std::span<const std::byte> record, std::size_t stamped) {
-        const std::uint64_t n = txn().adopt(first);
-        if (n != record_pages(record.size()) || stamped > record.size())
+    /// A record in the pages of `runs`, which this process staged and filled with the record's
+    /// bytes since (write_txn::stage; one run, or one per segment as place() lays them out):
+    /// the runs adopted into this transaction, and the record's first `stamped` bytes (stamped
+    /// under the lock since) written again.
+    record_ref adopt(std::span<const pg::page_id> runs, std::span<const std::byte> record,
+                     std::size_t stamped) {
+        const std::uint64_t run = segment_pages() * pg::page_size;
+        const std::uint64_t expected = (record.size() + run - 1) / run;
+        if (runs.size() != expected || stamped > std::min(run, record.size()))
             throw error(errc::invalid_argument,
-                        "store " + quote(name_) + ": the run staged at page " +
-                            std::to_string(first) + " has " + std::to_string(n) +
-                            " pages, not those of a record of " + std::to_string(record.size()) +
-                            " bytes");
-        std::memcpy(txn().write(first, n).data(), record.data(), stamped);
+                        "store " + quote(name_) + ": " + std::to_string(runs.size()) +
+                            " staged runs for a record of " + std::to_string(record.size()) +
+                            " bytes, which takes " + std::to_string(expected));
+        writer list;
+        for (std::uint64_t i = 0; i < runs.size(); ++i) {
+            const std::uint64_t n = txn().adopt(runs[i]);
+            if (n != record_pages(std::min(run, record.size() - i * run)))
+                throw error(errc::invalid_argument,
+                            "store " + quote(name_) + ": the run staged at page " +
+                                std::to_string(runs[i]) + " has " + std::to_string(n) +
+                                " pages, not those of part " + std::to_string(i) +
+                                " of a record of " + std::to_string(record.size()) + " bytes");
+            list.u64(runs[i]);
+            list.u64(n);
+        }
+        std::memcpy(txn().write(runs[0], record_pages(std::max<std::size_t>(stamped, 1))).data(),
+                    record.data(), stamped);
         record_ref r;
         r.size = record.size();
-        r.where = handle::from_raw(first);
+        r.where = handle::from_raw(
+            runs.size() == 1 ? runs[0] : write_blob(txn(), bytes_of(list.str())) | extents_flag);
         return r;
     }
 

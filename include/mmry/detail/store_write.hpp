@@ -119,8 +119,9 @@ typename detail::store_engine<Traits>::predecessor detail::store_engine<Traits>:
 template <class Traits>
 record_ref detail::store_engine<Traits>::place(const bytes& record,
                                                const format::record_view& parsed,
-                                               std::string_view inline_key, pages::page_id staged) {
-    record_ref ref = staged != pages::no_page
+                                               std::string_view inline_key,
+                                               std::span<const pages::page_id> staged) {
+    record_ref ref = !staged.empty()
                          ? s_->root().adopt(staged, record, parsed.header().payload_offset())
                      : inline_key.empty() ? s_->root().place(record)
                                           : s_->root().place_small(record, inline_key);
@@ -166,7 +167,7 @@ template <class Traits>
 std::uint64_t detail::store_engine<Traits>::commit(std::string_view key, bytes& record, origin from,
                                                    fold_plan* plan, const condition& when) {
     std::uint64_t version = 0;
-    pages::page_id staged = pages::no_page;
+    std::vector<pages::page_id> staged;
     try {
         staged = stage_record(record);
         auto w = s_->write();
@@ -186,45 +187,56 @@ std::uint64_t detail::store_engine<Traits>::commit(std::string_view key, bytes& 
 }
 
 template <class Traits>
-detail::pages::page_id detail::store_engine<Traits>::stage_record(const bytes& record) {
-    const std::uint64_t n = tables::record_pages(record.size());
-    if (record.size() < stage_threshold || n > s_->pages->segment_pages()) return pages::no_page;
-    pages::page_id first = pages::no_page;
+std::vector<detail::pages::page_id> detail::store_engine<Traits>::stage_record(
+    const bytes& record) {
+    const std::uint64_t run = s_->pages->segment_pages() * pages::page_size;
+    const std::uint64_t runs = (record.size() + run - 1) / run;
+    if (record.size() < stage_threshold || runs > max_staged_runs) return {};
+    std::vector<pages::page_id> firsts;
     {
         auto w = s_->write();
-        first = s_->root().txn().stage(n);
-        if (first == pages::no_page) return first;
-        // Not waiting for durability: the commit that adopts the run waits for both.
+        for (std::uint64_t at = 0; at < record.size(); at += run) {
+            const auto first =
+                s_->root().txn().stage(tables::record_pages(std::min(run, record.size() - at)));
+            if (first == pages::no_page) return {};  // nothing committed: nothing staged
+            firsts.push_back(first);
+        }
+        // Not waiting for durability: the commit that adopts the runs waits for both.
         w.commit(false);
     }
     detail::fault_point("commit.staged");
     try {
-        tables::fill_run(s_->pages->staged_bytes(first, n), record);
+        for (std::size_t i = 0; i < firsts.size(); ++i) {
+            const auto part = std::span<const std::byte>(record).subspan(
+                i * run, std::min(run, record.size() - i * run));
+            tables::fill_run(s_->pages->staged_bytes(firsts[i], tables::record_pages(part.size())),
+                             part);
+        }
     } catch (...) {
-        release_staged(first);
+        release_staged(firsts);
         throw;
     }
     detail::fault_point("commit.copied");
-    return first;
+    return firsts;
 }
 
 template <class Traits>
-void detail::store_engine<Traits>::release_staged(pages::page_id first) noexcept {
-    if (first == pages::no_page) return;
+void detail::store_engine<Traits>::release_staged(std::span<const pages::page_id> runs) noexcept {
+    if (runs.empty()) return;
     try {
         auto w = s_->write();
-        s_->root().txn().release(first);
+        for (const auto first : runs) s_->root().txn().release(first);
         w.commit(false);
     } catch (...) {
-        // The run stays staged, owned by this process: the first writer after it is gone frees
-        // it.
+        // The runs stay staged, owned by this process: the first writer after it is gone frees
+        // them.
     }
 }
 
 template <class Traits>
 std::uint64_t detail::store_engine<Traits>::apply(std::string_view key, bytes& record, origin from,
                                                   fold_plan* plan, const condition& when,
-                                                  pages::page_id staged) {
+                                                  std::span<const pages::page_id> staged) {
     const auto parsed = format::record_view::parse(record, key, cipher_type::tag_size);
     check_condition(key, when);
     if (plan) acquire_chunks(*plan);
@@ -239,7 +251,7 @@ std::uint64_t detail::store_engine<Traits>::apply(std::string_view key, bytes& r
 template <class Traits>
 void detail::store_engine<Traits>::commit_latest(std::string_view key, bytes& record,
                                                  const format::record_view& parsed, origin from,
-                                                 pages::page_id staged) {
+                                                 std::span<const pages::page_id> staged) {
     auto& root = s_->root();
     const record_ref* found = root.index.find(key);
     const bool replacing = found != nullptr;
@@ -250,7 +262,7 @@ void detail::store_engine<Traits>::commit_latest(std::string_view key, bytes& re
                         p.found ? p.created_ns : parsed.header().modified_ns);
     }
     // A record small enough lives in its index entry (path::latest files it under one key).
-    const record_ref ref = place(record, parsed, staged == pages::no_page ? key : "", staged);
+    const record_ref ref = place(record, parsed, staged.empty() ? key : "", staged);
     root.index.upsert(key, ref);
     detail::fault_point("commit.indexed");
     if (replacing) free_record(old);
@@ -261,7 +273,7 @@ void detail::store_engine<Traits>::commit_latest(std::string_view key, bytes& re
 template <class Traits>
 void detail::store_engine<Traits>::commit_history(std::string_view key, bytes& record,
                                                   const format::record_view& parsed, origin from,
-                                                  pages::page_id staged) {
+                                                  std::span<const pages::page_id> staged) {
     auto& root = s_->root();
     head_type* head = root.heads.find(key);
     const detail::version_slot* last =
