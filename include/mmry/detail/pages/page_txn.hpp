@@ -250,10 +250,12 @@ class page_store<Backend>::write_txn {
                 throw error(errc::corrupt,
                             "store " + quote(s.name_) + ": neither meta page is valid");
             // The other slot holds the commit before, or bytes that fail their checks (a meta
-            // torn by a power cut, or damaged): those must not claim a later commit to readers.
+            // torn by a power cut or a killed writer, or damaged): those must not claim a later
+            // commit to readers. One that claims a later commit (or this one) failed its checks
+            // just now, or current() would have taken it; one that claims an earlier commit
+            // claims nothing, and the next commit writes over it. So no second meta is read.
             const std::size_t other = 1 - base_.txn % 2;
-            if (meta m; s.metas().txn_word(other) != 0 && !s.metas().load(other, m))
-                s.metas().clear(other);
+            if (s.metas().txn_word(other) >= base_.txn) s.metas().clear(other);
             next_ = base_;
             // A journal entry whose writer died before publishing it is not a commit: the next
             // entry is written over it.
