@@ -1,5 +1,6 @@
-// Extension points used from outside the library: a user-written compressor policy, and a user
-// mmry::codec<T> for a type that is not trivially copyable.
+// Extension points used from outside the library: a user-written compressor policy, a user
+// mmry::codec<T> for a type that is not trivially copyable, and a user-written index and arena
+// (custom_policies.hpp).
 
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "custom_policies.hpp"
 #include "support.hpp"
 
 using mmry::errc;
@@ -209,4 +211,166 @@ TEST_CASE("custom policy: a codec's foreign exception becomes an mmry::error nam
     s.put("junk", "not a number");
     CHECK_THROWS_MATCHES(s.get<strict_number>("junk"), mmry::error,
                          is_error(errc::invalid_argument, "'junk'"));
+}
+
+// ---- A user-written index and arena
+// ---------------------------------------------------------------
+
+namespace {
+
+struct listed_traits : mmry::default_traits {
+    using index = custom::listed;
+};
+struct directory_traits : mmry::default_traits {
+    using arena = custom::directory;
+    using index = custom::listed;
+    using path = mmry::path::versioned;
+};
+static_assert(mmry::store_traits<listed_traits>);
+static_assert(mmry::store_traits<directory_traits>);
+
+/// What each policy must have, missing one member at a time (tests/compile_fail shows the
+/// compiler's message naming it).
+struct without_erase : custom::entry_run {
+    using entry_run::entry_run;
+    template <class Txn>
+    bool erase(Txn&, std::string_view, int) const;  // hides entry_run::erase(t, key)
+};
+struct without_verify : custom::entry_run {
+    using entry_run::entry_run;
+    int verify;  // not a member function
+};
+template <class Table, bool Sorted = true>
+struct index_of {
+    static constexpr std::uint8_t id = 212;
+    static constexpr std::string_view name = "broken";
+    static constexpr bool sorted = Sorted;
+    using table = Table;
+};
+static_assert(!mmry::index_policy<index_of<without_erase>>);
+static_assert(!mmry::index_policy<index_of<without_verify>>);
+static_assert(!mmry::index_policy<index_of<custom::entry_run, false>>);  // it is sorted
+static_assert(!mmry::index_policy<index_of<mmry::detail::pages::hash_index, true>>);  // it is not
+
+struct backend_without_unlink : custom::directory_backend {
+    static void unlink(const std::string&);  // returns nothing and may throw
+};
+struct anonymous_shared : custom::directory {
+    struct backend {
+        static constexpr bool named = false, durable = false;
+    };
+};
+template <class Backend>
+struct arena_of : custom::directory {
+    using backend = Backend;
+};
+static_assert(!mmry::arena_policy<arena_of<backend_without_unlink>>);
+static_assert(!mmry::arena_policy<anonymous_shared>);  // shared, yet nothing to open again
+
+/// A directory under /dev/shm named after the test process, removed with what is in it.
+struct scratch_directory {
+    std::string path = "/dev/shm/mmry-test-custom-" + std::to_string(::getpid());
+    scratch_directory() { std::filesystem::remove_all(path); }
+    ~scratch_directory() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("custom policy: a user-written index keeps keys in order, reads, lists and verifies",
+          "[custom]") {
+    mmry::basic_store<listed_traits> s;
+    for (int i = 0; i < 60; ++i) s.put(mmry_test::numbered("k/", (i * 37) % 60), std::to_string(i));
+    s.put("big", mmry_test::random_bytes(200000, 3));  // a record of its own pages
+    for (int i = 0; i < 60; i += 3) CHECK(s.erase(mmry_test::numbered("k/", i)));
+    CHECK_FALSE(s.erase("k/absent"));
+    CHECK(s.size() == 41);
+    CHECK(s.get("big") == mmry_test::random_bytes(200000, 3));
+    // Listed in key order, as index::ordered lists them (custom::listed is sorted).
+    const auto keys = mmry_test::keys_of(s.list("k/"));
+    CHECK(keys.size() == 40);
+    CHECK(std::is_sorted(keys.begin(), keys.end()));
+    CHECK(keys.front() == mmry_test::numbered("k/", 1));
+    const auto tail = mmry_test::keys_of(s.range(keys[11], ""));
+    CHECK(tail == std::vector<std::string>(keys.begin() + 11, keys.end()));
+    mmry_test::check_counters(s);
+    // A failed put changes nothing, whatever the index.
+    CHECK_THROWS_MATCHES(s.put("k/1", std::string("x"), {.if_absent = true}), mmry::error,
+                         is_error(errc::conflict));
+    CHECK(s.get<std::string>(mmry_test::numbered("k/", 1)));
+}
+
+TEST_CASE(
+    "custom policy: a user-written arena shares a store between processes, "
+    "with a user-written index",
+    "[custom][processes]") {
+    using store = mmry::basic_store<directory_traits>;
+    scratch_directory dir;
+    CHECK_THROWS_MATCHES(store::create("relative/name"), mmry::error,
+                         is_error(errc::invalid_argument, "absolute path"));
+    {
+        auto s = store::create(dir.path, {.capacity = 256 << 10});
+        s.put("a", std::string("one"));
+        s.put("a", std::string("two"));
+        s.put("b", mmry_test::random_bytes(600 << 10, 4));  // longer than a segment
+        CHECK(std::filesystem::exists(dir.path + "/seg-0"));
+        CHECK(std::filesystem::exists(dir.path + "/seg-1"));
+    }
+    // Another process opens it by its name, reads both versions, and writes.
+    CHECK(mmry_test::in_child([&] {
+              auto s = store::open(dir.path);
+              if (s.get<std::string>("a") != "two") return 1;
+              if (s.get<std::string>("a", mmry::version{1}) != "one") return 2;
+              if (s.get("b") != mmry_test::random_bytes(600 << 10, 4)) return 3;
+              s.put("c", std::string("from the child"));
+              return s.verify().ok() ? 0 : 4;
+          }) == 0);
+    auto s = store::open(dir.path);
+    CHECK(s.get<std::string>("c") == "from the child");
+    CHECK(mmry_test::keys_of(s.list()) == std::vector<std::string>{"a", "b", "c"});
+    mmry_test::check_counters(s);
+    // Opened with the built-in index instead, the store is refused: another composition.
+    struct hashed_directory : directory_traits {
+        using index = mmry::index::hashed;
+    };
+    CHECK_THROWS_MATCHES(mmry::basic_store<hashed_directory>::open(dir.path), mmry::error,
+                         is_error(errc::policy_mismatch));
+    CHECK(store::remove(dir.path));
+    CHECK_FALSE(std::filesystem::exists(dir.path + "/seg-0"));
+}
+
+TEST_CASE("custom policy: damage to a user-written index is refused, never followed", "[custom]") {
+    struct latest_traits : directory_traits {
+        using path = mmry::path::latest;  // get reads the index (word 0), not the key heads
+    };
+    using store = mmry::basic_store<latest_traits>;
+    scratch_directory dir;
+    {
+        auto s = store::create(dir.path);
+        for (int i = 0; i < 20; ++i) s.put(mmry_test::numbered("k/", i), std::to_string(i));
+    }
+    // The index's run is the page its first meta word names; one byte of its entries flipped.
+    std::uint64_t run = 0;
+    {
+        auto s = store::open(dir.path);
+        run = mmry::detail::store_access::meta_word(s, 0);  // index_words: 0
+    }
+    REQUIRE(run != 0);
+    {
+        std::fstream f(dir.path + "/seg-0", std::ios::in | std::ios::out | std::ios::binary);
+        f.seekg(static_cast<std::streamoff>(run * 4096 + 40));
+        char c = 0;
+        f.read(&c, 1);
+        c = static_cast<char>(c ^ 0x5a);
+        f.seekp(static_cast<std::streamoff>(run * 4096 + 40));
+        f.write(&c, 1);
+    }
+    auto s = store::open(dir.path);
+    CHECK_THROWS_MATCHES(s.get(mmry_test::numbered("k/", 3)), mmry::error,
+                         is_error(errc::corrupt, "listed index"));
+    const auto report = s.verify();
+    CHECK_FALSE(report.ok());
+    CHECK_THROWS_MATCHES(s.put("new", std::string("x")), mmry::error, is_error(errc::corrupt));
 }

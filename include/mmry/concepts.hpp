@@ -14,6 +14,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 #include <mmry/handle.hpp>
 #include <mmry/path/input.hpp>
@@ -52,21 +54,143 @@ concept cipher_policy = identified_policy<C> && requires {
     { ctx.open(nonce, in, in, out) } -> std::same_as<bool>;
 });
 
-/// How stored keys are indexed: index::hashed or index::ordered (the page index `table`).
+namespace detail::archetype {
+
+/// A state of the page store as an index reads it: the meta words of the state (an index owns
+/// `words` of them from the word its constructor names) and its pages, p to p + n - 1.
+struct page_view {
+    std::uint64_t word(std::size_t i) const;
+    std::span<const std::byte> page(std::uint64_t p, std::uint64_t n = 1) const;
+};
+/// A write transaction as an index changes it: copy on write, so an index writes only pages it
+/// allocated in this transaction and frees the ones the new state no longer reaches.
+struct page_txn : page_view {
+    void set_word(std::size_t i, std::uint64_t value);
+    std::uint64_t allocate(std::uint64_t n = 1, bool zero = true);
+    std::span<std::byte> write(std::uint64_t p, std::uint64_t n = 1);
+    void free(std::uint64_t p, std::uint64_t n = 1);
+};
+/// What an index calls for each entry (key, entry bytes) while it lists; false stops the listing.
+struct entry_visitor {
+    bool operator()(std::string_view key, std::span<const std::byte> entry) const;
+};
+/// What an index calls for each run of pages it reaches (first page, pages).
+struct page_marker {
+    void operator()(std::uint64_t first, std::uint64_t n) const;
+};
+
+/// What a named backend has, standing in for a backend that is not named (or not durable) in
+/// page_backend's requirements.
+struct named_backend {
+    static std::string object(const std::string& store, std::uint32_t k);
+    static int open(const std::string& obj, int flags, unsigned mode);
+    static bool unlink(const std::string& obj) noexcept;
+    static void prepare(const std::string& store, unsigned mode);
+    static void sync_directory(const std::string& store);
+    static std::string durable_object(const std::string& store);
+    static std::string journal_object(const std::string& store);
+};
+template <class B>
+using named_ops = std::conditional_t<B::named, B, named_backend>;
+template <class B>
+using durable_ops = std::conditional_t<B::durable, B, named_backend>;
+
+}  // namespace detail::archetype
+
+/// An index that lists entries in key order from a given key (index::ordered's); others list
+/// them in any order, all at once.
+template <class T>
+concept sorted_page_index = requires(const T& ix, const detail::archetype::page_view& v,
+                                     std::string_view from, detail::archetype::entry_visitor f) {
+    ix.for_each(v, from, f, true);
+};
+
+/// The table of an index policy: key -> entry bytes (at most max_entry together) over the page
+/// store's copy-on-write pages. Members take the state they read (any page_view) or the write
+/// transaction they change (any page_txn) as template parameters; their return types are
+/// declared, not deduced (the requirements below are checked with the archetypes above, which
+/// must not reach a member's body).
+/// - `T(first_word)`: the index's root lives in meta words first_word .. first_word + words - 1
+///   (at most 4), all 0 in an empty store (page 0 is never a data page); copyable.
+/// - `size(v)`: entries; `find(v, key)`: key's entry, checked (errc::corrupt when damaged);
+///   `find_unchecked(v, key)`: as the pages hold it (what verify() and tests look at). Entry
+///   bytes that find and for_each hand out lie in the state's pages: the store keeps them (small
+///   records live in their entries) as long as it pins the state.
+/// - `put(t, key, entry)` (or `put(t, key, entry, seed)`, given a random seed per store);
+///   `erase(t, key)`, false when key had no entry.
+/// - `for_each(v, f, checked)` (or, sorted, `for_each(v, from, f, checked)`): f(key, entry) for
+///   every entry until f returns false; `checked` false passes damaged entries over.
+/// - `mark(v, f)`: f(first, n) for every run of pages the index itself takes (page check and
+///   verify() prove each page is reached once); `verify(v)`: the problems a full read finds.
+/// Nothing needs to be nothrow: a write transaction that throws is dropped whole (copy on
+/// write), so no undo path calls the index.
+template <class T>
+concept page_index = std::constructible_from<T, std::size_t> && std::copy_constructible<T> &&
+    requires(const T& ix, const detail::archetype::page_view& v, detail::archetype::page_txn& t,
+             std::string_view key, std::span<const std::byte> entry,
+             detail::archetype::entry_visitor f, detail::archetype::page_marker m) {
+    { T::max_entry } -> std::convertible_to<std::size_t>;
+    { T::words } -> std::convertible_to<std::size_t>;
+    { ix.size(v) } -> std::same_as<std::uint64_t>;
+    { ix.find(v, key) } -> std::same_as<std::optional<std::span<const std::byte>>>;
+    { ix.find_unchecked(v, key) } -> std::same_as<std::optional<std::span<const std::byte>>>;
+    { ix.erase(t, key) } -> std::same_as<bool>;
+    ix.mark(v, m);
+    { ix.verify(v) } -> std::same_as<std::vector<std::string>>;
+} &&(
+    requires(const T& ix, detail::archetype::page_txn& t, std::string_view key,
+             std::span<const std::byte> entry) { ix.put(t, key, entry); } ||
+    requires(const T& ix, detail::archetype::page_txn& t, std::string_view key,
+             std::span<const std::byte> entry,
+             std::uint64_t seed) { ix.put(t, key, entry, seed); }) &&
+    (sorted_page_index<T> ||
+     requires(const T& ix, const detail::archetype::page_view& v,
+              detail::archetype::entry_visitor f) { ix.for_each(v, f, true); }) &&
+    (T::words >= 1 && T::words <= 4 && T::max_entry >= 256);
+
+/// How stored keys are indexed: index::hashed, index::ordered or a user's: `table` is the page
+/// index, and `sorted` says whether it lists keys in order (it must agree with the table).
 template <class I>
 concept index_policy = identified_policy<I> && requires {
     { I::sorted } -> std::convertible_to<bool>;
     typename I::table;
-};
+} && page_index<typename I::table> &&(I::sorted == sorted_page_index<typename I::table>);
+
+/// Where an arena's segments live, for the page store. Not `named`: anonymous memory of this
+/// process (nothing more is asked). `named`: segment k of store s is the object object(s, k),
+/// which open(obj, flags, mode) opens as open(2) does (a descriptor to map, or -1 with errno
+/// set) and unlink(obj) removes (false when there was none; nothrow: it cleans up after a
+/// failed creation); prepare(s, mode) readies the store's place before its first segment (a
+/// directory), and sync_directory(s) makes a created object's name durable. `durable` (a
+/// mapped file, named): also the paths of the durable file and of the journal.
+template <class B>
+concept page_backend = requires {
+    { B::named } -> std::convertible_to<bool>;
+    { B::durable } -> std::convertible_to<bool>;
+}
+&&requires(const std::string& s, std::uint32_t k, int flags, unsigned mode) {
+    // Asked of named backends only (of the others, the archetype's members are checked), and
+    // written without a disjunction so that a compiler's message names the member missing.
+    { detail::archetype::named_ops<B>::object(s, k) } -> std::convertible_to<std::string>;
+    { detail::archetype::named_ops<B>::open(s, flags, mode) } -> std::same_as<int>;
+    { detail::archetype::named_ops<B>::unlink(s) }
+    noexcept->std::same_as<bool>;
+    detail::archetype::named_ops<B>::prepare(s, mode);
+    detail::archetype::named_ops<B>::sync_directory(s);
+    { detail::archetype::durable_ops<B>::durable_object(s) } -> std::convertible_to<std::string>;
+    { detail::archetype::durable_ops<B>::journal_object(s) } -> std::convertible_to<std::string>;
+}
+&&(!B::durable || B::named);
 
 /// Where a store's pages live: in this process (shared false) or in named objects that other
-/// processes open (shared true); `backend` is the page store's segment backend.
+/// processes open (shared true, and a named backend); `check_name` throws mmry::error
+/// (errc::invalid_argument) for a name the arena cannot use.
 template <class A>
 concept arena_policy = identified_policy<A> && requires(std::string_view name) {
     { A::shared } -> std::convertible_to<bool>;
     typename A::backend;
     A::check_name(name);
-};
+} && page_backend<typename A::backend> &&(!A::shared || A::backend::named);
 
 /// Maps a write (path::input) to the stored key of each of its `layouts`; `history` is false only
 /// when every put replaces the key's one record (path::latest).

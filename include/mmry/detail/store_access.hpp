@@ -78,6 +78,11 @@ struct store_access {
         lock.commit();
         return true;
     }
+    /// Meta word i of the current state (the roots of the tables: tables/encoding.hpp).
+    template <class Traits>
+    static std::uint64_t meta_word(basic_store<Traits>& s, std::size_t i) {
+        return s.s_->pages->peek_word(i);
+    }
     /// What each page of the current state holds, for tests that damage a store by region:
     /// table_page for the tables' pages (index, key heads, chunk table, counters), record_page for
     /// records' pages (values, chunks, dictionaries, run lists), 0 for the rest (control area,

@@ -49,7 +49,7 @@ struct file_backend {
     static int open(const std::string& obj, int flags, unsigned mode) {
         return ::open(obj.c_str(), flags | O_CLOEXEC, mode);
     }
-    static bool unlink(const std::string& obj) { return ::unlink(obj.c_str()) == 0; }
+    static bool unlink(const std::string& obj) noexcept { return ::unlink(obj.c_str()) == 0; }
     /// The durable file: the last flushed metas (page_format.hpp).
     static std::string durable_object(const std::string& store) { return store + "/durable.mmry"; }
     static std::string journal_object(const std::string& store) { return store + "/journal.mmry"; }
@@ -88,7 +88,7 @@ struct shm_backend {
     static int open(const std::string& obj, int flags, unsigned mode) {
         return ::shm_open(obj.c_str(), flags | O_CLOEXEC, mode);
     }
-    static bool unlink(const std::string& obj) { return ::shm_unlink(obj.c_str()) == 0; }
+    static bool unlink(const std::string& obj) noexcept { return ::shm_unlink(obj.c_str()) == 0; }
     static void prepare(const std::string&, unsigned) {}
     static void sync_directory(const std::string&) {}
 };
