@@ -196,9 +196,11 @@ class tree_index {
     };
     // A child of a branch being rewritten, and its separator (none for the first child): kept
     // with its checksum (`sum`) while neither changes, so that a rewrite never makes a damaged
-    // separator pass; made afresh for a separator or child this transaction set.
+    // separator pass; made afresh for a separator or child this transaction set. The key views
+    // the branch's page (or a change's separator): no copy per separator, but it must be read
+    // before that page is written over (write_branch takes care).
     struct child {
-        std::string key;
+        std::string_view key;
         page_id page = no_page;
         std::optional<std::uint32_t> sum;
 
@@ -213,8 +215,7 @@ class tree_index {
             std::vector<child> out;
             out.reserve(n.entries().size());
             for (const auto& e : n.entries())
-                out.push_back({std::string(e.key), e.child,
-                               out.empty() ? std::nullopt : std::optional(e.sum)});
+                out.push_back({e.key, e.child, out.empty() ? std::nullopt : std::optional(e.sum)});
             return out;
         }
     };
@@ -323,7 +324,7 @@ class tree_index {
                 children.erase(children.begin() + static_cast<std::ptrdiff_t>(at));
                 if (at == 0 && !children.empty()) {
                     children[0].check(name(node));
-                    children[0].key.clear();
+                    children[0].key = {};
                     children[0].sum.reset();
                 }
             } else {
@@ -384,8 +385,9 @@ class tree_index {
         node_builder left(false), right(false);
         fill(left, 0, m);
         fill(right, m, children.size());
+        std::string separator(children[m].key);  // before `old` may be written over
         const page_id l = place(t, old, left);
-        return {change::split, l, children[m].key, place(t, no_page, right)};
+        return {change::split, l, std::move(separator), place(t, no_page, right)};
     }
 
     // Merges a leaf left small by an erase with a sibling when the two fit in three quarters
