@@ -194,6 +194,14 @@ pg::page_store_options small() {
     return segments_of(64 * 1024);
 }
 
+/// small(), with durability::sync and a journal of `journal_bytes`.
+pg::page_store_options synced(std::uint64_t journal_bytes = 64ull << 20) {
+    auto o = small();
+    o.level = pg::durability::sync;
+    o.journal_bytes = journal_bytes;
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("pages: commits are all or nothing, and every page is reachable or free exactly once") {
@@ -490,13 +498,10 @@ TEST_CASE("pages: damaged bytes are refused with errc::corrupt or survived, neve
     }
 }
 
-namespace {}  // namespace
-
 TEST_CASE("pages: durability sync puts each commit on disk before it returns (threads)") {
     using store = pg::page_store<pg::file_backend>;
     page_place<pg::file_backend> where;
-    auto o = small();
-    o.level = pg::durability::sync;
+    const auto o = synced();
     store s(pg::create, where.name(), o);
     for (std::uint64_t step = 1; step <= 20; ++step) {
         apply(s, step);
@@ -538,9 +543,7 @@ int syncing_fd = -1;
 TEST_CASE("pages: commits waiting on a flusher that died share the next sync") {
     using store = pg::page_store<pg::file_backend>;
     page_place<pg::file_backend> where;
-    auto o = small();
-    o.level = pg::durability::sync;
-    store s(pg::create, where.name(), o);
+    store s(pg::create, where.name(), synced());
     apply(s, 1);
     // A child commits and stops inside its sync, holding the flusher lock.
     int ready[2];
@@ -685,13 +688,6 @@ void die_after_journaling(const std::string& dir) {
     int status = 0;
     REQUIRE(::waitpid(child, &status, 0) == child);
     REQUIRE(WIFSIGNALED(status));
-}
-
-pg::page_store_options synced(std::uint64_t journal_bytes = 64ull << 20) {
-    auto o = small();
-    o.level = pg::durability::sync;
-    o.journal_bytes = journal_bytes;
-    return o;
 }
 
 // Makes a sync store at `dir` whose journal holds `steps` commits of apply() (no checkpoint
