@@ -6,6 +6,7 @@
 #include <mmry/arena/mapped_file.hpp>
 #include <mmry/arena/shared_memory.hpp>
 #include <mmry/arena/stats.hpp>
+#include <mmry/backup.hpp>
 #include <mmry/batch.hpp>
 #include <mmry/bytes.hpp>
 #include <mmry/cipher/aes256_gcm.hpp>

@@ -29,6 +29,7 @@
 //   detail/store_fold_read.hpp     reading a folded value through its manifest and pieces
 //   detail/store_transfer.hpp      export_record, import_record, bundles
 //   detail/store_copy.hpp          copy_from and mmry::copy: a store into another composition
+//   detail/store_backup.hpp        backup and restore (mmry/backup.hpp)
 //   detail/store_dictionaries.hpp  training, storing and loading dictionaries; recompress
 //   detail/store_verify.hpp        verify()
 //   detail/store_access.hpp        a test seam to a record's bytes
@@ -51,6 +52,7 @@
 #include <utility>
 #include <vector>
 
+#include <mmry/backup.hpp>
 #include <mmry/batch.hpp>
 #include <mmry/bytes.hpp>
 #include <mmry/codec/frame_codec.hpp>
@@ -366,6 +368,32 @@ class basic_store : private detail::store_engine<Traits> {
     template <class FromTraits>
     copy_report copy_from(const basic_store<FromTraits>& from, const copy_options& o = {});
 
+    // ---- backups (detail/store_backup.hpp, mmry/backup.hpp) ----------------------------------
+
+    /// Backs the store up into repository `dir` (made when missing; errc::invalid_argument when
+    /// it holds another store's backups): every record, chunk and dictionary as stored (still
+    /// compressed and encrypted), except those the repository holds already, then the snapshot
+    /// that lists them. Consistent as of one commit, whose highest sequence number the report
+    /// gives: the backup reads one pinned state, and writers in every process go on meanwhile
+    /// (they never wait for it; the pages it pins are not reused until it ends). Repository
+    /// writers (another backup, a prune) wait for each other. Throws errc::io_error (naming the
+    /// file) when the file system fails; the earlier backups stay whole. O(stored bytes) reads,
+    /// O(bytes the repository lacks) writes; memory O(pieces) plus one pack's buffer.
+    backup_report backup(const std::string& dir, const backup_options& o = {}) const;
+
+    /// Makes store `name` (of this composition: any arena and index, but the compressor, cipher,
+    /// path and folding of the backed-up store, errc::policy_mismatch otherwise) from a backup in
+    /// `dir`: the latest, or the one `r` names (by number, sequence or time). The store has the
+    /// backed-up store's id and key (opts.key must be it: errc::wrong_key), and every key, kept
+    /// version, value, metadata, tag and time as the backup holds them. A store `name` that exists
+    /// is refused (errc::already_exists) unless r.replace. Every piece is checked (its id, its
+    /// pack's checksum, the snapshot's HMAC or hash, and then as import_record checks records):
+    /// a damaged or foreign one throws errc::corrupt naming it, and no store is left behind.
+    /// Sequence numbers of the new store start far past the backup's, so that it and the store
+    /// that was backed up never seal two frames under one number.
+    static basic_store restore(const std::string& dir, std::string_view name, options opts = {},
+                               const restore_options& r = {});
+
     // ---- dictionaries (detail/store_dictionaries.hpp) ----------------------------------------
 
     /// Trains a zstd dictionary on the current values of `keys` (absent keys are skipped), stores
@@ -399,18 +427,19 @@ class basic_store : private detail::store_engine<Traits> {
   private:
     friend struct detail::store_access;
     // The engine's members that the definitions of this contract use.
-    using engine::apply, engine::batch_size, engine::bundle_of, engine::check_frames,
-        engine::check_key, engine::check_put, engine::commit, engine::decode_as,
-        engine::decode_whole, engine::default_dictionary_capacity, engine::describe,
-        engine::describe_or_size, engine::dictionary_for, engine::encode_each, engine::erase_in_txn,
-        engine::erase_key, engine::free_record, engine::import_bundle, engine::key_count,
-        engine::latest_slot, engine::layout_of, engine::limit_reached, engine::load_dictionary,
-        engine::locate, engine::manifest_of, engine::max_sample_bytes, engine::open_as_of,
-        engine::open_record, engine::open_slot, engine::open_stored, engine::open_version,
-        engine::owner_of, engine::piece_entries, engine::prepare_put, engine::prune_head,
-        engine::put_folded, engine::put_whole, engine::read_range, engine::recompress_chunk,
-        engine::recompress_record, engine::release, engine::s_, engine::see_seq,
-        engine::store_dictionary, engine::to_ns, engine::usage_crossing, engine::visible;
+    using engine::apply, engine::batch_size, engine::bundle_of, engine::bundle_parts,
+        engine::check_frames, engine::check_key, engine::check_put, engine::commit,
+        engine::decode_as, engine::decode_whole, engine::default_dictionary_capacity,
+        engine::describe, engine::describe_or_size, engine::dictionary_for, engine::encode_each,
+        engine::erase_in_txn, engine::erase_key, engine::free_record, engine::import_bundle,
+        engine::import_dictionary, engine::key_count, engine::latest_slot, engine::layout_of,
+        engine::limit_reached, engine::load_dictionary, engine::locate, engine::manifest_of,
+        engine::max_sample_bytes, engine::open_as_of, engine::open_record, engine::open_slot,
+        engine::open_stored, engine::open_version, engine::owner_of, engine::piece_entries,
+        engine::prepare_put, engine::prune_head, engine::put_folded, engine::put_whole,
+        engine::read_range, engine::recompress_chunk, engine::recompress_record, engine::release,
+        engine::s_, engine::see_seq, engine::store_dictionary, engine::to_ns,
+        engine::usage_crossing, engine::visible;
     using typename engine::condition, typename engine::head_type, typename engine::origin,
         typename engine::prepared_put, typename engine::state;
 
@@ -421,6 +450,7 @@ class basic_store : private detail::store_engine<Traits> {
 }  // namespace mmry
 
 #include <mmry/detail/store_access.hpp>
+#include <mmry/detail/store_backup.hpp>
 #include <mmry/detail/store_batch.hpp>
 #include <mmry/detail/store_copy.hpp>
 #include <mmry/detail/store_dictionaries.hpp>

@@ -74,6 +74,7 @@ class frame_codec {
         if constexpr (sealed) {
             hasher_ = content_hasher(purpose_key(master_, "content-hash", sid_));
             chunk_hasher_ = content_hasher(purpose_key(master_, "chunk-id", sid_));
+            backup_hasher_ = content_hasher(purpose_key(master_, "backup-check", sid_));
             piece_hasher_ = content_hasher(purpose_key(master_, "piece-id", sid_));
             const auto seed = purpose_key(master_, "gear-table", sid_);
             std::memcpy(gear_seed_.data(), seed.data(), std::min(seed.size(), gear_seed_.size()));
@@ -112,6 +113,9 @@ class frame_codec {
     const content_hasher& chunk_hasher() const noexcept { return chunk_hasher_; }
     /// Names pieces of manifests: HMAC-SHA256 under a key of the store's, or a public one.
     const content_hasher& piece_hasher() const noexcept { return piece_hasher_; }
+    /// Checks a backup's snapshot: SHA-256, or HMAC-SHA256 under a key of the store's when it is
+    /// encrypted (so that whoever lacks the key cannot make a snapshot restore accepts).
+    const content_hasher& backup_hasher() const noexcept { return backup_hasher_; }
     /// The seed of the chunker's gear table: derived from the store key when the store is
     /// encrypted, zero otherwise.
     const std::array<std::byte, 32>& gear_seed() const noexcept { return gear_seed_; }
@@ -461,6 +465,7 @@ class frame_codec {
     content_hasher hasher_;
     content_hasher chunk_hasher_;
     content_hasher piece_hasher_;
+    content_hasher backup_hasher_;
     std::array<std::byte, 32> gear_seed_{};
     CryptoPP::SecByteBlock meta_key_;
     CryptoPP::SecByteBlock binding_key_;

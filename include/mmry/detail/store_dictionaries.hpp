@@ -117,18 +117,47 @@ std::uint32_t detail::store_engine<Traits>::store_dictionary(const std::vector<b
                      put_options{"application/zstd-dictionary", {}, {}}, false, record);
     const auto v = format::record_view::parse(record, key, cipher_type::tag_size);
     s_->codec.stamp(record, v, 1, 0, {}, v.header().modified_ns);
-    record_ref ref = s_->root().place(record);
-    ref.logical_size = content.size();
-    bind(ref, v);
-    root.dictionaries.push_back({id, content.size(), ref, 0});
-    root.dictionary_stored += record.size();
-    s_->root().txn().set_word(detail::tables::dictionary_word, id);
+    adopt_dictionary(id, record, v, content.size(), true);
     lock.commit();
     {
         std::lock_guard guard(s_->dictionaries_mutex);
         s_->dictionaries.emplace(id, std::move(loaded));
     }
     return id;
+}
+
+template <class Traits>
+void detail::store_engine<Traits>::adopt_dictionary(std::uint32_t id, byte_view record,
+                                                    const format::record_view& v,
+                                                    std::uint64_t size, bool current) {
+    auto& c = s_->root().counters();
+    record_ref ref = s_->root().place(record);
+    ref.logical_size = size;
+    bind(ref, v);
+    c.dictionaries.push_back({id, size, ref, 0});
+    c.dictionary_stored += record.size();
+    if (current) s_->root().txn().set_word(detail::tables::dictionary_word, id);
+}
+
+template <class Traits>
+void detail::store_engine<Traits>::import_dictionary(std::uint32_t id, byte_view record,
+                                                     bool current) {
+    const auto key = detail::dictionary_key(id);
+    const auto v = s_->codec.open(record, key);
+    s_->codec.check_meta(v);
+    if (v.header().dictionary != 0 || v.header().folded)
+        throw error(errc::corrupt, "dictionary " + std::to_string(id) + " has a malformed record");
+    const bytes content = decode_whole(v, nullptr);
+    compress::dictionary check(content, id);  // throws for bytes zstd does not take
+    see_seq(v.header().seq);
+    auto lock = s_->write();
+    for (const auto& d : s_->root().counters().dictionaries)
+        if (d.id == id)
+            throw error(errc::already_exists, "store " + detail::quote(s_->name) +
+                                                  " has a dictionary " + std::to_string(id) +
+                                                  " already");
+    adopt_dictionary(id, record, v, content.size(), current);
+    lock.commit();
 }
 
 template <class Traits>

@@ -35,6 +35,7 @@
 #include <mmry/detail/fault.hpp>
 #include <mmry/detail/store_state.hpp>
 #include <mmry/error.hpp>
+#include <mmry/format/bundle.hpp>
 #include <mmry/format/manifest.hpp>
 #include <mmry/format/record.hpp>
 #include <mmry/format/store_header.hpp>
@@ -423,6 +424,8 @@ class store_engine {
     // and sequence numbers (nonces of sealed frames) repeat.
     void see_seq(std::uint64_t seq);
     bytes bundle_of(const format::record_view& v) const;
+    /// The records a bundle of folded record `v` holds (spans into the current transaction).
+    format::bundle bundle_parts(const format::record_view& v) const;
     void import_bundle(byte_view bundle);
 
     // ---- dictionaries (detail/store_dictionaries.hpp) -----------------------------------------
@@ -433,6 +436,12 @@ class store_engine {
     // The dictionary new records are compressed with (nullptr when none).
     dictionary_ptr current_dictionary() const;
     std::uint32_t store_dictionary(const std::vector<bytes>& samples, std::size_t capacity);
+    // Adds dictionary `id` (record `record`, opened as `v`, of `size` bytes) in the current
+    // write transaction; with `current`, new records are compressed with it.
+    void adopt_dictionary(std::uint32_t id, byte_view record, const format::record_view& v,
+                          std::uint64_t size, bool current);
+    // Puts back dictionary `id` from its stored record (a backup's), checked and decoded first.
+    void import_dictionary(std::uint32_t id, byte_view record, bool current);
     static std::size_t max_sample_bytes(std::size_t capacity) { return capacity * 100; }
     bool recompress_record(std::string_view key, const record_ref& ref);
     bool recompress_chunk(const format::chunk_reference& ref);

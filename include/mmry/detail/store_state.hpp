@@ -162,23 +162,43 @@ struct store_state {
         throw std::logic_error("mmry: a store member ran outside a transaction");
     }
 
-    static std::unique_ptr<store_state> create(std::string_view name, options opts) {
+    /// Creates a store. With `as`, the header of another store (a backup's): the new store takes
+    /// its identity (id, key derivation, key check, frame size), so that the other's records
+    /// import into it as they are; its compressor, cipher, path and folding must be this
+    /// composition's (errc::policy_mismatch), and opts.key its key (errc::wrong_key).
+    static std::unique_ptr<store_state> create(std::string_view name, options opts,
+                                               const format::store_header* as = nullptr) {
+        if (as) opts.frame_size = as->frame_size;
         check_options(opts);
         arena_type::check_name(name);
         format::store_header h;
-        CryptoPP::AutoSeededRandomPool rng;
-        rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(h.id.data()), h.id.size());
-        rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(h.salt.data()), h.salt.size());
-        if (auto given = opts.key.salt(); given && given->size() == h.salt.size())
-            std::copy(given->begin(), given->end(), h.salt.begin());
         h.policies = format::fingerprint::of<Traits>();
-        h.frame_size = static_cast<std::uint32_t>(opts.frame_size);
-        h.kdf = opts.key.params();
-        h.passphrase = opts.key.is_passphrase();
         CryptoPP::SecByteBlock master;
-        if constexpr (encrypted) {
-            master = opts.key.material(h.salt);
-            h.key_check = key_check(master, h.id);
+        if (as) {
+            as->check_policies(h.policies, name, 2);
+            h.id = as->id;
+            h.salt = as->salt;
+            h.kdf = as->kdf;
+            h.passphrase = as->passphrase;
+            h.frame_size = as->frame_size;
+            h.key_check = as->key_check;
+            if constexpr (encrypted) {
+                master = opts.key.material(h.salt, h.kdf);
+                h.check_key(master, name);
+            }
+        } else {
+            CryptoPP::AutoSeededRandomPool rng;
+            rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(h.id.data()), h.id.size());
+            rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(h.salt.data()), h.salt.size());
+            if (auto given = opts.key.salt(); given && given->size() == h.salt.size())
+                std::copy(given->begin(), given->end(), h.salt.begin());
+            h.frame_size = static_cast<std::uint32_t>(opts.frame_size);
+            h.kdf = opts.key.params();
+            h.passphrase = opts.key.is_passphrase();
+            if constexpr (encrypted) {
+                master = opts.key.material(h.salt);
+                h.key_check = key_check(master, h.id);
+            }
         }
         std::array<std::byte, format::store_header_size> raw{};
         h.write(raw);

@@ -77,6 +77,11 @@ void detail::store_engine<Traits>::see_seq(std::uint64_t seq) {
 
 template <class Traits>
 bytes detail::store_engine<Traits>::bundle_of(const format::record_view& v) const {
+    return format::write_bundle(bundle_parts(v));
+}
+
+template <class Traits>
+format::bundle detail::store_engine<Traits>::bundle_parts(const format::record_view& v) const {
     format::bundle b;
     b.records.push_back(v.bytes());
     std::set<format::chunk_reference> seen;
@@ -103,7 +108,7 @@ bytes detail::store_engine<Traits>::bundle_of(const format::record_view& v) cons
         b.pieces = b.records.size() - 1;
     }
     for (const auto& c : chunks) add(c);
-    return format::write_bundle(b);
+    return b;
 }
 
 template <class Traits>

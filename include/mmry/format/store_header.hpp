@@ -138,9 +138,11 @@ struct store_header {
         return h;
     }
 
-    /// Throws errc::policy_mismatch naming the first policy that differs from `expected`.
-    void check_policies(const fingerprint& expected, std::string_view store) const {
-        for (std::size_t i = 0; i < 6; ++i)
+    /// Throws errc::policy_mismatch naming the first policy that differs from `expected`, from
+    /// role `first` on (2: a store that may live in another arena, with another index).
+    void check_policies(const fingerprint& expected, std::string_view store,
+                        std::size_t first = 0) const {
+        for (std::size_t i = first; i < 6; ++i)
             if (policies.ids[i] != expected.ids[i])
                 throw error(errc::policy_mismatch,
                             "store " + detail::quote(store) + " was created with " +

@@ -1,0 +1,522 @@
+#pragma once
+// A backup repository on disk: its header, its pack files (pieces named by id) and its
+// snapshots; writing each file whole under a temporary name, flushed and renamed; and the
+// functions of mmry/backup.hpp that need no store (list, prune, check).
+//
+// Thread-safety: one repository object per thread. Between objects and processes, a writer holds
+// an exclusive flock on the repository's lock file while it lives, a reader a shared one.
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <mmry/backup_options.hpp>
+#include <mmry/detail/backup/backup_format.hpp>
+#include <mmry/detail/content_hash.hpp>
+#include <mmry/detail/file_io.hpp>
+
+namespace mmry {
+inline namespace v1 {
+namespace detail {
+namespace backup {
+
+namespace fs = std::filesystem;
+
+inline piece_id id_of(std::span<const std::byte> stored) {
+    return content_hasher().hash(stored);
+}
+
+struct id_hash {
+    std::size_t operator()(const piece_id& id) const noexcept {
+        return load_le<std::uint64_t>(id.data());
+    }
+};
+
+/// Reads a whole file (errc::not_found when it does not exist).
+inline bytes read_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) throw error(errc::not_found, "no " + path);
+        io_failure("opening", path);
+    }
+    fd_guard guard(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) io_failure("reading the size of", path);
+    bytes out(static_cast<std::size_t>(st.st_size));
+    std::size_t at = 0;
+    while (at < out.size()) {
+        const auto n = ::read(fd, out.data() + at, out.size() - at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) io_failure("reading", path);
+        if (n == 0) break;
+        at += static_cast<std::size_t>(n);
+    }
+    out.resize(at);
+    return out;
+}
+
+inline void write_all(int fd, std::span<const std::byte> b, const std::string& path) {
+    while (!b.empty()) {
+        const auto n = ::write(fd, b.data(), b.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) io_failure("writing", path);
+        b = b.subspan(static_cast<std::size_t>(n));
+    }
+}
+
+inline void sync_dir(const std::string& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) io_failure("opening", dir);
+    fd_guard guard(fd);
+    if (::fsync(fd) != 0) io_failure("flushing", dir);
+}
+
+/// Writes `path` whole: a temporary file, flushed when `sync`, then renamed over it.
+inline void write_file(const std::string& path, std::span<const std::byte> b, bool sync) {
+    const std::string tmp = path + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) io_failure("creating", tmp);
+    {
+        fd_guard guard(fd);
+        write_all(fd, b, tmp);
+        if (sync && ::fdatasync(fd) != 0) io_failure("flushing", tmp);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) io_failure("naming", path);
+}
+
+inline std::string pack_name(std::uint64_t pack) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(pack));
+    return buf;
+}
+inline std::string snapshot_name(std::uint64_t number) {
+    char buf[21];
+    std::snprintf(buf, sizeof buf, "%08llu", static_cast<unsigned long long>(number));
+    return buf;
+}
+
+class repository {
+  public:
+    /// Opens the repository in `dir`: for writing (an exclusive lock) or reading (a shared one).
+    /// Throws errc::not_found when there is none.
+    repository(const std::string& dir, bool write) : dir_(dir), write_(write) {
+        lock(false);
+        header_ = parse_repository_header(read_file(header_path()), header_path());
+        if (write_) clean();
+    }
+    /// Opens the repository in `dir` for writing, making it (for the store whose header is
+    /// `store_header`) when there is none. Throws errc::invalid_argument when it backs up another
+    /// store.
+    repository(const std::string& dir, std::span<const std::byte> store_header)
+        : dir_(dir), write_(true) {
+        std::error_code ec;
+        fs::create_directories(dir_ + "/packs", ec);
+        fs::create_directories(dir_ + "/snapshots", ec);
+        if (ec)
+            throw error(errc::io_error, "making backup repository " + dir_ + ": " + ec.message());
+        lock(true);
+        if (!fs::exists(header_path())) {
+            write_file(header_path(), bytes_of(write_repository_header(store_header)), true);
+            sync_dir(dir_);
+        }
+        header_ = parse_repository_header(read_file(header_path()), header_path());
+        // The store id (bytes 32..48 of the store header) says whose backups these are.
+        if (std::memcmp(header_.data() + 32, store_header.data() + 32, 16) != 0)
+            throw error(errc::invalid_argument,
+                        "backup repository " + dir_ + " holds the backups of store " +
+                            hex(std::span(header_).subspan(32, 16)) + ", not of this one (" +
+                            hex(store_header.subspan(32, 16)) + ")");
+        clean();
+    }
+    repository(const repository&) = delete;
+    repository& operator=(const repository&) = delete;
+    ~repository() {
+        for (auto& [pack, fd] : packs_open_) ::close(fd);
+        if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+    }
+
+    const std::string& dir() const noexcept { return dir_; }
+    const std::array<std::byte, format::store_header_size>& store_header() const noexcept {
+        return header_;
+    }
+
+    // ---- pieces --------------------------------------------------------------------------
+
+    /// Loads every pack's index: which pieces the repository holds, and where.
+    void load() {
+        where_.clear();
+        for (const auto pack : packs()) {
+            const std::string ipath = index_path(pack);
+            std::uint64_t size = 0;
+            try {
+                size = fs::file_size(pack_path(pack));
+            } catch (const fs::filesystem_error&) {
+                continue;  // an index whose pack is gone (a prune cut short): clean() removes it
+            }
+            for (const auto& e : parse_index(read_file(ipath), ipath, size))
+                where_.try_emplace(e.id, location{pack, e.offset, e.size});
+        }
+    }
+    const location* find(const piece_id& id) const {
+        const auto it = where_.find(id);
+        return it == where_.end() ? nullptr : &it->second;
+    }
+    std::size_t pieces() const noexcept { return where_.size(); }
+
+    /// The bytes of piece `id`, checked against its pack's checksum and its id.
+    bytes read(const piece_id& id) const {
+        const auto* at = find(id);
+        if (!at)
+            throw error(errc::corrupt, "backup repository " + dir_ + " lacks piece " +
+                                           hex(std::span(id).first(8)) + " that a snapshot lists");
+        return read_at(*at, id, true);
+    }
+
+    /// Writes pieces into a new pack file; finish() names it and its index.
+    class pack_writer {
+      public:
+        pack_writer(repository& r, bool sync) : r_(r), sync_(sync) {
+            std::random_device rd;
+            pack_ = (std::uint64_t{rd()} << 32) ^ rd();
+            tmp_ = r_.pack_path(pack_) + ".tmp";
+            fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd_ < 0) io_failure("creating", tmp_);
+            buffer_.assign(reinterpret_cast<const std::byte*>(pack_magic),
+                           reinterpret_cast<const std::byte*>(pack_magic) + 8);
+            size_ = 8;
+        }
+        pack_writer(const pack_writer&) = delete;
+        pack_writer& operator=(const pack_writer&) = delete;
+        ~pack_writer() {
+            if (fd_ >= 0) {
+                ::close(fd_);
+                ::unlink(tmp_.c_str());
+            }
+        }
+        void add(const piece_id& id, std::span<const std::byte> b) {
+            std::byte head[entry_head];
+            std::memcpy(head, id.data(), 32);
+            store_le<std::uint64_t>(head + 32, b.size());
+            const std::uint32_t crc = crc32c({std::span<const std::byte>(head), b});
+            std::byte tail[4];
+            store_le<std::uint32_t>(tail, crc);
+            entries_.push_back({id, size_, b.size()});
+            append(head);
+            append(b);
+            append(tail);
+        }
+        std::uint64_t size() const noexcept { return size_; }
+        std::size_t count() const noexcept { return entries_.size(); }
+        /// Flushes and names the pack and its index; the repository now finds its pieces.
+        void finish() {
+            flush();
+            if (sync_ && ::fdatasync(fd_) != 0) io_failure("flushing", tmp_);
+            ::close(std::exchange(fd_, -1));
+            const std::string path = r_.pack_path(pack_);
+            if (::rename(tmp_.c_str(), path.c_str()) != 0) io_failure("naming", path);
+            const auto index = write_index(entries_);
+            write_file(r_.index_path(pack_), bytes_of(index), sync_);
+            if (sync_) sync_dir(r_.dir_ + "/packs");
+            for (const auto& e : entries_)
+                r_.where_.try_emplace(e.id, location{pack_, e.offset, e.size});
+        }
+
+      private:
+        void append(std::span<const std::byte> b) {
+            buffer_.insert(buffer_.end(), b.begin(), b.end());
+            size_ += b.size();
+            if (buffer_.size() >= (4u << 20)) flush();
+        }
+        void flush() {
+            write_all(fd_, buffer_, tmp_);
+            buffer_.clear();
+        }
+        repository& r_;
+        bool sync_;
+        std::uint64_t pack_ = 0, size_ = 0;
+        std::string tmp_;
+        int fd_ = -1;
+        bytes buffer_;
+        std::vector<index_entry> entries_;
+    };
+
+    // ---- snapshots -----------------------------------------------------------------------
+
+    /// The numbers of the snapshots, in ascending order.
+    std::vector<std::uint64_t> snapshots() const {
+        std::vector<std::uint64_t> out;
+        for (const auto& e : fs::directory_iterator(dir_ + "/snapshots")) {
+            const auto name = e.path().filename().string();
+            if (name.size() != 8 ||
+                !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+                continue;
+            out.push_back(std::stoull(name));
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+    std::string snapshot_path(std::uint64_t n) const {
+        return dir_ + "/snapshots/" + snapshot_name(n);
+    }
+    /// Snapshot n, its checksum checked (and its 32-byte check by `check`).
+    template <class Check>
+    snapshot read_snapshot(std::uint64_t n, Check&& check) const {
+        const std::string path = snapshot_path(n);
+        auto s = parse_snapshot(read_file(path), path, std::forward<Check>(check));
+        if (s.info.number != n)
+            throw error(errc::corrupt,
+                        path + " says it is backup " + std::to_string(s.info.number));
+        return s;
+    }
+    snapshot read_snapshot(std::uint64_t n) const {
+        return read_snapshot(n, [](auto, auto) {});
+    }
+    void write_snapshot(std::uint64_t n, std::span<const std::byte> b, bool sync) {
+        write_file(snapshot_path(n), b, sync);
+        if (sync) sync_dir(dir_ + "/snapshots");
+    }
+
+    // ---- pruning -------------------------------------------------------------------------
+
+    prune_report prune(const prune_options& o) {
+        if (o.keep_last + o.keep_daily + o.keep_weekly + o.keep_monthly == 0)
+            throw error(errc::invalid_argument,
+                        "prune_options keep nothing: say how many backups to keep");
+        prune_report out;
+        std::vector<backup_info> all;
+        for (const auto n : snapshots()) all.push_back(read_snapshot(n).info);
+        std::sort(all.begin(), all.end(),
+                  [](const auto& a, const auto& b) { return a.number > b.number; });
+        std::set<std::uint64_t> keep;
+        if (!all.empty()) keep.insert(all.front().number);
+        for (std::uint64_t i = 0; i < all.size() && i < o.keep_last; ++i)
+            keep.insert(all[i].number);
+        constexpr std::int64_t day = 86'400'000'000'000;
+        auto by_period = [&](std::uint64_t count, std::int64_t period) {
+            std::set<std::int64_t> seen;
+            for (const auto& b : all) {
+                if (seen.size() >= count) break;
+                const std::int64_t bucket =
+                    b.time_ns >= 0 ? b.time_ns / period : (b.time_ns - period + 1) / period;
+                if (seen.insert(bucket).second) keep.insert(b.number);
+            }
+        };
+        by_period(o.keep_daily, day);
+        by_period(o.keep_weekly, 7 * day);
+        by_period(o.keep_monthly, 30 * day);
+        for (auto it = all.rbegin(); it != all.rend(); ++it) {
+            if (keep.contains(it->number)) {
+                out.kept.push_back(it->number);
+                continue;
+            }
+            if (::unlink(snapshot_path(it->number).c_str()) != 0)
+                io_failure("removing", snapshot_path(it->number));
+            out.removed.push_back(it->number);
+        }
+        sync_dir(dir_ + "/snapshots");
+        collect(out);
+        return out;
+    }
+
+    /// Checks every piece every snapshot lists.
+    backup_check_report check() {
+        backup_check_report out;
+        try {
+            load();
+        } catch (const error& e) {
+            out.problems.push_back(e.what());
+            return out;
+        }
+        std::set<piece_id> seen;
+        for (const auto n : snapshots()) {
+            ++out.backups;
+            snapshot s;
+            try {
+                s = read_snapshot(n);
+            } catch (const error& e) {
+                out.problems.push_back(e.what());
+                continue;
+            }
+            auto one = [&](const piece_id& id) {
+                if (!seen.insert(id).second) return;
+                try {
+                    out.bytes += read(id).size();
+                    ++out.pieces;
+                } catch (const error& e) {
+                    out.problems.push_back(snapshot_path(n) + ": " + e.what());
+                }
+            };
+            for (const auto& it : s.items) {
+                one(it.id);
+                for (const auto& c : it.chunks) one(c);
+            }
+        }
+        return out;
+    }
+
+  private:
+    std::string header_path() const { return dir_ + "/MMRYBACKUP"; }
+    std::string pack_path(std::uint64_t p) const {
+        return dir_ + "/packs/" + pack_name(p) + ".pack";
+    }
+    std::string index_path(std::uint64_t p) const {
+        return dir_ + "/packs/" + pack_name(p) + ".index";
+    }
+
+    // The lock is a file of its own: the header is written by renaming a new file over it.
+    void lock(bool create) {
+        const std::string path = dir_ + "/lock";
+        lock_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+        if (lock_fd_ < 0) {
+            if (errno == ENOENT)
+                throw error(errc::not_found,
+                            "no backup repository in " + dir_ + " (no " + path + ")");
+            io_failure("opening", path);
+        }
+        int rc;
+        do {
+            rc = ::flock(lock_fd_, write_ ? LOCK_EX : LOCK_SH);
+        } while (rc != 0 && errno == EINTR);
+        if (rc != 0) io_failure("locking", path);
+    }
+
+    /// The packs that have an index, by name.
+    std::vector<std::uint64_t> packs() const {
+        std::vector<std::uint64_t> out;
+        for (const auto& e : fs::directory_iterator(dir_ + "/packs")) {
+            const auto name = e.path().filename().string();
+            if (name.size() != 22 || name.substr(16) != ".index") continue;
+            out.push_back(std::stoull(name.substr(0, 16), nullptr, 16));
+        }
+        return out;
+    }
+
+    /// Removes what a writer cut short left: temporary files, packs without an index (named
+    /// but not indexed) and indices without a pack (a prune that removed the pack).
+    void clean() {
+        std::set<std::string> names;
+        for (const auto* sub : {"/packs", "/snapshots"})
+            for (const auto& e : fs::directory_iterator(dir_ + sub)) {
+                const auto path = e.path().string();
+                if (path.ends_with(".tmp"))
+                    ::unlink(path.c_str());
+                else
+                    names.insert(path);
+            }
+        for (const auto& n : names) {
+            if (n.ends_with(".pack") && !names.contains(n.substr(0, n.size() - 5) + ".index"))
+                ::unlink(n.c_str());
+            if (n.ends_with(".index") && !names.contains(n.substr(0, n.size() - 6) + ".pack"))
+                ::unlink(n.c_str());
+        }
+    }
+
+    int pack_fd(std::uint64_t pack) const {
+        if (auto it = packs_open_.find(pack); it != packs_open_.end()) return it->second;
+        const std::string path = pack_path(pack);
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) io_failure("opening", path);
+        return packs_open_.emplace(pack, fd).first->second;
+    }
+
+    bytes read_at(const location& at, const piece_id& id, bool check_id) const {
+        const std::string path = pack_path(at.pack);
+        bytes b(entry_head + at.size + entry_tail);
+        std::size_t got = 0;
+        while (got < b.size()) {
+            const auto n = ::pread(pack_fd(at.pack), b.data() + got, b.size() - got,
+                                   static_cast<off_t>(at.offset + got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) io_failure("reading", path);
+            if (n == 0)
+                throw error(errc::corrupt,
+                            path + " ends inside its entry at " + std::to_string(at.offset));
+            got += static_cast<std::size_t>(n);
+        }
+        const std::span<const std::byte> all(b);
+        auto fail = [&](const char* why) {
+            throw error(errc::corrupt, path + ": the entry at " + std::to_string(at.offset) +
+                                           " (piece " + hex(std::span(id).first(8)) + ") " + why);
+        };
+        if (std::memcmp(b.data(), id.data(), 32) != 0) fail("is another piece");
+        if (load_le<std::uint64_t>(b.data() + 32) != at.size) fail("has another length");
+        if (crc32c({all.first(entry_head + at.size)}) !=
+            load_le<std::uint32_t>(b.data() + entry_head + at.size))
+            fail("fails its checksum");
+        bytes out(b.begin() + entry_head,
+                  b.begin() + static_cast<std::ptrdiff_t>(entry_head + at.size));
+        if (check_id && id_of(out) != id) fail("does not hold the bytes its id names");
+        return out;
+    }
+
+    /// Removes or rewrites the packs whose pieces no snapshot lists.
+    void collect(prune_report& out) {
+        std::set<piece_id> live;
+        for (const auto n : snapshots()) {
+            const auto s = read_snapshot(n);
+            for (const auto& it : s.items) {
+                live.insert(it.id);
+                live.insert(it.chunks.begin(), it.chunks.end());
+            }
+        }
+        for (const auto pack : packs()) {
+            const std::string ipath = index_path(pack), ppath = pack_path(pack);
+            const std::uint64_t size = fs::file_size(ppath);
+            const auto entries = parse_index(read_file(ipath), ipath, size);
+            std::uint64_t dead = 0;
+            std::size_t kept = 0;
+            for (const auto& e : entries) {
+                if (live.contains(e.id))
+                    ++kept;
+                else
+                    dead += entry_head + e.size + entry_tail;
+            }
+            if (kept != 0 && dead * 4 < size) continue;
+            if (kept != 0) {
+                pack_writer w(*this, true);
+                for (const auto& e : entries)
+                    if (live.contains(e.id))
+                        w.add(e.id, read_at(location{pack, e.offset, e.size}, e.id, false));
+                w.finish();
+                ++out.pack_files_rewritten;
+            } else {
+                ++out.pack_files_removed;
+            }
+            // The index first: a crash between the two leaves a pack without one, which clean()
+            // removes; never an index naming a pack that is gone.
+            if (::unlink(ipath.c_str()) != 0) io_failure("removing", ipath);
+            if (auto it = packs_open_.find(pack); it != packs_open_.end()) {
+                ::close(it->second);
+                packs_open_.erase(it);
+            }
+            if (::unlink(ppath.c_str()) != 0) io_failure("removing", ppath);
+            out.bytes_freed += dead;
+            if (kept == 0) out.bytes_freed += size - dead;
+        }
+        sync_dir(dir_ + "/packs");
+    }
+
+    std::string dir_;
+    bool write_;
+    int lock_fd_ = -1;
+    std::array<std::byte, format::store_header_size> header_{};
+    std::unordered_map<piece_id, location, id_hash> where_;
+    mutable std::map<std::uint64_t, int> packs_open_;
+};
+
+}  // namespace backup
+}  // namespace detail
+}  // namespace v1
+}  // namespace mmry

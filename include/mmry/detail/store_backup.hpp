@@ -1,0 +1,203 @@
+#pragma once
+// basic_store's backup and restore, out of line (mmry/backup.hpp says what a repository is).
+// A backup reads one pinned state of the store (writers go on: they never wait for a reader)
+// and copies each record, chunk and dictionary as stored into the repository's packs, unless
+// the repository has it already; then it writes the snapshot that lists them. A restore makes
+// a store with the backed-up store's identity and imports the snapshot's pieces through the
+// store's one write path, oldest record first.
+// mmry/store.hpp includes this header after the class (and it includes mmry/store.hpp, so it
+// also compiles on its own).
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <cryptopp/osrng.h>
+
+#include <mmry/backup.hpp>
+#include <mmry/detail/backup/repository.hpp>
+#include <mmry/store.hpp>
+
+namespace mmry {
+inline namespace v1 {
+
+template <class Traits>
+backup_report basic_store<Traits>::backup(const std::string& dir, const backup_options& o) const {
+    namespace bk = detail::backup;
+    const auto header = s_->pages->header_bytes().first(format::store_header_size);
+    bk::repository repo(dir, header);
+    repo.load();
+    const auto numbers = repo.snapshots();
+
+    backup_report out;
+    out.number = numbers.empty() ? 1 : numbers.back() + 1;
+    out.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    bk::snapshot snap;
+    std::optional<bk::repository::pack_writer> pack;
+    std::set<bk::piece_id> listed;
+    // Files piece `b` (unless the repository or this backup has it) and returns its id.
+    auto file = [&](std::span<const std::byte> b, const bk::piece_id& id) {
+        if (!listed.insert(id).second) return id;
+        ++out.records;
+        out.stored_bytes += b.size();
+        if (repo.find(id)) return id;
+        if (!pack) pack.emplace(repo, o.sync);
+        pack->add(id, b);
+        ++out.written_records;
+        out.written_bytes += b.size();
+        if (pack->size() >= o.pack_bytes) {
+            pack->finish();
+            pack.reset();
+            ++out.pack_files;
+            if (o.progress) o.progress(out);
+        }
+        return id;
+    };
+    {
+        auto lock = s_->read();
+        auto& root = s_->root();
+        for (const auto& d : root.counters().dictionaries) {
+            bk::item it;
+            it.kind = bk::item::dictionary;
+            it.arg = d.id;
+            const auto b = root.bytes(d.ref);
+            it.id = file(b, bk::id_of(b));
+            snap.items.push_back(std::move(it));
+        }
+        snap.current_dictionary =
+            static_cast<std::uint32_t>(root.pages().word(detail::tables::dictionary_word));
+        // Records in the order they were written, so that a restore writes them in that order.
+        std::vector<std::pair<std::uint64_t, bk::item>> records;
+        root.index.scan(
+            "", "",
+            [&](std::string_view key, const record_ref& ref) {
+                ++out.keys;
+                const auto b = root.bytes(ref);
+                const auto v = format::record_view::parse(b, {}, cipher_type::tag_size);
+                const auto id = bk::id_of(b);
+                if (listed.contains(id)) return true;  // another stored key's
+                bk::item it;
+                if constexpr (folding) {
+                    if (v.header().folded) {
+                        const auto parts = bundle_parts(open_record(key, ref));
+                        it.arg = static_cast<std::uint32_t>(parts.pieces);
+                        for (std::size_t i = 1; i < parts.records.size(); ++i)
+                            it.chunks.push_back(
+                                file(parts.records[i], bk::id_of(parts.records[i])));
+                    }
+                }
+                it.id = file(b, id);
+                out.sequence = std::max(out.sequence, v.header().seq);
+                records.emplace_back(v.header().seq, std::move(it));
+                return true;
+            },
+            /*checked=*/true);
+        std::stable_sort(records.begin(), records.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (auto& r : records) snap.items.push_back(std::move(r.second));
+    }
+    if (pack) {
+        pack->finish();
+        pack.reset();
+        ++out.pack_files;
+    }
+    snap.info = out;
+    auto bytes_out = bk::write_snapshot_body(snap);
+    const auto check = s_->codec.backup_hasher().hash(bk::bytes_of(bytes_out));
+    bytes_out.append(reinterpret_cast<const char*>(check.data()), check.size());
+    repo.write_snapshot(out.number, bk::bytes_of(bytes_out), o.sync);
+    if (o.progress) o.progress(out);
+    return out;
+}
+
+template <class Traits>
+basic_store<Traits> basic_store<Traits>::restore(const std::string& dir, std::string_view name,
+                                                 options opts, const restore_options& r) {
+    namespace bk = detail::backup;
+    bk::repository repo(dir, false);
+    const auto header = format::store_header::parse(repo.store_header(), dir);
+    // Which backup: the one asked for by number, or the latest within the bounds given.
+    std::optional<std::uint64_t> chosen;
+    for (const auto n : repo.snapshots()) {
+        if (r.number) {
+            if (n == *r.number) chosen = n;
+            continue;
+        }
+        if (r.as_of_sequence || r.as_of_time) {
+            const auto info = repo.read_snapshot(n).info;
+            if (r.as_of_sequence && info.sequence > *r.as_of_sequence) continue;
+            if (r.as_of_time && info.time_ns > std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                   r.as_of_time->time_since_epoch())
+                                                   .count())
+                continue;
+        }
+        chosen = n;
+    }
+    if (!chosen)
+        throw error(errc::not_found,
+                    "backup repository " + dir + " holds no backup " +
+                        (r.number                           ? std::to_string(*r.number)
+                         : r.as_of_sequence || r.as_of_time ? "as old as the one asked for"
+                                                            : std::string("at all")));
+    if constexpr (shared) {
+        if (state::exists(name)) {
+            if (!r.replace)
+                throw error(errc::already_exists,
+                            "store " + detail::quote(name) +
+                                " exists: restore_options::replace to restore over it");
+            state::remove(name);
+        }
+    }
+    basic_store s(state::create(name, std::move(opts), &header));
+    try {
+        const auto snap = repo.read_snapshot(*chosen, [&](auto covered, auto check) {
+            const auto expected = s.s_->codec.backup_hasher().hash(covered);
+            if (!std::equal(check.begin(), check.end(), expected.begin()))
+                throw error(errc::corrupt, repo.snapshot_path(*chosen) +
+                                               " fails its check: it was not written by this "
+                                               "store's backup (or was altered since)");
+        });
+        repo.load();
+        for (const auto& it : snap.items) {
+            const bytes b = repo.read(it.id);
+            if (it.kind == bk::item::dictionary) {
+                s.import_dictionary(it.arg, b, it.arg == snap.current_dictionary);
+            } else if (it.chunks.empty()) {
+                s.import_record(b);
+            } else {
+                std::vector<bytes> parts;
+                parts.reserve(it.chunks.size());
+                format::bundle bundle;
+                bundle.records.push_back(b);
+                for (const auto& c : it.chunks)
+                    bundle.records.push_back(parts.emplace_back(repo.read(c)));
+                bundle.pieces = it.arg;
+                s.import_record(format::write_bundle(bundle));
+            }
+        }
+        // The backed-up store goes on numbering from where the backup left it, with the same id
+        // and key: this one numbers far past it, so that the two never seal under one nonce.
+        std::uint64_t jump = 0;
+        CryptoPP::AutoSeededRandomPool rng;
+        rng.GenerateBlock(reinterpret_cast<CryptoPP::byte*>(&jump), sizeof jump);
+        s.see_seq(snap.info.sequence + detail::pages::seq_copy_gap +
+                  jump % detail::pages::seq_copy_gap);
+    } catch (...) {
+        if constexpr (shared) {
+            const std::string n(name);
+            s.s_.reset();
+            state::remove(n);
+        }
+        throw;
+    }
+    return s;
+}
+
+}  // namespace v1
+}  // namespace mmry
