@@ -15,7 +15,7 @@ inline namespace v1 {
 struct backup_info {
     std::uint64_t number = 0;    ///< 1, 2, ... in the order the backups were taken
     std::uint64_t sequence = 0;  ///< the highest sequence number of a record it holds
-    std::int64_t time_ns = 0;    ///< when it was taken (ns since the epoch, system clock)
+    std::int64_t time_ns = 0;    ///< when it was taken (ns since the epoch, the store's clock)
     std::uint64_t keys = 0;      ///< stored keys of the index (a key keeping history has several)
     std::uint64_t records = 0;   ///< records, dictionaries and chunks it lists
     std::uint64_t stored_bytes = 0;   ///< their stored (compressed, encrypted) size

@@ -434,11 +434,11 @@ class basic_store : private detail::store_engine<Traits> {
         engine::erase_in_txn, engine::erase_key, engine::free_record, engine::import_bundle,
         engine::import_dictionary, engine::key_count, engine::latest_slot, engine::layout_of,
         engine::limit_reached, engine::load_dictionary, engine::locate, engine::manifest_of,
-        engine::max_sample_bytes, engine::open_as_of, engine::open_record, engine::open_slot,
-        engine::open_stored, engine::open_version, engine::owner_of, engine::piece_entries,
-        engine::prepare_put, engine::prune_head, engine::put_folded, engine::put_whole,
-        engine::read_range, engine::recompress_chunk, engine::recompress_record, engine::release,
-        engine::s_, engine::see_seq, engine::store_dictionary, engine::to_ns,
+        engine::max_sample_bytes, engine::now_ns, engine::open_as_of, engine::open_record,
+        engine::open_slot, engine::open_stored, engine::open_version, engine::owner_of,
+        engine::piece_entries, engine::prepare_put, engine::prune_head, engine::put_folded,
+        engine::put_whole, engine::read_range, engine::recompress_chunk, engine::recompress_record,
+        engine::release, engine::s_, engine::see_seq, engine::store_dictionary, engine::to_ns,
         engine::usage_crossing, engine::visible;
     using typename engine::condition, typename engine::head_type, typename engine::origin,
         typename engine::prepared_put, typename engine::state;

@@ -35,9 +35,7 @@ backup_report basic_store<Traits>::backup(const std::string& dir, const backup_o
 
     backup_report out;
     out.number = numbers.empty() ? 1 : numbers.back() + 1;
-    out.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    out.time_ns = now_ns();  // the store's clock (options::clock), as its records' times
     bk::snapshot snap;
     std::optional<bk::repository::pack_writer> pack;
     std::set<bk::piece_id> listed;
@@ -76,7 +74,7 @@ backup_report basic_store<Traits>::backup(const std::string& dir, const backup_o
         std::vector<std::pair<std::uint64_t, bk::item>> records;
         root.index.scan(
             "", "",
-            [&](std::string_view key, const record_ref& ref) {
+            [&](std::string_view, const record_ref& ref) {
                 ++out.keys;
                 const auto b = root.bytes(ref);
                 const auto v = format::record_view::parse(b, {}, cipher_type::tag_size);
@@ -85,7 +83,7 @@ backup_report basic_store<Traits>::backup(const std::string& dir, const backup_o
                 bk::item it;
                 if constexpr (folding) {
                     if (v.header().folded) {
-                        const auto parts = bundle_parts(open_record(key, ref));
+                        const auto parts = bundle_parts(open_record(v.key(), ref));
                         it.arg = static_cast<std::uint32_t>(parts.pieces);
                         for (std::size_t i = 1; i < parts.records.size(); ++i)
                             it.chunks.push_back(

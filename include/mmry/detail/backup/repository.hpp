@@ -144,7 +144,6 @@ class repository {
     repository& operator=(const repository&) = delete;
     ~repository() {
         for (auto& [pack, fd] : packs_open_) ::close(fd);
-        if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
     }
 
     const std::string& dir() const noexcept { return dir_; }
@@ -378,8 +377,8 @@ class repository {
     // The lock is a file of its own: the header is written by renaming a new file over it.
     void lock(bool create) {
         const std::string path = dir_ + "/lock";
-        lock_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
-        if (lock_fd_ < 0) {
+        lock_.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+        if (lock_.fd < 0) {
             if (errno == ENOENT)
                 throw error(errc::not_found,
                             "no backup repository in " + dir_ + " (no " + path + ")");
@@ -387,7 +386,7 @@ class repository {
         }
         int rc;
         do {
-            rc = ::flock(lock_fd_, write_ ? LOCK_EX : LOCK_SH);
+            rc = ::flock(lock_.fd, write_ ? LOCK_EX : LOCK_SH);
         } while (rc != 0 && errno == EINTR);
         if (rc != 0) io_failure("locking", path);
     }
@@ -508,9 +507,20 @@ class repository {
         sync_dir(dir_ + "/packs");
     }
 
+    // Closed (and so unlocked) also when a constructor throws after taking the lock.
+    struct lock_file {
+        int fd = -1;
+        lock_file() = default;
+        lock_file(const lock_file&) = delete;
+        lock_file& operator=(const lock_file&) = delete;
+        ~lock_file() {
+            if (fd >= 0) ::close(fd);
+        }
+    };
+
     std::string dir_;
     bool write_;
-    int lock_fd_ = -1;
+    lock_file lock_;
     std::array<std::byte, format::store_header_size> header_{};
     std::unordered_map<piece_id, location, id_hash> where_;
     mutable std::map<std::uint64_t, int> packs_open_;
