@@ -249,6 +249,7 @@ void run_open(const config&, const corpus&, results&, notes&);
 void run_read_scaling(const config&, const small_data&, results&, notes&);
 void run_put_under_reads(const config&, const small_data&, results&, notes&);
 void run_fold(const config&, const corpus&, results&, notes&);
+void run_backup(const config&, const corpus&, results&, notes&);
 // The copy-on-write page layer (include/mmry/detail/pages/), not yet behind basic_store: a preview.
 void run_small_pages(const config&, const small_data&, results&, notes&);
 void run_recovery(const config&, const small_data&, results&, notes&);

@@ -37,7 +37,8 @@ struct codec_traits : mmry::default_traits {
     using compressor = Compressor;
     using cipher = Cipher;
 };
-using sealed_store = mmry::basic_store<codec_traits<mmry::compress::zstd<3>, mmry::cipher::aes256_gcm>>;
+using sealed_store =
+    mmry::basic_store<codec_traits<mmry::compress::zstd<3>, mmry::cipher::aes256_gcm>>;
 using plain_store = mmry::basic_store<codec_traits<mmry::compress::none, mmry::cipher::none>>;
 
 const std::string sealed_system = "mmry/heap/hashed/zstd3+aes256_gcm";
@@ -110,7 +111,8 @@ void raw_pipeline(const config& cfg, const corpus& c, results& res) {
     };
 
     // Stored form of each block: ciphertext then 16-byte tag; raw when zstd does not shrink it.
-    std::vector<std::vector<CryptoPP::byte>> stored(blocks, std::vector<CryptoPP::byte>(bound + 16));
+    std::vector<std::vector<CryptoPP::byte>> stored(blocks,
+                                                    std::vector<CryptoPP::byte>(bound + 16));
     std::vector<std::size_t> stored_size(blocks);
     std::vector<char> compressed(blocks);
     std::vector<CryptoPP::byte> packed(bound), plain(bound), out(block);
@@ -120,14 +122,14 @@ void raw_pipeline(const config& cfg, const corpus& c, results& res) {
         return time_once([&] {
             for (std::size_t i = 0; i < blocks; ++i) {
                 const CryptoPP::byte* in = src + i * block;
-                const std::size_t n = ZSTD_compressCCtx(cctx, packed.data(), packed.size(), in,
-                                                        block, 3);
+                const std::size_t n =
+                    ZSTD_compressCCtx(cctx, packed.data(), packed.size(), in, block, 3);
                 if (ZSTD_isError(n)) throw std::runtime_error(ZSTD_getErrorName(n));
                 compressed[i] = n < block;
                 const CryptoPP::byte* p = compressed[i] ? packed.data() : in;
                 const std::size_t len = compressed[i] ? n : block;
-                enc.EncryptAndAuthenticate(stored[i].data(), stored[i].data() + len, 16,
-                                           nonce(i), sizeof iv, nullptr, 0, p, len);
+                enc.EncryptAndAuthenticate(stored[i].data(), stored[i].data() + len, 16, nonce(i),
+                                           sizeof iv, nullptr, 0, p, len);
                 stored_size[i] = len + 16;
             }
         });
@@ -147,7 +149,8 @@ void raw_pipeline(const config& cfg, const corpus& c, results& res) {
                                           nullptr, 0, stored[i].data(), len))
                     throw std::runtime_error("raw pipeline: authentication failed");
                 if (compressed[i]) {
-                    const std::size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), dst, len);
+                    const std::size_t n =
+                        ZSTD_decompressDCtx(dctx, out.data(), out.size(), dst, len);
                     if (n != block) throw std::runtime_error("raw pipeline: bad decompression");
                 }
                 acc += out[block / 2];
@@ -221,11 +224,12 @@ void run_range(const config& cfg, const corpus& c, results& res, notes& nt) {
     std::uint64_t acc = 0;
     const sample range_s = median_of(std::max(cfg.reps, 5), [&](int) {
         return time_once([&] {
-            for (int k = 0; k < reads; ++k) {
-                const auto v = s.read("big", offset, length);
-                acc += std::to_integer<unsigned>((*v)[k]);
-            }
-        }) / reads;
+                   for (int k = 0; k < reads; ++k) {
+                       const auto v = s.read("big", offset, length);
+                       acc += std::to_integer<unsigned>((*v)[k]);
+                   }
+               }) /
+               reads;
     });
     res.add_per_op("range_read", sealed_system, range_s, 1, 1e6, "us/op");
     const sample full_s = median_of(cfg.reps, [&](int) {

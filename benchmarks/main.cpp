@@ -244,7 +244,7 @@ void usage() {
         "                 and text, at least 5 versions of 64 KiB)\n"
         "  --reps R       repetitions per figure, median taken (default 3, at least 3)\n"
         "  --only LIST    phases: small,scaling,under_reads,pages,recovery,peers,durable,codec,\n"
-        "                 range,open,fold (default all)\n"
+        "                 range,open,fold,backup (default all)\n"
         "  --mmry FILTER  only the mmry compositions whose name contains FILTER\n"
         "  --durable-seconds S  how long each repetition of durable_put commits (default 1;\n"
         "                 smoke 0.03)\n"
@@ -356,6 +356,7 @@ int main(int argc, char** argv) {
         phase("range", [&] { run_range(cfg, c, res, nt); });
         phase("open", [&] { run_open(cfg, c, res, nt); });
         phase("fold", [&] { run_fold(cfg, c, res, nt); });
+        phase("backup", [&] { run_backup(cfg, c, res, nt); });
         nt.add(phases);
         const double total = seconds_since(t0);
         auto m = machine();

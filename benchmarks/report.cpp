@@ -127,6 +127,16 @@ void durable_tables(const report& r, std::ostream& out) {
         out << "\n(Ratios at the same thread count; above 1 means more commits per second than "
                "the peer. Wall clock only: the time is mostly spent waiting for the disk.)\n\n";
     }
+    if (const auto b = res.find("backup", "mmry/mapped_file")) {
+        const auto cp = res.find("backup", "cp");
+        out << "## Backups (MB/s of stored bytes)\n\n"
+            << "| system | backup | ÷ cp | restore | incremental fraction "
+               "|\n|---|--:|--:|--:|--:|\n"
+            << "| mmry/mapped_file | " << num(*b) << " | " << ratio(b, cp) << " | "
+            << cell(res.find("restore", "mmry/mapped_file")) << " | "
+            << cell(res.find("backup_incremental_fraction", "mmry/mapped_file")) << " |\n"
+            << "| cp | " << cell(cp) << " | | | |\n\n";
+    }
     if (const auto v = res.find("recovery_ms", "mmry-pages/mapped_file"))
         out << "## Recovery after a writer killed mid-put (page layer, mapped file)\n\n"
             << "| system | open + first write transaction, ms |\n|---|--:|\n"
@@ -305,6 +315,10 @@ void target_table(const report& r, std::ostream& out) {
         {"small_put", "pages/shared_memory/hashed ÷ shared_memory/hashed ≤ 1 (÷ lmdb no worse)",
          over(res.find("small_put", pages), res.find("small_put", shm)), 1, true,
          over(cpu("small_put", pages), cpu("small_put", shm))},
+        {"backup", "mmry/mapped_file ÷ cp ≥ 0.8",
+         over(res.find("backup", "mmry/mapped_file"), res.find("backup", "cp")), 0.8, false},
+        {"backup_incremental_fraction", "after 1 % changed ≤ 0.02",
+         res.find("backup_incremental_fraction", "mmry/mapped_file"), 0.02, true},
         {"recovery_ms",
          "pages/mapped_file ≤ 100 ms (on 1 GiB; this run: " +
              std::to_string(r.cfg.recovery_bytes >> 20) + " MiB)",

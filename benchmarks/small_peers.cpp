@@ -72,8 +72,9 @@ void small_std(const config& cfg, const small_data& d, results& res, notes& nt) 
     });
     res.add_per_op("small_get", "std", get_s, double(n), 1e9, "ns/op");
     keep(acc);
-    nt.add("std: bytes_per_entry is the growth of glibc's heap in use (mallinfo2 uordblks + "
-           "hblkhd) over the puts");
+    nt.add(
+        "std: bytes_per_entry is the growth of glibc's heap in use (mallinfo2 uordblks + "
+        "hblkhd) over the puts");
 }
 
 // ---- boost::unordered_map in a managed_shared_memory segment ------------------------------------
@@ -82,8 +83,12 @@ namespace shm_map {
 using segment_manager = bip::managed_shared_memory::segment_manager;
 using char_alloc = bip::allocator<char, segment_manager>;
 using string = boost::container::basic_string<char, std::char_traits<char>, char_alloc>;
-inline std::string_view view(std::string_view s) noexcept { return s; }
-inline std::string_view view(const string& s) noexcept { return {s.data(), s.size()}; }
+inline std::string_view view(std::string_view s) noexcept {
+    return s;
+}
+inline std::string_view view(const string& s) noexcept {
+    return {s.data(), s.size()};
+}
 struct hash {
     template <class S>
     std::size_t operator()(const S& s) const noexcept {
@@ -118,8 +123,7 @@ void small_bip(const config& cfg, const small_data& d, results& res, notes& nt) 
         bip::shared_memory_object::remove(name.c_str());
         at_exit([name] { bip::shared_memory_object::remove(name.c_str()); });
         seg.emplace(bip::create_only, name.c_str(), size);
-        m = seg->construct<map>("map")(0, hash(), equal(),
-                                      value_alloc(seg->get_segment_manager()));
+        m = seg->construct<map>("map")(0, hash(), equal(), value_alloc(seg->get_segment_manager()));
         const char_alloc alloc(seg->get_segment_manager());
         return time_once([&] {
             for (std::size_t i = 0; i < n; ++i) {
@@ -145,17 +149,18 @@ void small_bip(const config& cfg, const small_data& d, results& res, notes& nt) 
     keep(acc);
     seg.reset();
     bip::shared_memory_object::remove(name.c_str());
-    nt.add("bip_unordered_map: boost::unordered_map<bip string, bip string> in a "
-           "managed_shared_memory segment (Boost's default mutex family); bytes_per_entry = "
-           "segment bytes in use (get_size - get_free_memory) / N");
+    nt.add(
+        "bip_unordered_map: boost::unordered_map<bip string, bip string> in a "
+        "managed_shared_memory segment (Boost's default mutex family); bytes_per_entry = "
+        "segment bytes in use (get_size - get_free_memory) / N");
 }
 
 // ---- LMDB ---------------------------------------------------------------------------------------
 
 #if MMRY_BENCH_HAVE_LMDB
 void lmdb_check(int rc, const char* what) {
-    if (rc != MDB_SUCCESS) throw std::runtime_error(std::string("lmdb: ") + what + ": " +
-                                                    mdb_strerror(rc));
+    if (rc != MDB_SUCCESS)
+        throw std::runtime_error(std::string("lmdb: ") + what + ": " + mdb_strerror(rc));
 }
 
 void small_lmdb(const config& cfg, const small_data& d, results& res, notes& nt) {
@@ -175,8 +180,9 @@ void small_lmdb(const config& cfg, const small_data& d, results& res, notes& nt)
         close();
         path = cfg.work_dir + "/lmdb-" + std::to_string(rep) + ".mdb";
         lmdb_check(mdb_env_create(&env), "mdb_env_create");
-        lmdb_check(mdb_env_set_mapsize(env, std::max<std::size_t>(std::size_t{256} << 20, n * 1024)),
-                   "mdb_env_set_mapsize");
+        lmdb_check(
+            mdb_env_set_mapsize(env, std::max<std::size_t>(std::size_t{256} << 20, n * 1024)),
+            "mdb_env_set_mapsize");
         lmdb_check(mdb_env_open(env, path.c_str(), flags, 0600), "mdb_env_open");
         return time_once([&] {
             MDB_txn* txn = nullptr;
@@ -216,9 +222,10 @@ void small_lmdb(const config& cfg, const small_data& d, results& res, notes& nt)
     res.add_per_op("small_get", "lmdb", get_s, double(n), 1e9, "ns/op");
     keep(acc);
     close();
-    nt.add("lmdb: MDB_NOSYNC | MDB_WRITEMAP, one write transaction for all N puts (commit "
-           "included in put time), one read transaction reused for all gets (values read in "
-           "place); bytes_per_entry = B-tree pages (branch + leaf + overflow) x page size / N");
+    nt.add(
+        "lmdb: MDB_NOSYNC | MDB_WRITEMAP, one write transaction for all N puts (commit "
+        "included in put time), one read transaction reused for all gets (values read in "
+        "place); bytes_per_entry = B-tree pages (branch + leaf + overflow) x page size / N");
 }
 #endif
 
@@ -316,8 +323,8 @@ std::vector<std::pair<std::string, std::string>> peer_versions() {
 #if MMRY_BENCH_HAVE_LMDB
     int major = 0, minor = 0, patch = 0;
     mdb_version(&major, &minor, &patch);
-    v.emplace_back("LMDB", std::to_string(major) + "." + std::to_string(minor) + "." +
-                               std::to_string(patch));
+    v.emplace_back(
+        "LMDB", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch));
 #endif
 #if MMRY_BENCH_HAVE_ROCKSDB
     v.emplace_back("RocksDB", std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) +

@@ -300,10 +300,16 @@ TEST_CASE("backup: damaged pieces are refused, naming them; check_backups finds 
         REQUIRE(check.problems.size() == 1);
         CHECK_THAT(check.problems[0], Catch::Contains("fails its checksum"));
     }
-    SECTION("a pack's index") {
-        const auto index = repo.files("packs", ".index").at(0);
-        flip_byte(index, 20);
-        CHECK_THROWS_MATCHES(restore(), mmry::error, is_error(errc::corrupt, index));
+    SECTION("a pack's index, or its trailer") {
+        const auto pack = repo.files("packs", ".pack").at(0);
+        flip_byte(pack, fs::file_size(pack) - GENERATE(20, 2));
+        CHECK_THROWS_MATCHES(restore(), mmry::error, is_error(errc::corrupt, pack));
+        CHECK_FALSE(mmry::check_backups(repo.path()).ok());
+    }
+    SECTION("a truncated pack") {
+        const auto pack = repo.files("packs", ".pack").at(0);
+        fs::resize_file(pack, GENERATE(0, 10, 5000));
+        CHECK_THROWS_MATCHES(restore(), mmry::error, is_error(errc::corrupt, pack));
     }
     SECTION("a truncated snapshot") {
         const auto snap = repo.files("snapshots", "").at(0);

@@ -11,8 +11,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <set>
 #include <string>
+#include <thread>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -38,7 +39,7 @@ backup_report basic_store<Traits>::backup(const std::string& dir, const backup_o
     out.time_ns = now_ns();  // the store's clock (options::clock), as its records' times
     bk::snapshot snap;
     std::optional<bk::repository::pack_writer> pack;
-    std::set<bk::piece_id> listed;
+    std::unordered_set<bk::piece_id, bk::id_hash> listed;
     // Files piece `b` (unless the repository or this backup has it) and returns its id.
     auto file = [&](std::span<const std::byte> b, const bk::piece_id& id) {
         if (!listed.insert(id).second) return id;
@@ -46,7 +47,7 @@ backup_report basic_store<Traits>::backup(const std::string& dir, const backup_o
         out.stored_bytes += b.size();
         if (repo.find(id)) return id;
         if (!pack) pack.emplace(repo, o.sync);
-        pack->add(id, b);
+        pack->add(id, b, /*pinned=*/true);
         ++out.written_records;
         out.written_bytes += b.size();
         if (pack->size() >= o.pack_bytes) {
@@ -58,52 +59,86 @@ backup_report basic_store<Traits>::backup(const std::string& dir, const backup_o
         return id;
     };
     {
+        // Three passes over one pinned state: list what to back up (cheap), name every piece
+        // (SHA-256: the bulk of the CPU time, spread over threads), then file them in order.
         auto lock = s_->read();
         auto& root = s_->root();
+        std::vector<std::span<const std::byte>> pieces;
+        struct pending {
+            std::uint64_t seq = 0;
+            std::uint8_t kind = bk::item::record;
+            std::uint32_t arg = 0;
+            std::size_t first = 0, chunks = 0;  // in `pieces`: the chunks, then the record
+        };
+        std::vector<pending> todo;
         for (const auto& d : root.counters().dictionaries) {
-            bk::item it;
-            it.kind = bk::item::dictionary;
-            it.arg = d.id;
-            const auto b = root.bytes(d.ref);
-            it.id = file(b, bk::id_of(b));
-            snap.items.push_back(std::move(it));
+            todo.push_back({0, bk::item::dictionary, d.id, pieces.size(), 0});
+            pieces.push_back(root.bytes(d.ref));
         }
         snap.current_dictionary =
             static_cast<std::uint32_t>(root.pages().word(detail::tables::dictionary_word));
-        // Records in the order they were written, so that a restore writes them in that order.
-        std::vector<std::pair<std::uint64_t, bk::item>> records;
+        std::unordered_set<const std::byte*> seen;  // a record that several stored keys name
+        const std::size_t dictionaries = todo.size();
         root.index.scan(
             "", "",
             [&](std::string_view, const record_ref& ref) {
                 ++out.keys;
                 const auto b = root.bytes(ref);
+                if constexpr (layouts > 1)
+                    if (!seen.insert(b.data()).second) return true;
                 const auto v = format::record_view::parse(b, {}, cipher_type::tag_size);
-                const auto id = bk::id_of(b);
-                if (listed.contains(id)) return true;  // another stored key's
-                bk::item it;
+                pending p{v.header().seq, bk::item::record, 0, pieces.size(), 0};
                 if constexpr (folding) {
                     if (v.header().folded) {
                         const auto parts = bundle_parts(open_record(v.key(), ref));
-                        it.arg = static_cast<std::uint32_t>(parts.pieces);
-                        for (std::size_t i = 1; i < parts.records.size(); ++i)
-                            it.chunks.push_back(
-                                file(parts.records[i], bk::id_of(parts.records[i])));
+                        p.arg = static_cast<std::uint32_t>(parts.pieces);
+                        p.chunks = parts.records.size() - 1;
+                        pieces.insert(pieces.end(), parts.records.begin() + 1, parts.records.end());
                     }
                 }
-                it.id = file(b, id);
+                pieces.push_back(b);
                 out.sequence = std::max(out.sequence, v.header().seq);
-                records.emplace_back(v.header().seq, std::move(it));
+                todo.push_back(p);
                 return true;
             },
             /*checked=*/true);
-        std::stable_sort(records.begin(), records.end(),
-                         [](const auto& a, const auto& b) { return a.first < b.first; });
-        for (auto& r : records) snap.items.push_back(std::move(r.second));
-    }
-    if (pack) {
-        pack->finish();
-        pack.reset();
-        ++out.pack_files;
+        // Records in the order they were written, so that a restore writes them in that order.
+        std::stable_sort(todo.begin() + static_cast<std::ptrdiff_t>(dictionaries), todo.end(),
+                         [](const auto& a, const auto& b) { return a.seq < b.seq; });
+
+        std::vector<bk::piece_id> ids(pieces.size());
+        const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+        std::vector<std::thread> helpers;
+        // Contiguous shares: threads writing neighbouring ids would share cache lines.
+        const std::size_t share = (pieces.size() + threads - 1) / threads;
+        auto name_from = [&](std::size_t t) {
+            const std::size_t end = std::min(pieces.size(), (t + 1) * share);
+            for (std::size_t i = t * share; i < end; ++i) ids[i] = bk::id_of(pieces[i]);
+        };
+        if (pieces.size() >= 1000)
+            for (unsigned t = 1; t < threads; ++t) helpers.emplace_back(name_from, t);
+        name_from(0);
+        if (helpers.empty())
+            for (std::size_t i = share; i < pieces.size(); ++i) ids[i] = bk::id_of(pieces[i]);
+        for (auto& h : helpers) h.join();
+
+        std::unordered_set<bk::piece_id, bk::id_hash> records;  // equal records, listed once
+        for (const auto& p : todo) {
+            const std::size_t at = p.first + p.chunks;
+            if constexpr (layouts > 1)  // an inline record is a copy in each stored key
+                if (p.kind == bk::item::record && !records.insert(ids[at]).second) continue;
+            bk::item it;
+            it.kind = p.kind;
+            it.arg = p.arg;
+            for (std::size_t i = p.first; i < at; ++i) it.chunks.push_back(file(pieces[i], ids[i]));
+            it.id = file(pieces[at], ids[at]);
+            snap.items.push_back(std::move(it));
+        }
+        if (pack) {  // while the pieces it writes from are pinned
+            pack->finish();
+            pack.reset();
+            ++out.pack_files;
+        }
     }
     snap.info = out;
     auto bytes_out = bk::write_snapshot_body(snap);

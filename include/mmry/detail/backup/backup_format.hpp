@@ -5,9 +5,9 @@
 //
 //   MMRYBACKUP              "MMRYBKUP" | u32 format 1 | u32 0 | store header (88) | u32 CRC32C
 //   packs/<16 hex>.pack     "MMRYPACK", then entries: id (32) | u64 n | n bytes | u32 CRC32C of
-//                           id, n and the bytes
-//   packs/<16 hex>.index    "MMRYPIDX" | u32 count | count x { id (32) | u64 offset | u64 n } |
-//                           u32 CRC32C of all before
+//                           id, n and the bytes; then the pack's index: "MMRYPIDX" | u32 count |
+//                           count x { id (32) | u64 offset | u64 n } | u32 CRC32C of the index;
+//                           then u64 offset of the index | "MMRYPEND"
 //   snapshots/<8 digits>    "MMRYSNAP" | u32 format 1 | the backup_info fields | u32 current
 //                           dictionary | u32 item count | items | u32 CRC32C of all before |
 //                           32-byte check: HMAC-SHA256 (encrypted store) or SHA-256 of all before
@@ -45,6 +45,8 @@ using tables::writer;
 inline constexpr char repository_magic[8] = {'M', 'M', 'R', 'Y', 'B', 'K', 'U', 'P'};
 inline constexpr char pack_magic[8] = {'M', 'M', 'R', 'Y', 'P', 'A', 'C', 'K'};
 inline constexpr char index_magic[8] = {'M', 'M', 'R', 'Y', 'P', 'I', 'D', 'X'};
+inline constexpr char pack_end_magic[8] = {'M', 'M', 'R', 'Y', 'P', 'E', 'N', 'D'};
+inline constexpr std::size_t pack_trailer = 16;
 inline constexpr char snapshot_magic[8] = {'M', 'M', 'R', 'Y', 'S', 'N', 'A', 'P'};
 inline constexpr std::uint32_t repository_format = 1;
 inline constexpr std::size_t repository_header_size = 16 + format::store_header_size + 4;
@@ -116,6 +118,7 @@ inline std::string write_index(const std::vector<index_entry>& entries) {
     w.u32(crc_of(bytes_of(w.str())));
     return std::move(w.str());
 }
+/// The index of a pack whose entries end at `pack_size` (where the index starts).
 inline std::vector<index_entry> parse_index(std::span<const std::byte> in, const std::string& what,
                                             std::uint64_t pack_size) {
     if (in.size() < 16) throw error(errc::corrupt, what + " is too short for a pack index");

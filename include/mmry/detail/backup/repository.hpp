@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -156,17 +157,9 @@ class repository {
     /// Loads every pack's index: which pieces the repository holds, and where.
     void load() {
         where_.clear();
-        for (const auto pack : packs()) {
-            const std::string ipath = index_path(pack);
-            std::uint64_t size = 0;
-            try {
-                size = fs::file_size(pack_path(pack));
-            } catch (const fs::filesystem_error&) {
-                continue;  // an index whose pack is gone (a prune cut short): clean() removes it
-            }
-            for (const auto& e : parse_index(read_file(ipath), ipath, size))
+        for (const auto pack : packs())
+            for (const auto& e : pack_index(pack))
                 where_.try_emplace(e.id, location{pack, e.offset, e.size});
-        }
     }
     const location* find(const piece_id& id) const {
         const auto it = where_.find(id);
@@ -183,7 +176,7 @@ class repository {
         return read_at(*at, id, true);
     }
 
-    /// Writes pieces into a new pack file; finish() names it and its index.
+    /// Writes pieces into a new pack file, its index at its end; finish() names it.
     class pack_writer {
       public:
         pack_writer(repository& r, bool sync) : r_(r), sync_(sync) {
@@ -192,9 +185,7 @@ class repository {
             tmp_ = r_.pack_path(pack_) + ".tmp";
             fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
             if (fd_ < 0) io_failure("creating", tmp_);
-            buffer_.assign(reinterpret_cast<const std::byte*>(pack_magic),
-                           reinterpret_cast<const std::byte*>(pack_magic) + 8);
-            size_ = 8;
+            own(std::as_bytes(std::span(pack_magic)));
         }
         pack_writer(const pack_writer&) = delete;
         pack_writer& operator=(const pack_writer&) = delete;
@@ -204,7 +195,9 @@ class repository {
                 ::unlink(tmp_.c_str());
             }
         }
-        void add(const piece_id& id, std::span<const std::byte> b) {
+        /// Adds piece `id`. With `pinned`, its bytes are written from where they are (they must
+        /// stay there until finish() or the writer's end); otherwise they are copied.
+        void add(const piece_id& id, std::span<const std::byte> b, bool pinned = false) {
             std::byte head[entry_head];
             std::memcpy(head, id.data(), 32);
             store_le<std::uint64_t>(head + 32, b.size());
@@ -212,44 +205,87 @@ class repository {
             std::byte tail[4];
             store_le<std::uint32_t>(tail, crc);
             entries_.push_back({id, size_, b.size()});
-            append(head);
-            append(b);
-            append(tail);
+            own(head);
+            if (pinned) {
+                parts_.push_back({b.data(), 0, b.size()});
+                size_ += b.size();
+                pending_ += b.size();
+            } else {
+                own(b);
+            }
+            own(tail);
+            if (pending_ >= (4u << 20) || parts_.size() >= 900) flush();
         }
         std::uint64_t size() const noexcept { return size_; }
-        std::size_t count() const noexcept { return entries_.size(); }
-        /// Flushes and names the pack and its index; the repository now finds its pieces.
+        /// Writes the pack's index, flushes the pack and names it: the repository now finds its
+        /// pieces. The name is durable once the repository's sync_packs() returns.
         void finish() {
+            const auto index = write_index(entries_);
+            std::byte trailer[pack_trailer];
+            store_le<std::uint64_t>(trailer, size_);
+            std::memcpy(trailer + 8, pack_end_magic, 8);
+            own(bytes_of(index));
+            own(trailer);
             flush();
             if (sync_ && ::fdatasync(fd_) != 0) io_failure("flushing", tmp_);
             ::close(std::exchange(fd_, -1));
             const std::string path = r_.pack_path(pack_);
             if (::rename(tmp_.c_str(), path.c_str()) != 0) io_failure("naming", path);
-            const auto index = write_index(entries_);
-            write_file(r_.index_path(pack_), bytes_of(index), sync_);
-            if (sync_) sync_dir(r_.dir_ + "/packs");
+            r_.named_ = true;
             for (const auto& e : entries_)
                 r_.where_.try_emplace(e.id, location{pack_, e.offset, e.size});
         }
 
       private:
-        void append(std::span<const std::byte> b) {
+        // A part of what is to be written: bytes elsewhere, or a range of buffer_.
+        struct part {
+            const std::byte* external;
+            std::size_t offset, n;
+        };
+        void own(std::span<const std::byte> b) {
+            parts_.push_back({nullptr, buffer_.size(), b.size()});
             buffer_.insert(buffer_.end(), b.begin(), b.end());
             size_ += b.size();
-            if (buffer_.size() >= (4u << 20)) flush();
+            pending_ += b.size();
         }
         void flush() {
-            write_all(fd_, buffer_, tmp_);
+            std::vector<iovec> io;
+            io.reserve(parts_.size());
+            for (const auto& p : parts_)
+                io.push_back(
+                    {const_cast<std::byte*>(p.external ? p.external : buffer_.data() + p.offset),
+                     p.n});
+            std::size_t i = 0;
+            while (i < io.size()) {
+                const int count = static_cast<int>(std::min<std::size_t>(io.size() - i, 1024));
+                const auto n = ::writev(fd_, io.data() + i, count);
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0) io_failure("writing", tmp_);
+                auto left = static_cast<std::size_t>(n);
+                while (i < io.size() && left >= io[i].iov_len) left -= io[i++].iov_len;
+                if (left > 0) {
+                    io[i].iov_base = static_cast<char*>(io[i].iov_base) + left;
+                    io[i].iov_len -= left;
+                }
+            }
+            parts_.clear();
             buffer_.clear();
+            pending_ = 0;
         }
         repository& r_;
         bool sync_;
-        std::uint64_t pack_ = 0, size_ = 0;
+        std::uint64_t pack_ = 0, size_ = 0, pending_ = 0;
         std::string tmp_;
         int fd_ = -1;
         bytes buffer_;
+        std::vector<part> parts_;
         std::vector<index_entry> entries_;
     };
+
+    /// Makes the names of the packs finished so far durable (before a snapshot names them).
+    void sync_packs() {
+        if (std::exchange(named_, false)) sync_dir(dir_ + "/packs");
+    }
 
     // ---- snapshots -----------------------------------------------------------------------
 
@@ -283,6 +319,7 @@ class repository {
         return read_snapshot(n, [](auto, auto) {});
     }
     void write_snapshot(std::uint64_t n, std::span<const std::byte> b, bool sync) {
+        if (sync) sync_packs();
         write_file(snapshot_path(n), b, sync);
         if (sync) sync_dir(dir_ + "/snapshots");
     }
@@ -370,9 +407,6 @@ class repository {
     std::string pack_path(std::uint64_t p) const {
         return dir_ + "/packs/" + pack_name(p) + ".pack";
     }
-    std::string index_path(std::uint64_t p) const {
-        return dir_ + "/packs/" + pack_name(p) + ".index";
-    }
 
     // The lock is a file of its own: the header is written by renaming a new file over it.
     void lock(bool create) {
@@ -391,35 +425,53 @@ class repository {
         if (rc != 0) io_failure("locking", path);
     }
 
-    /// The packs that have an index, by name.
+    /// The packs, by name.
     std::vector<std::uint64_t> packs() const {
         std::vector<std::uint64_t> out;
         for (const auto& e : fs::directory_iterator(dir_ + "/packs")) {
             const auto name = e.path().filename().string();
-            if (name.size() != 22 || name.substr(16) != ".index") continue;
+            if (name.size() != 21 || !name.ends_with(".pack")) continue;
             out.push_back(std::stoull(name.substr(0, 16), nullptr, 16));
         }
         return out;
     }
 
-    /// Removes what a writer cut short left: temporary files, packs without an index (named
-    /// but not indexed) and indices without a pack (a prune that removed the pack).
+    /// Removes what a writer cut short left: its temporary files.
     void clean() {
-        std::set<std::string> names;
         for (const auto* sub : {"/packs", "/snapshots"})
-            for (const auto& e : fs::directory_iterator(dir_ + sub)) {
-                const auto path = e.path().string();
-                if (path.ends_with(".tmp"))
-                    ::unlink(path.c_str());
-                else
-                    names.insert(path);
+            for (const auto& e : fs::directory_iterator(dir_ + sub))
+                if (e.path().string().ends_with(".tmp")) ::unlink(e.path().c_str());
+    }
+
+    /// The index at the end of a pack.
+    std::vector<index_entry> pack_index(std::uint64_t pack) const {
+        const std::string path = pack_path(pack);
+        const int fd = pack_fd(pack);
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) io_failure("reading the size of", path);
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        auto read = [&](std::uint64_t at, std::size_t n) {
+            bytes b(n);
+            std::size_t got = 0;
+            while (got < n) {
+                const auto r = ::pread(fd, b.data() + got, n - got, static_cast<off_t>(at + got));
+                if (r < 0 && errno == EINTR) continue;
+                if (r < 0) io_failure("reading", path);
+                if (r == 0) throw error(errc::corrupt, path + " ends before its index");
+                got += static_cast<std::size_t>(r);
             }
-        for (const auto& n : names) {
-            if (n.ends_with(".pack") && !names.contains(n.substr(0, n.size() - 5) + ".index"))
-                ::unlink(n.c_str());
-            if (n.ends_with(".index") && !names.contains(n.substr(0, n.size() - 6) + ".pack"))
-                ::unlink(n.c_str());
-        }
+            return b;
+        };
+        if (size < 8 + pack_trailer)
+            throw error(errc::corrupt,
+                        path + " is " + std::to_string(size) + " bytes, too short for a pack");
+        const auto trailer = read(size - pack_trailer, pack_trailer);
+        const auto at = load_le<std::uint64_t>(trailer.data());
+        if (std::memcmp(trailer.data() + 8, pack_end_magic, 8) != 0 || at < 8 ||
+            at > size - pack_trailer)
+            throw error(errc::corrupt, path + " does not end with a pack trailer");
+        return parse_index(read(at, static_cast<std::size_t>(size - pack_trailer - at)),
+                           path + " (its index)", at);
     }
 
     int pack_fd(std::uint64_t pack) const {
@@ -471,9 +523,9 @@ class repository {
             }
         }
         for (const auto pack : packs()) {
-            const std::string ipath = index_path(pack), ppath = pack_path(pack);
+            const std::string ppath = pack_path(pack);
             const std::uint64_t size = fs::file_size(ppath);
-            const auto entries = parse_index(read_file(ipath), ipath, size);
+            const auto entries = pack_index(pack);
             std::uint64_t dead = 0;
             std::size_t kept = 0;
             for (const auto& e : entries) {
@@ -489,13 +541,11 @@ class repository {
                     if (live.contains(e.id))
                         w.add(e.id, read_at(location{pack, e.offset, e.size}, e.id, false));
                 w.finish();
+                sync_packs();  // the new pack's name before the old pack goes
                 ++out.pack_files_rewritten;
             } else {
                 ++out.pack_files_removed;
             }
-            // The index first: a crash between the two leaves a pack without one, which clean()
-            // removes; never an index naming a pack that is gone.
-            if (::unlink(ipath.c_str()) != 0) io_failure("removing", ipath);
             if (auto it = packs_open_.find(pack); it != packs_open_.end()) {
                 ::close(it->second);
                 packs_open_.erase(it);
@@ -520,6 +570,7 @@ class repository {
 
     std::string dir_;
     bool write_;
+    bool named_ = false;  // packs named since the last sync_packs()
     lock_file lock_;
     std::array<std::byte, format::store_header_size> header_{};
     std::unordered_map<piece_id, location, id_hash> where_;
