@@ -21,6 +21,8 @@
 // Errors: mmry::error; errc::not_found for a directory that holds no repository, errc::corrupt
 // for a damaged or foreign piece, naming the file (and the entry) at fault.
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,30 @@ inline std::vector<backup_info> list_backups(const std::string& dir) {
     std::vector<backup_info> out;
     for (const auto n : r.snapshots()) out.push_back(r.read_snapshot(n).info);
     return out;
+}
+
+/// The backup restore() takes for `r` (number, as_of_sequence and as_of_time; the latest when
+/// none is set). Throws errc::not_found when there is none, naming what was asked for.
+inline backup_info find_backup(const std::string& dir, const restore_options& r) {
+    detail::backup::repository repo(dir, false);
+    std::optional<backup_info> chosen;
+    for (const auto n : repo.snapshots()) {
+        if (r.number && n != *r.number) continue;
+        const auto info = repo.read_snapshot(n).info;
+        if (r.as_of_sequence && info.sequence > *r.as_of_sequence) continue;
+        if (r.as_of_time && info.time_ns > std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                               r.as_of_time->time_since_epoch())
+                                               .count())
+            continue;
+        chosen = info;
+    }
+    if (!chosen)
+        throw error(errc::not_found,
+                    "backup repository " + dir + " holds no backup " +
+                        (r.number                           ? std::to_string(*r.number)
+                         : r.as_of_sequence || r.as_of_time ? "as old as the one asked for"
+                                                            : std::string("at all")));
+    return *chosen;
 }
 
 /// Removes the backups `o` does not keep, then the pieces no kept backup lists: pack files that

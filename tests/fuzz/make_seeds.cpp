@@ -28,6 +28,7 @@
 #include <mmry/cipher/none.hpp>
 #include <mmry/codec/frame_codec.hpp>
 #include <mmry/compress/zstd.hpp>
+#include <mmry/detail/backup/repository.hpp>
 #include <mmry/detail/pages/hash_bucket.hpp>
 #include <mmry/detail/pages/tree_node.hpp>
 #include <mmry/format/manifest.hpp>
@@ -180,6 +181,34 @@ void store_header_seed(const std::string& name) {
     mmry::basic_store<Traits> s(import_options<Traits>());
     const auto h = mmry::detail::store_access::header_bytes(s);
     write("store_header", name, h);
+}
+
+/// A repository of two backups of a store like the import target's: its header, snapshots,
+/// packs and a pack's index, each in the form of the backup target (a kind byte first).
+template <class Traits>
+void backup_seeds(const std::string& name) {
+    mmry::basic_store<Traits> s(import_options<Traits>());
+    fill(s);
+    const auto dir = fs::temp_directory_path() / ("mmry-seeds-backup-" + name);
+    fs::remove_all(dir);
+    s.backup(dir.string(), {.sync = false});
+    s.put("user/1", text(300, 9));
+    s.backup(dir.string(), {.sync = false});
+    const auto file = [](const fs::path& p) { return mmry::detail::backup::read_file(p.string()); };
+    write("backup", "header-" + name, cat({u8(0), file(dir / "MMRYBACKUP")}));
+    for (const auto& e : fs::directory_iterator(dir / "snapshots"))
+        write("backup", "snapshot-" + name + "-" + e.path().filename().string(),
+              cat({u8(2), file(e.path())}));
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(dir / "packs")) {
+        const bytes pack = file(e.path());
+        const std::string tag = name + "-" + std::to_string(n++);
+        write("backup", "pack-" + tag, cat({u8(3), pack}));
+        const auto at = mmry::detail::load_le<std::uint64_t>(pack.data() + pack.size() - 16);
+        const byte_view index(pack.data() + at, pack.size() - 16 - at);
+        write("backup", "index-" + tag, cat({u8(1), le(at, 4), index}));
+    }
+    fs::remove_all(dir);
 }
 
 /// Exports of a store like the import target's: every key after fill(), then a new value of
@@ -368,6 +397,9 @@ int main(int argc, char** argv) {
     store_ops_seeds();
     page_node_seeds();
     page_ops_seeds();
+    backup_seeds<mmry::default_traits>("plain");
+    backup_seeds<sealed_traits>("sealed");
+    backup_seeds<folding_traits>("folding");
     std::printf("make_seeds: wrote %zu files under %s\n", written, root.c_str());
     return 0;
 }

@@ -30,7 +30,8 @@
     X(import)                \
     X(store_ops)             \
     X(page_nodes)            \
-    X(page_ops)
+    X(page_ops)              \
+    X(backup)
 
 #define MMRY_FUZZ_DECLARE(name) \
     extern "C" int mmry_fuzz_##name(const std::uint8_t* data, std::size_t size);

@@ -162,6 +162,51 @@ echo "not a dump" >junk.dump
 expect 2 "$mmry" load plain junk.dump
 contains err.txt "not an mmry dump"
 
+# ---- backups ---------------------------------------------------------------------------------
+# The encrypted store (ordered index, versions) backed up twice, listed, restored into shared
+# memory with the other index, checked, damaged, pruned.
+expect 0 "$mmry" backup sealed repo --json
+json out.txt 'doc["number"] == 1 and doc["keys"] >= 2 and doc["written_records"] == doc["records"]'
+expect 0 "$mmry" put sealed later text.txt
+expect 0 "$mmry" backup sealed repo
+contains out.txt "backup #2 of sealed into repo"
+contains out.txt "wrote 1 pieces"
+expect 0 "$mmry" backups repo --json
+json out.txt 'len(lines) == 2 and lines[0]["number"] == 1 and lines[1]["sequence"] > lines[0]["sequence"]'
+expect 0 "$mmry" restore repo "shm:$shm-restored" --number 1 --index hashed --json
+json out.txt 'doc["backup"]["number"] == 1 and doc["keys"] == 2'
+expect 0 "$mmry" get "shm:$shm-restored" data/random -o back.bin
+cmp -s back.bin random.bin || fail "a restored value differs"
+expect 1 "$mmry" get "shm:$shm-restored" later
+expect 0 "$mmry" stat "shm:$shm-restored" --json
+json out.txt 'doc["composition"]["index"] == "hashed" and doc["composition"]["cipher"] == "xchacha20_poly1305"'
+expect 2 "$mmry" restore repo "shm:$shm-restored"
+contains err.txt "replace"
+expect 0 "$mmry" restore repo "shm:$shm-restored" --replace
+expect 0 "$mmry" get "shm:$shm-restored" later -o back.txt
+cmp -s back.txt text.txt || fail "the latest backup lacks a value"
+MMRY_KEY="wrong horse" expect 2 "$mmry" restore repo restored-wrong
+contains err.txt "not the key"
+[[ ! -e restored-wrong ]] || fail "a failed restore left a store behind"
+expect 2 "$mmry" backup plain repo
+contains err.txt "holds the backups of store"
+expect 0 "$mmry" check-backups repo --json
+json out.txt 'doc["ok"] and doc["backups"] == 2'
+cp -r repo repo-damaged
+pack=$(ls repo-damaged/packs/*.pack | head -1)
+printf '\xff' | dd of="$pack" bs=1 seek=200 conv=notrunc status=none
+expect 1 "$mmry" check-backups repo-damaged
+contains out.txt "problem:"
+expect 2 "$mmry" restore repo-damaged restored-damaged
+contains err.txt "$pack"
+expect 0 "$mmry" prune repo --keep-last 1 --json
+json out.txt 'doc["kept"] == [2] and doc["removed"] == [1]'
+expect 2 "$mmry" prune repo
+contains err.txt "keep nothing"
+expect 2 "$mmry" backups no-such-repo
+contains err.txt "no backup repository"
+"$mmry" --help >/dev/null 2>&1 || true
+
 # ---- keys ------------------------------------------------------------------------------------
 MMRY_KEY="wrong horse" expect 2 "$mmry" stat sealed
 contains err.txt "not the key it was created with"

@@ -22,6 +22,7 @@
 #include <mmry/format/store_header.hpp>
 #include <mmry/store.hpp>
 
+#include "backups.hpp"
 #include "dump_stream.hpp"
 #include "output.hpp"
 #include "request.hpp"
@@ -110,6 +111,8 @@ class commands {
         if (c == "load") return load();
         if (c == "verify") return verify();
         if (c == "create") return created();
+        if (c == "backup") return backup();
+        if (c == "restore") return restored();
         throw mmry::error(mmry::errc::invalid_argument, "unknown command " + c);
     }
 
@@ -535,6 +538,34 @@ class commands {
             for (const auto& p : report.problems) fmt::print("problem: {}\n", p);
         }
         return report.ok() ? ok : not_found;
+    }
+
+    int backup() {
+        const auto b = s_.backup(r_.repository, {.sync = !r_.no_sync});
+        if (r_.json) {
+            auto j = backup_json(b);
+            j["written_records"] = b.written_records;
+            j["pack_files"] = b.pack_files;
+            print_json(j);
+        } else {
+            fmt::print(
+                "backup #{} of {} into {}: sequence {}, {} keys, {} pieces ({} bytes); "
+                "wrote {} pieces ({} bytes)\n",
+                b.number, r_.store.shown, r_.repository, b.sequence, b.keys, b.records,
+                b.stored_bytes, b.written_records, b.written_bytes);
+        }
+        return ok;
+    }
+
+    int restored() {
+        const auto b = mmry::find_backup(r_.repository, restore_options(r_));
+        if (r_.json)
+            print_json(
+                {{"store", r_.store.shown}, {"backup", backup_json(b)}, {"keys", s_.size()}});
+        else
+            fmt::print("restored backup #{} (sequence {}) of {} into {}: {} keys\n", b.number,
+                       b.sequence, r_.repository, r_.store.shown, s_.size());
+        return ok;
     }
 
     int created() {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include <mmry/backup.hpp>
 #include <mmry/error.hpp>
 #include <mmry/inspect.hpp>
 
@@ -87,9 +88,9 @@ runner choose(const request& r, const fingerprint& f, std::string& layout) {
 std::uint8_t id_of(const request& r, std::size_t role, const std::string& name) {
     for (std::uint8_t id = 0; id < 5; ++id)
         if (!name.empty() && builtin_policy_name(role, id) == name) return id;
-    throw mmry::error(
-        mmry::errc::invalid_argument,
-        "create " + r.store.shown + ": no " + fingerprint::roles[role] + " named '" + name + "'");
+    throw mmry::error(mmry::errc::invalid_argument, r.command + " " + r.store.shown + ": no " +
+                                                        fingerprint::roles[role] + " named '" +
+                                                        name + "'");
 }
 
 /// The header `create` will write, as far as choose() reads it.
@@ -147,6 +148,14 @@ int dispatch(const request& r) {
     if (r.command == "create") {
         o.header.policies = planned(r);
         o.header.passphrase = r.passphrase_key;
+    } else if (r.command == "restore") {
+        // The backed-up store's composition, in the arena the target names (and the index asked
+        // for, if any).
+        mmry::detail::backup::repository repo(r.repository, false);
+        o.header = mmry::format::store_header::parse(repo.store_header(), r.repository);
+        o.header.policies.ids[arena_role] = r.store.arena == location::kind::mapped_file ? 3 : 2;
+        if (!r.restore_index.empty())
+            o.header.policies.ids[index_role] = id_of(r, index_role, r.restore_index);
     } else if (r.store.arena == location::kind::mapped_file) {
         if (!std::filesystem::exists(r.store.name))
             throw mmry::error(mmry::errc::not_found,

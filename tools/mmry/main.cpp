@@ -4,6 +4,8 @@
 //   mmry get STORE KEY [-o FILE] [--range OFF LEN]    mmry put STORE KEY [FILE] [--tag T] ...
 //   mmry rm STORE KEY...    mmry history STORE KEY    mmry dump STORE -o FILE   mmry load STORE
 //   FILE mmry verify STORE       mmry create STORE [--index ...] [--compressor ...] [--cipher ...]
+//   mmry backup STORE REPO  mmry restore REPO STORE [--number N] [--replace]  mmry backups REPO
+//   mmry prune REPO --keep-last N [--keep-daily N ...]   mmry check-backups REPO
 //
 // STORE is a mapped-file store's directory, or shm:NAME for a shared-memory store. Exit status:
 // 0 ok, 1 not found (a key, a version) or problems found (verify), 2 an error - printed as one
@@ -19,6 +21,7 @@
 #include <mmry/error.hpp>
 #include <mmry/version.hpp>
 
+#include "backups.hpp"
 #include "dispatch.hpp"
 #include "output.hpp"
 #include "request.hpp"
@@ -122,6 +125,40 @@ int main(int argc, char** argv) {
     json_flag(*verify, r);
     progress_flags(*verify, r);
 
+    auto* backup = app.add_subcommand(
+        "backup", "back the store up into a repository (only what the repository lacks)");
+    store_options(*backup, r, store);
+    json_flag(*backup, r);
+    backup->add_option("REPO", r.repository, "the backup repository (a directory)")->required();
+    backup->add_flag("--no-sync", r.no_sync,
+                     "do not flush the files written (faster; no power-cut promise)");
+
+    auto* restore = app.add_subcommand("restore", "make a store from a backup");
+    restore->add_option("REPO", r.repository, "the backup repository")->required();
+    store_options(*restore, r, store);
+    json_flag(*restore, r);
+    restore->add_option("--number", r.backup_number, "that backup (mmry backups lists them)");
+    restore->add_option("--as-of-sequence", r.as_of_sequence,
+                        "the latest backup whose sequence is at most this");
+    restore->add_flag("--replace", r.replace, "remove a store of that name first");
+    restore->add_option("--index", r.restore_index,
+                        "hashed or ordered (default: the backed-up store's)");
+
+    std::string repo_only;
+    auto* backups = app.add_subcommand("backups", "list the backups of a repository");
+    backups->add_option("REPO", repo_only, "the backup repository")->required();
+    json_flag(*backups, r);
+    auto* prune = app.add_subcommand("prune", "remove old backups and the pieces only they held");
+    prune->add_option("REPO", repo_only, "the backup repository")->required();
+    json_flag(*prune, r);
+    prune->add_option("--keep-last", r.keep_last, "the latest N backups");
+    prune->add_option("--keep-daily", r.keep_daily, "the latest backup of each of N days");
+    prune->add_option("--keep-weekly", r.keep_weekly, "... of each of N weeks");
+    prune->add_option("--keep-monthly", r.keep_monthly, "... of each of N months");
+    auto* check = app.add_subcommand("check-backups", "read and check every piece of every backup");
+    check->add_option("REPO", repo_only, "the backup repository")->required();
+    json_flag(*check, r);
+
     auto* create = app.add_subcommand("create", "make a new store of built-in policies");
     store_options(*create, r, store);
     json_flag(*create, r);
@@ -159,6 +196,15 @@ int main(int argc, char** argv) {
     }
     r.command = app.get_subcommands().front()->get_name();
     if (!key.empty()) r.keys.push_back(key);
+    if (!repo_only.empty()) {  // commands on a repository alone
+        try {
+            r.repository = repo_only;
+            return mmry_tool::repository_command(r);
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "mmry: {}\n", mmry_tool::reason(e));
+            return mmry_tool::failed;
+        }
+    }
     try {
         r.store = mmry_tool::parse_location(store);
         return mmry_tool::dispatch(r);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <mmry/backup_options.hpp>
+
 namespace mmry_tool {
 
 /// Exit statuses (README, "The mmry tool").
@@ -67,13 +69,31 @@ struct request {
     double watch_seconds = 0;       ///< stat --watch N
     std::uint64_t watch_count = 0;  ///< stat --count C (0: until interrupted)
 
+    // backup, restore, backups, prune, check-backups
+    std::string repository;                       ///< the backup repository's directory
+    bool no_sync = false;                         ///< backup --no-sync
+    std::optional<std::uint64_t> backup_number;   ///< restore --number
+    std::optional<std::uint64_t> as_of_sequence;  ///< restore --as-of-sequence
+    bool replace = false;                         ///< restore --replace
+    std::string restore_index;  ///< restore --index (empty: the backed-up store's)
+    std::uint64_t keep_last = 0, keep_daily = 0, keep_weekly = 0, keep_monthly = 0;  ///< prune
+
     // create
     composition_names composition;
     std::uint64_t capacity = std::uint64_t{64} << 20;
     std::uint64_t max_size = 0;
     std::string durability = "none";  ///< create: none, periodic or sync
     double flush_seconds = 1;         ///< create: the interval of durability periodic
-    bool passphrase_key = false;  ///< create: the key is a passphrase (else 32 bytes)
+    bool passphrase_key = false;      ///< create: the key is a passphrase (else 32 bytes)
 };
+
+/// What restore takes from the command line.
+inline mmry::restore_options restore_options(const request& r) {
+    mmry::restore_options o;
+    o.number = r.backup_number;
+    o.as_of_sequence = r.as_of_sequence;
+    o.replace = r.replace;
+    return o;
+}
 
 }  // namespace mmry_tool

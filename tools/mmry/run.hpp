@@ -28,9 +28,13 @@ int run_with(const request& r, const opening& o) {
         opts.durability = r.durability == "sync"       ? mmry::durability::sync
                           : r.durability == "periodic" ? mmry::durability::periodic
                                                        : mmry::durability::none;
-        opts.flush_interval = std::chrono::milliseconds(
-            static_cast<std::int64_t>(r.flush_seconds * 1000));
+        opts.flush_interval =
+            std::chrono::milliseconds(static_cast<std::int64_t>(r.flush_seconds * 1000));
         auto s = store::create(r.store.name, std::move(opts));
+        return commands<store>(s, r, o.header, o.layout).run();
+    }
+    if (r.command == "restore") {
+        auto s = store::restore(r.repository, r.store.name, std::move(opts), restore_options(r));
         return commands<store>(s, r, o.header, o.layout).run();
     }
     auto s = store::open(r.store.name, std::move(opts));

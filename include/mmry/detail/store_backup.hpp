@@ -155,29 +155,7 @@ basic_store<Traits> basic_store<Traits>::restore(const std::string& dir, std::st
     namespace bk = detail::backup;
     bk::repository repo(dir, false);
     const auto header = format::store_header::parse(repo.store_header(), dir);
-    // Which backup: the one asked for by number, or the latest within the bounds given.
-    std::optional<std::uint64_t> chosen;
-    for (const auto n : repo.snapshots()) {
-        if (r.number) {
-            if (n == *r.number) chosen = n;
-            continue;
-        }
-        if (r.as_of_sequence || r.as_of_time) {
-            const auto info = repo.read_snapshot(n).info;
-            if (r.as_of_sequence && info.sequence > *r.as_of_sequence) continue;
-            if (r.as_of_time && info.time_ns > std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                   r.as_of_time->time_since_epoch())
-                                                   .count())
-                continue;
-        }
-        chosen = n;
-    }
-    if (!chosen)
-        throw error(errc::not_found,
-                    "backup repository " + dir + " holds no backup " +
-                        (r.number                           ? std::to_string(*r.number)
-                         : r.as_of_sequence || r.as_of_time ? "as old as the one asked for"
-                                                            : std::string("at all")));
+    const auto chosen = find_backup(dir, r).number;
     if constexpr (shared) {
         if (state::exists(name)) {
             if (!r.replace)
@@ -189,10 +167,10 @@ basic_store<Traits> basic_store<Traits>::restore(const std::string& dir, std::st
     }
     basic_store s(state::create(name, std::move(opts), &header));
     try {
-        const auto snap = repo.read_snapshot(*chosen, [&](auto covered, auto check) {
+        const auto snap = repo.read_snapshot(chosen, [&](auto covered, auto check) {
             const auto expected = s.s_->codec.backup_hasher().hash(covered);
             if (!std::equal(check.begin(), check.end(), expected.begin()))
-                throw error(errc::corrupt, repo.snapshot_path(*chosen) +
+                throw error(errc::corrupt, repo.snapshot_path(chosen) +
                                                " fails its check: it was not written by this "
                                                "store's backup (or was altered since)");
         });

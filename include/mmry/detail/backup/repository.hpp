@@ -165,7 +165,13 @@ class repository {
         const auto it = where_.find(id);
         return it == where_.end() ? nullptr : &it->second;
     }
-    std::size_t pieces() const noexcept { return where_.size(); }
+    /// The ids of the pieces the repository holds (as load() found them).
+    std::vector<piece_id> ids() const {
+        std::vector<piece_id> out;
+        out.reserve(where_.size());
+        for (const auto& [id, at] : where_) out.push_back(id);
+        return out;
+    }
 
     /// The bytes of piece `id`, checked against its pack's checksum and its id.
     bytes read(const piece_id& id) const {
