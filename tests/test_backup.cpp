@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -103,7 +104,9 @@ TEST_CASE("backup: a folded, encrypted store with history restores into another 
     const auto report = s.backup(repo.path());
     CHECK(report.number == 1);
     CHECK(report.written_records == report.records);
-    CHECK(report.written_bytes == report.stored_bytes);
+    // Every piece, and the snapshot that lists them.
+    CHECK(report.written_bytes > report.stored_bytes);
+    CHECK(report.written_bytes < report.stored_bytes + 200 * 100);
     CHECK(report.stored_bytes >= s.stats().stored_bytes);  // every record, chunk and piece
     CHECK(report.sequence == last_seq(s));
 
@@ -322,7 +325,8 @@ TEST_CASE("backup: damaged pieces are refused, naming them; check_backups finds 
         // Drop the last item and make the CRC right again: only the HMAC can tell.
         const auto snap = repo.files("snapshots", "").at(0);
         auto bytes = mmry::detail::backup::read_file(snap);
-        auto parsed = mmry::detail::backup::parse_snapshot(bytes, snap, [](auto, auto) {});
+        auto parsed =
+            mmry::detail::backup::parse_snapshot(bytes, snap, [](auto, auto, const auto&) {});
         parsed.items.pop_back();
         auto body = mmry::detail::backup::write_snapshot_body(parsed);
         body.append(32, '\0');
@@ -369,6 +373,65 @@ TEST_CASE(
     CHECK(now.get(numbered("k/", 5)) == random_bytes(1000, 1005));
     for (const auto& f : fs::recursive_directory_iterator(repo.path()))
         CHECK_FALSE(f.path().string().ends_with(".tmp"));
+}
+
+TEST_CASE("backup: snapshots list changes since the one before; pruned links stay while needed",
+          "[backup]") {
+    mmry::store s;
+    repo_dir repo;
+    std::vector<std::map<std::string, mmry::bytes>> expected;
+    std::map<std::string, mmry::bytes> now;
+    auto put = [&](const std::string& k, const mmry::bytes& v) {
+        s.put(k, v);
+        now[k] = v;
+    };
+    for (int i = 0; i < 300; ++i) put(numbered("k/", i), random_bytes(200, std::uint64_t(i)));
+    for (int b = 0; b < 5; ++b) {
+        s.backup(repo.path());
+        expected.push_back(now);
+        for (int i = 0; i < 10; ++i)
+            put(numbered("k/", b * 37 + i), random_bytes(200, std::uint64_t(1000 * b + i)));
+        s.erase(numbered("k/", 299 - b));
+        now.erase(numbered("k/", 299 - b));
+    }
+    // The repository's own view, opened for each look (it holds a shared lock while open).
+    using raw = mmry::detail::backup::repository;
+    auto depth = [&](std::uint64_t n) { return raw(repo.path(), false).depth(n); };
+    auto pruned = [&] { return raw(repo.path(), false).pruned(); };
+    auto listed = [&] { return raw(repo.path(), false).snapshots(); };
+    CHECK(depth(1) == 0);
+    CHECK(depth(5) == 4);
+    const auto snapshot_size = [&](std::uint64_t n) {
+        return fs::file_size(raw(repo.path(), false).snapshot_path(n));
+    };
+    CHECK(snapshot_size(2) * 10 < snapshot_size(1));  // 11 changes of 300 items
+    auto restored = [&](std::uint64_t n) {
+        auto t = mmry::store::restore(repo.path(), "t", {}, {.number = n});
+        std::map<std::string, mmry::bytes> out;
+        for (const auto& e : t.list()) out[e.key] = *t.get(e.key);
+        return out;
+    };
+    for (std::uint64_t n = 1; n <= 5; ++n) {
+        INFO("backup " << n);
+        CHECK(restored(n) == expected[n - 1]);
+    }
+    const auto report = mmry::prune_backups(repo.path(), {.keep_last = 2});
+    CHECK(report.removed == std::vector<std::uint64_t>{1, 2, 3});
+    CHECK(pruned() == std::vector<std::uint64_t>{1, 2, 3});  // links of 4 and 5
+    CHECK(mmry::list_backups(repo.path()).size() == 2);
+    CHECK_THROWS_MATCHES(restored(2), mmry::error, is_error(errc::not_found, "no backup 2"));
+    CHECK(restored(4) == expected[3]);
+    CHECK(restored(5) == expected[4]);
+    CHECK(mmry::check_backups(repo.path()).ok());
+    // A long chain ends: the next snapshot lists every item, and the links before it go with
+    // the backups that needed them.
+    for (std::size_t b = 0; b < mmry::detail::backup::max_chain; ++b) s.backup(repo.path());
+    const auto last = mmry::list_backups(repo.path()).back().number;
+    CHECK(depth(last) < mmry::detail::backup::max_chain - 1);
+    mmry::prune_backups(repo.path(), {.keep_last = 1});
+    CHECK(listed() == std::vector<std::uint64_t>{last});
+    CHECK(pruned().size() == depth(last));
+    CHECK(restored(last) == now);
 }
 
 TEST_CASE("backup: prune keeps what it is asked to, and frees what nothing lists", "[backup]") {

@@ -377,8 +377,10 @@ class basic_store : private detail::store_engine<Traits> {
     /// gives: the backup reads one pinned state, and writers in every process go on meanwhile
     /// (they never wait for it; the pages it pins are not reused until it ends). Repository
     /// writers (another backup, a prune) wait for each other. Throws errc::io_error (naming the
-    /// file) when the file system fails; the earlier backups stay whole. O(stored bytes) reads,
-    /// O(bytes the repository lacks) writes; memory O(pieces) plus one pack's buffer.
+    /// file) when the file system fails; the earlier backups stay whole. The snapshot lists the
+    /// changes since the latest backup (docs/FORMAT.md, "Backups"). O(stored bytes) reads (and
+    /// SHA-256, on up to 4 threads), O(bytes the repository lacks) writes; memory O(pieces),
+    /// plus the records longer than a segment (gathered while the backup runs).
     backup_report backup(const std::string& dir, const backup_options& o = {}) const;
 
     /// Makes store `name` (of this composition: any arena and index, but the compressor, cipher,

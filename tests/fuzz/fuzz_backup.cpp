@@ -92,7 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 break;
             }
             case 2: {
-                const auto s = bk::parse_snapshot(in, "snapshot", [](auto, auto) {});
+                const auto s = bk::parse_snapshot(in, "snapshot", [](auto, auto, const auto&) {});
                 MMRY_FUZZ_CHECK(
                     same(bk::write_snapshot_body(s), in.first(in.size() - bk::check_size)),
                     "snapshot written again differs");

@@ -25,6 +25,26 @@
 
 namespace mmry {
 inline namespace v1 {
+namespace detail::backup {
+
+/// Checks a snapshot's 32-byte check as the store's codec computes it (an HMAC under the
+/// store's key when it is encrypted).
+template <class Codec>
+auto checked_by(const Codec& codec) {
+    return [&codec](std::span<const std::byte> covered, std::span<const std::byte> check,
+                    const std::string& what) {
+        const auto expected = codec.backup_hasher().hash(covered);
+        if (!std::equal(check.begin(), check.end(), expected.begin()))
+            throw error(errc::corrupt, what +
+                                           " fails its check: it was not written by a backup of "
+                                           "this store under this key (or was altered since)");
+    };
+}
+
+/// At most this many snapshots in a row list changes only; the next one lists every item.
+inline constexpr std::size_t max_chain = 32;
+
+}  // namespace detail::backup
 
 template <class Traits>
 backup_report basic_store<Traits>::backup(const std::string& dir, const backup_options& o) const {
@@ -32,10 +52,11 @@ backup_report basic_store<Traits>::backup(const std::string& dir, const backup_o
     const auto header = s_->pages->header_bytes().first(format::store_header_size);
     bk::repository repo(dir, header);
     repo.load();
-    const auto numbers = repo.snapshots();
+    const auto numbers = repo.snapshots(), pruned = repo.pruned();
 
     backup_report out;
-    out.number = numbers.empty() ? 1 : numbers.back() + 1;
+    out.number =
+        std::max(numbers.empty() ? 0 : numbers.back(), pruned.empty() ? 0 : pruned.back()) + 1;
     out.time_ns = now_ns();  // the store's clock (options::clock), as its records' times
     bk::snapshot snap;
     std::optional<bk::repository::pack_writer> pack;
@@ -130,6 +151,7 @@ backup_report basic_store<Traits>::backup(const std::string& dir, const backup_o
             bk::item it;
             it.kind = p.kind;
             it.arg = p.arg;
+            it.seq = p.seq;
             for (std::size_t i = p.first; i < at; ++i) it.chunks.push_back(file(pieces[i], ids[i]));
             it.id = file(pieces[at], ids[at]);
             snap.items.push_back(std::move(it));
@@ -140,8 +162,23 @@ backup_report basic_store<Traits>::backup(const std::string& dir, const backup_o
             ++out.pack_files;
         }
     }
+    // Unless the chain is long, the snapshot lists what changed since the latest one: what
+    // a small change writes stays small, whatever the number of keys.
+    if (!numbers.empty() && repo.depth(numbers.back()) + 1 < bk::max_chain) {
+        const auto base = repo.materialize(numbers.back(), bk::checked_by(s_->codec));
+        std::unordered_set<bk::piece_id, bk::id_hash> now, before;
+        for (const auto& it : snap.items) now.insert(it.id);
+        for (const auto& it : base.items) {
+            before.insert(it.id);
+            if (!now.contains(it.id)) snap.removed.push_back(it.id);
+        }
+        std::erase_if(snap.items, [&](const bk::item& it) { return before.contains(it.id); });
+        snap.parent = numbers.back();
+    }
+    auto bytes_out = bk::write_snapshot_body(snap);  // written_bytes counts the snapshot too
+    out.written_bytes += bytes_out.size() + bk::check_size;
     snap.info = out;
-    auto bytes_out = bk::write_snapshot_body(snap);
+    bytes_out = bk::write_snapshot_body(snap);
     const auto check = s_->codec.backup_hasher().hash(bk::bytes_of(bytes_out));
     bytes_out.append(reinterpret_cast<const char*>(check.data()), check.size());
     repo.write_snapshot(out.number, bk::bytes_of(bytes_out), o.sync);
@@ -167,13 +204,7 @@ basic_store<Traits> basic_store<Traits>::restore(const std::string& dir, std::st
     }
     basic_store s(state::create(name, std::move(opts), &header));
     try {
-        const auto snap = repo.read_snapshot(chosen, [&](auto covered, auto check) {
-            const auto expected = s.s_->codec.backup_hasher().hash(covered);
-            if (!std::equal(check.begin(), check.end(), expected.begin()))
-                throw error(errc::corrupt, repo.snapshot_path(chosen) +
-                                               " fails its check: it was not written by this "
-                                               "store's backup (or was altered since)");
-        });
+        const auto snap = repo.materialize(chosen, detail::backup::checked_by(s.s_->codec));
         repo.load();
         for (const auto& it : snap.items) {
             const bytes b = repo.read(it.id);

@@ -9,11 +9,15 @@
 //                           count x { id (32) | u64 offset | u64 n } | u32 CRC32C of the index;
 //                           then u64 offset of the index | "MMRYPEND"
 //   snapshots/<8 digits>    "MMRYSNAP" | u32 format 1 | the backup_info fields | u32 current
-//                           dictionary | u32 item count | items | u32 CRC32C of all before |
+//                           dictionary | u64 parent (0: none) | u32 removed count | removed ids
+//                           (32 each) | u32 item count | items | u32 CRC32C of all before |
 //                           32-byte check: HMAC-SHA256 (encrypted store) or SHA-256 of all before
+//                           (a snapshot with a parent lists what changed since the parent: the
+//                           items gone, by id, and the items new; a pruned snapshot that a kept
+//                           one still builds on is renamed <8 digits>.pruned)
 //   an item                 u8 kind (1 dictionary, 2 record) | u32 dictionary id or piece count |
-//                           id (32) | u32 chunk count | chunk ids (the pieces of a folded record
-//                           first, then its chunks)
+//                           u64 sequence | id (32) | u32 chunk count | chunk ids (the pieces of a
+//                           folded record first, then its chunks)
 //
 // An id is the SHA-256 of a piece's stored bytes.
 
@@ -150,6 +154,7 @@ struct item {
     static constexpr std::uint8_t dictionary = 1, record = 2;
     std::uint8_t kind = record;
     std::uint32_t arg = 0;  ///< the dictionary's id, or a folded record's piece count
+    std::uint64_t seq = 0;  ///< the record's sequence number (0 for a dictionary)
     piece_id id{};
     std::vector<piece_id> chunks;  ///< a folded record's pieces, then its chunks
 };
@@ -157,7 +162,9 @@ struct item {
 struct snapshot {
     backup_info info;
     std::uint32_t current_dictionary = 0;
-    std::vector<item> items;
+    std::uint64_t parent = 0;       ///< the snapshot this one lists changes from (0: none)
+    std::vector<piece_id> removed;  ///< ids of the parent's items gone since
+    std::vector<item> items;        ///< all items (no parent), or the items new since the parent
 };
 
 /// A snapshot's bytes up to its check, and the CRC after them.
@@ -170,10 +177,14 @@ inline std::string write_snapshot_body(const snapshot& s) {
                             i.records, i.stored_bytes, i.written_bytes})
         w.u64(v);
     w.u32(s.current_dictionary);
+    w.u64(s.parent);
+    w.u32(static_cast<std::uint32_t>(s.removed.size()));
+    for (const auto& id : s.removed) w.raw(id.data(), id.size());
     w.u32(static_cast<std::uint32_t>(s.items.size()));
     for (const auto& it : s.items) {
         w.u8(it.kind);
         w.u32(it.arg);
+        w.u64(it.seq);
         w.raw(it.id.data(), it.id.size());
         w.u32(static_cast<std::uint32_t>(it.chunks.size()));
         for (const auto& c : it.chunks) w.raw(c.data(), c.size());
@@ -182,17 +193,17 @@ inline std::string write_snapshot_body(const snapshot& s) {
     return std::move(w.str());
 }
 
-/// Parses a snapshot; `check`, when given, receives the bytes its 32-byte check covers and
-/// that check, and throws when they disagree.
+/// Parses a snapshot; `check` receives the bytes its 32-byte check covers, that check and
+/// `what`, and throws when they disagree.
 template <class Check>
 snapshot parse_snapshot(std::span<const std::byte> in, const std::string& what, Check&& check) {
-    if (in.size() < 8 + 4 + 7 * 8 + 8 + 4 + check_size)
+    if (in.size() < 8 + 4 + 7 * 8 + 4 + 8 + 4 + 4 + 4 + check_size)
         throw error(errc::corrupt,
                     what + " is " + std::to_string(in.size()) + " bytes, too short for a snapshot");
     const auto body = in.first(in.size() - check_size - 4);
     if (crc_of(body) != load_le<std::uint32_t>(body.data() + body.size()))
         throw error(errc::corrupt, what + " fails its checksum");
-    check(in.first(in.size() - check_size), in.last(check_size));
+    check(in.first(in.size() - check_size), in.last(check_size), what);
     reader r(body, what);
     expect_magic(r, snapshot_magic, what);
     const auto version = r.u32();
@@ -209,9 +220,19 @@ snapshot parse_snapshot(std::span<const std::byte> in, const std::string& what, 
     i.stored_bytes = r.u64();
     i.written_bytes = r.u64();
     s.current_dictionary = r.u32();
+    s.parent = r.u64();
+    if (s.parent >= i.number)
+        throw error(errc::corrupt, what + " builds on backup " + std::to_string(s.parent) +
+                                       ", not an earlier one");
+    const std::uint32_t gone = r.u32();
+    if (std::uint64_t{gone} * 32 > r.rest().size())
+        throw error(errc::corrupt, what + " counts " + std::to_string(gone) +
+                                       " removed items that its bytes do not hold");
+    s.removed.resize(gone);
+    for (auto& id : s.removed) std::memcpy(id.data(), r.take(32).data(), 32);
     const std::uint32_t n = r.u32();
-    // Each item takes at least 41 bytes: a count no body can hold is refused before reserving.
-    if (std::uint64_t{n} * 41 > r.rest().size())
+    // Each item takes at least 49 bytes: a count no body can hold is refused before reserving.
+    if (std::uint64_t{n} * 49 > r.rest().size())
         throw error(errc::corrupt, what + " counts " + std::to_string(n) + " items in " +
                                        std::to_string(r.rest().size()) + " bytes");
     s.items.resize(n);
@@ -221,6 +242,7 @@ snapshot parse_snapshot(std::span<const std::byte> in, const std::string& what, 
             throw error(errc::corrupt,
                         what + " lists an item of unknown kind " + std::to_string(it.kind));
         it.arg = r.u32();
+        it.seq = r.u64();
         std::memcpy(it.id.data(), r.take(32).data(), 32);
         const std::uint32_t c = r.u32();
         if (std::uint64_t{c} * 32 > r.rest().size() || (it.kind == item::record && it.arg > c))

@@ -295,26 +295,19 @@ class repository {
 
     // ---- snapshots -----------------------------------------------------------------------
 
-    /// The numbers of the snapshots, in ascending order.
-    std::vector<std::uint64_t> snapshots() const {
-        std::vector<std::uint64_t> out;
-        for (const auto& e : fs::directory_iterator(dir_ + "/snapshots")) {
-            const auto name = e.path().filename().string();
-            if (name.size() != 8 ||
-                !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
-                continue;
-            out.push_back(std::stoull(name));
-        }
-        std::sort(out.begin(), out.end());
-        return out;
-    }
+    /// The numbers of the backups (snapshots not pruned), in ascending order.
+    std::vector<std::uint64_t> snapshots() const { return numbered(false); }
+    /// The numbers of pruned snapshots that kept ones still build on.
+    std::vector<std::uint64_t> pruned() const { return numbered(true); }
+
     std::string snapshot_path(std::uint64_t n) const {
         return dir_ + "/snapshots/" + snapshot_name(n);
     }
-    /// Snapshot n, its checksum checked (and its 32-byte check by `check`).
+    /// Snapshot n (pruned or not), its checksum checked (and its 32-byte check by `check`).
     template <class Check>
     snapshot read_snapshot(std::uint64_t n, Check&& check) const {
-        const std::string path = snapshot_path(n);
+        std::string path = snapshot_path(n);
+        if (!fs::exists(path) && fs::exists(path + ".pruned")) path += ".pruned";
         auto s = parse_snapshot(read_file(path), path, std::forward<Check>(check));
         if (s.info.number != n)
             throw error(errc::corrupt,
@@ -322,8 +315,50 @@ class repository {
         return s;
     }
     snapshot read_snapshot(std::uint64_t n) const {
-        return read_snapshot(n, [](auto, auto) {});
+        return read_snapshot(n, [](auto, auto, const auto&) {});
     }
+
+    /// Snapshot n with every item it holds: its own, or those of the snapshots it builds on with
+    /// the changes of each applied; dictionaries first, then records by sequence number. Every
+    /// snapshot of the chain is checked by `check`.
+    template <class Check>
+    snapshot materialize(std::uint64_t n, Check&& check) const {
+        std::vector<snapshot> chain;
+        for (std::uint64_t at = n;;) {
+            chain.push_back(read_snapshot(at, check));
+            if (chain.back().parent == 0) break;
+            at = chain.back().parent;  // < at: parse_snapshot refuses another
+        }
+        std::unordered_map<piece_id, item, id_hash> items;
+        for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+            for (const auto& id : it->removed)
+                if (items.erase(id) == 0)
+                    throw error(errc::corrupt, snapshot_path(it->info.number) + " removes piece " +
+                                                   hex(std::span(id).first(8)) + ", which backup " +
+                                                   std::to_string(it->parent) + " does not hold");
+            for (auto& i : it->items) items.insert_or_assign(i.id, std::move(i));
+        }
+        snapshot out = std::move(chain.front());
+        out.parent = 0;
+        out.removed.clear();
+        out.items.clear();
+        for (auto& [id, i] : items) out.items.push_back(std::move(i));
+        std::sort(out.items.begin(), out.items.end(), [](const item& a, const item& b) {
+            if (a.kind != b.kind) return a.kind < b.kind;  // dictionaries first
+            return a.kind == item::dictionary ? a.arg < b.arg : a.seq < b.seq;
+        });
+        return out;
+    }
+    snapshot materialize(std::uint64_t n) const {
+        return materialize(n, [](auto, auto, const auto&) {});
+    }
+    /// How many snapshots snapshot n builds on (0: none).
+    std::size_t depth(std::uint64_t n) const {
+        std::size_t d = 0;
+        for (auto s = read_snapshot(n); s.parent != 0; s = read_snapshot(s.parent)) ++d;
+        return d;
+    }
+
     void write_snapshot(std::uint64_t n, std::span<const std::byte> b, bool sync) {
         if (sync) sync_packs();
         write_file(snapshot_path(n), b, sync);
@@ -358,15 +393,29 @@ class repository {
         by_period(o.keep_daily, day);
         by_period(o.keep_weekly, 7 * day);
         by_period(o.keep_monthly, 30 * day);
+        // The snapshots the kept ones build on stay, as pruned (listed nowhere, restorable from
+        // nowhere, read only as links of a chain); the others go.
+        std::set<std::uint64_t> links;
+        for (const auto n : keep)
+            for (auto s = read_snapshot(n); s.parent != 0; s = read_snapshot(s.parent))
+                links.insert(s.parent);
         for (auto it = all.rbegin(); it != all.rend(); ++it) {
-            if (keep.contains(it->number)) {
-                out.kept.push_back(it->number);
+            const auto n = it->number;
+            if (keep.contains(n)) {
+                out.kept.push_back(n);
                 continue;
             }
-            if (::unlink(snapshot_path(it->number).c_str()) != 0)
-                io_failure("removing", snapshot_path(it->number));
-            out.removed.push_back(it->number);
+            const std::string path = snapshot_path(n);
+            const int rc = links.contains(n) ? ::rename(path.c_str(), (path + ".pruned").c_str())
+                                             : ::unlink(path.c_str());
+            if (rc != 0) io_failure("removing", path);
+            out.removed.push_back(n);
         }
+        for (const auto n : pruned())
+            if (!links.contains(n)) {
+                const std::string path = snapshot_path(n) + ".pruned";
+                if (::unlink(path.c_str()) != 0) io_failure("removing", path);
+            }
         sync_dir(dir_ + "/snapshots");
         collect(out);
         return out;
@@ -386,7 +435,7 @@ class repository {
             ++out.backups;
             snapshot s;
             try {
-                s = read_snapshot(n);
+                s = materialize(n);
             } catch (const error& e) {
                 out.problems.push_back(e.what());
                 continue;
@@ -409,6 +458,20 @@ class repository {
     }
 
   private:
+    std::vector<std::uint64_t> numbered(bool pruned) const {
+        std::vector<std::uint64_t> out;
+        for (const auto& e : fs::directory_iterator(dir_ + "/snapshots")) {
+            const auto name = e.path().filename().string();
+            if (name.size() != (pruned ? 15 : 8) || (pruned && !name.ends_with(".pruned")) ||
+                !std::all_of(name.begin(), name.begin() + 8,
+                             [](char c) { return c >= '0' && c <= '9'; }))
+                continue;
+            out.push_back(std::stoull(name.substr(0, 8)));
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
     std::string header_path() const { return dir_ + "/MMRYBACKUP"; }
     std::string pack_path(std::uint64_t p) const {
         return dir_ + "/packs/" + pack_name(p) + ".pack";
@@ -522,7 +585,7 @@ class repository {
     void collect(prune_report& out) {
         std::set<piece_id> live;
         for (const auto n : snapshots()) {
-            const auto s = read_snapshot(n);
+            const auto s = materialize(n);
             for (const auto& it : s.items) {
                 live.insert(it.id);
                 live.insert(it.chunks.begin(), it.chunks.end());
