@@ -149,7 +149,8 @@ TEST_CASE("backup: dictionaries come back, and the current one stays current", "
     check_counters(r);
 }
 
-TEST_CASE("backup: a later backup writes only what changed; each restores as it was", "[backup]") {
+TEST_CASE("backup: a later backup writes only what changed, and each restores as it was",
+          "[backup]") {
     stepping_clock c;
     mmry::store s({.clock = c.fn()});
     for (int i = 0; i < 1000; ++i) s.put(numbered("k/", i), random_bytes(100, std::uint64_t(i)));
@@ -280,7 +281,8 @@ TEST_CASE("backup: refusals that leave stores and repositories as they were", "[
     }
 }
 
-TEST_CASE("backup: damaged pieces are refused, naming them; check_backups finds them", "[backup]") {
+TEST_CASE("backup: damaged pieces are refused, naming them, and check_backups finds them",
+          "[backup]") {
     place<shm> at;
     using traits = sealed_traits<shm>;
     const auto opts = options_for<traits>(1 << 20);
@@ -375,7 +377,7 @@ TEST_CASE(
         CHECK_FALSE(f.path().string().ends_with(".tmp"));
 }
 
-TEST_CASE("backup: snapshots list changes since the one before; pruned links stay while needed",
+TEST_CASE("backup: snapshots list changes since the one before, and pruned links stay while needed",
           "[backup]") {
     mmry::store s;
     repo_dir repo;
