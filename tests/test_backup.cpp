@@ -198,7 +198,8 @@ TEST_CASE("backup: a later backup writes only what changed, and each restores as
         mmry::error, is_error(errc::not_found, "as old as"));
 }
 
-TEST_CASE("backup: consistent as of one commit while a writer goes on", "[backup]") {
+TEST_CASE("backup: consistent as of one commit while a writer goes on in other threads",
+          "[backup]") {
     place<file> at;
     using traits = raw_traits<file>;
     auto s = mmry::basic_store<traits>::create(at.name(), options_for<traits>(1 << 20));
