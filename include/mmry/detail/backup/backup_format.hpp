@@ -60,9 +60,7 @@ inline constexpr std::size_t check_size = 32;
 inline std::uint32_t crc_of(std::span<const std::byte> b) {
     return crc32c({b});
 }
-inline std::span<const std::byte> bytes_of(const std::string& s) noexcept {
-    return std::as_bytes(std::span(s.data(), s.size()));
-}
+using tables::bytes_of;
 
 inline void expect_magic(reader& r, const char (&magic)[8], const std::string& what) {
     if (std::memcmp(r.take(8).data(), magic, 8) != 0)

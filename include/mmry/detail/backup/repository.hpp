@@ -520,16 +520,7 @@ class repository {
         if (::fstat(fd, &st) != 0) io_failure("reading the size of", path);
         const auto size = static_cast<std::uint64_t>(st.st_size);
         auto read = [&](std::uint64_t at, std::size_t n) {
-            bytes b(n);
-            std::size_t got = 0;
-            while (got < n) {
-                const auto r = ::pread(fd, b.data() + got, n - got, static_cast<off_t>(at + got));
-                if (r < 0 && errno == EINTR) continue;
-                if (r < 0) io_failure("reading", path);
-                if (r == 0) throw error(errc::corrupt, path + " ends before its index");
-                got += static_cast<std::size_t>(r);
-            }
-            return b;
+            return read_exactly(fd, at, n, path, "before its index");
         };
         if (size < 8 + pack_trailer)
             throw error(errc::corrupt,
@@ -543,6 +534,22 @@ class repository {
                            path + " (its index)", at);
     }
 
+    /// Bytes [at, at + n) of the file `path` open as `fd`; errc::corrupt (the file ends `where`)
+    /// when it is shorter.
+    static bytes read_exactly(int fd, std::uint64_t at, std::size_t n, const std::string& path,
+                              const std::string& where) {
+        bytes b(n);
+        std::size_t got = 0;
+        while (got < n) {
+            const auto r = ::pread(fd, b.data() + got, n - got, static_cast<off_t>(at + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) io_failure("reading", path);
+            if (r == 0) throw error(errc::corrupt, path + " ends " + where);
+            got += static_cast<std::size_t>(r);
+        }
+        return b;
+    }
+
     int pack_fd(std::uint64_t pack) const {
         if (auto it = packs_open_.find(pack); it != packs_open_.end()) return it->second;
         const std::string path = pack_path(pack);
@@ -553,18 +560,8 @@ class repository {
 
     bytes read_at(const location& at, const piece_id& id, bool check_id) const {
         const std::string path = pack_path(at.pack);
-        bytes b(entry_head + at.size + entry_tail);
-        std::size_t got = 0;
-        while (got < b.size()) {
-            const auto n = ::pread(pack_fd(at.pack), b.data() + got, b.size() - got,
-                                   static_cast<off_t>(at.offset + got));
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) io_failure("reading", path);
-            if (n == 0)
-                throw error(errc::corrupt,
-                            path + " ends inside its entry at " + std::to_string(at.offset));
-            got += static_cast<std::size_t>(n);
-        }
+        const bytes b = read_exactly(pack_fd(at.pack), at.offset, entry_head + at.size + entry_tail,
+                                     path, "inside its entry at " + std::to_string(at.offset));
         const std::span<const std::byte> all(b);
         auto fail = [&](const char* why) {
             throw error(errc::corrupt, path + ": the entry at " + std::to_string(at.offset) +
