@@ -24,7 +24,7 @@ endif()
 set(required small_put small_get bytes_per_entry codec_put codec_get codec_ratio raw_put raw_get
              range_read full_get open read_scaling put_under_reads fold_stored_fraction fold_dedup_ratio fold_put
              fold_get dict_ratio dict_stored_ratio durable_put recovery_ms backup restore
-             backup_incremental_fraction)
+             backup_incremental_fraction compact compact_size_ratio)
 file(STRINGS "${JSON}" lines)
 set(seen "")
 foreach(line IN LISTS lines)

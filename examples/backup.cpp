@@ -1,16 +1,19 @@
 // Backups: an encrypted store of documents in a mapped file, backed up while a writer keeps
 // changing it, backed up again (only what changed is written), restored as of the first backup
-// into shared memory, and pruned.
+// into shared memory, and pruned; then the log entries it no longer needs are erased and the
+// store is compacted.
 //
 //   ./build/examples/backup [directory]     (default: a new directory under /tmp)
 //
 // Prints what each backup wrote against what it holds, the backups listed, what a restore as of
-// the first one reads, and what pruning freed: all measured by this run.
+// the first one reads, what pruning freed and what compaction gave back: all measured by this
+// run.
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <mmry/mmry.hpp>
 
@@ -95,6 +98,21 @@ int main(int argc, char** argv) {
                 pruned.removed.size(), static_cast<unsigned long long>(pruned.kept.back()),
                 static_cast<unsigned long long>(pruned.bytes_freed),
                 mmry::check_backups(repo).ok() ? "ok" : "problems");
+
+    // The log entries are not needed any more: erase them, and compact the store, which moves
+    // the documents that lie past its free pages down and gives the rest back to the system.
+    std::vector<std::string> logs;
+    for (const auto& e : docs.list("log/")) logs.push_back(e.key);
+    for (const auto& k : logs) docs.erase(k);
+    const auto c = docs.compact();
+    std::printf(
+        "compacted: erased %zu log entries, moved %llu records; pages %llu -> %llu "
+        "bytes, the files hold %llu -> %llu bytes\n",
+        logs.size(), static_cast<unsigned long long>(c.records_moved),
+        static_cast<unsigned long long>(c.size_before),
+        static_cast<unsigned long long>(c.size_after),
+        static_cast<unsigned long long>(c.held_before),
+        static_cast<unsigned long long>(c.held_after));
     if (argc <= 1) fs::remove_all(dir);
     return 0;
 }

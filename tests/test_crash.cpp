@@ -1,8 +1,7 @@
 // The blackbox crash harness: a writer process puts, erases and writes batches (of three puts and
-// erases) in a loop, telling its parent before each mutation what it is about to do and after it
-// what was acknowledged; the parent
-// kills it with SIGKILL at a random moment, opens the store, and checks it against a model of the
-// acknowledged mutations:
+// erases) in a loop, and compacts the store now and then, telling its parent before each mutation
+// what it is about to do and after it what was acknowledged; the parent kills it with SIGKILL at a
+// random moment, opens the store, and checks it against a model of the acknowledged mutations:
 //
 // - every acknowledged put is there with its exact bytes, every acknowledged erase stays erased;
 // - the mutation in flight when the writer died is all or nothing (a batch: all of its keys, or
@@ -36,6 +35,7 @@
 #include <mmry/arena/mapped_file.hpp>
 #include <mmry/arena/shared_memory.hpp>
 #include <mmry/batch.hpp>
+#include <mmry/compact.hpp>
 #include <mmry/fold/cdc.hpp>
 #include <mmry/path/versioned.hpp>
 
@@ -97,6 +97,8 @@ template <class Store>
         auto s = Store::open(name, opts);
         std::mt19937_64 rng(seed);
         for (std::uint64_t seq = first;; ++seq) {
+            // Now and then a compaction, which changes no key: a death inside it costs nothing.
+            if (rng() % 25 == 0) s.compact({.wait = std::chrono::milliseconds(100)});
             note n{seq, {}, 1, 0, 0};
             if (rng() % 5 == 0) {
                 n.count = 3;

@@ -417,6 +417,58 @@ TEST_CASE("pages: the pin of a reader that died does not hold reuse up") {
     require_state(s, 420);
 }
 
+TEST_CASE("pages: trim leaves the free pages at the end out once no reader holds them") {
+    pg::page_store<pg::heap_backend> s(pg::create, "heap", small());
+    for (std::uint64_t step = 1; step <= 20; ++step) apply(s, step);
+    const auto before = s.stats().pages;
+    std::vector<pg::page_id> end;
+    {
+        auto w = s.write();
+        while (w.high_water() < before + 100) end.push_back(w.allocate());
+        w.commit();
+    }
+    const auto grown = s.stats().pages;
+    REQUIRE(grown >= before + 100);
+    {
+        auto r = s.read();  // a state in which the 100 pages are in use
+        {
+            auto w = s.write();
+            for (const auto p : end) w.free(p);
+            w.commit();
+        }
+        auto w = s.write();
+        CHECK(w.trim() > *std::max_element(end.begin(), end.end()));
+    }
+    {
+        auto w = s.write();
+        const auto h = w.trim();
+        CHECK(h + 90 < grown);
+        w.commit();
+    }
+    CHECK(s.stats().pages + 90 < grown);
+    require_state(s, 20);
+    for (std::uint64_t step = 21; step <= 60; ++step) apply(s, step);
+    require_state(s, 60);
+}
+
+TEST_CASE("pages: a confined transaction takes free pages below its ceiling only") {
+    pg::page_store<pg::heap_backend> s(pg::create, "heap", small());
+    for (std::uint64_t step = 1; step <= 60; ++step) apply(s, step);
+    {
+        auto w = s.write();
+        const pg::page_id ceiling = w.high_water() / 2;
+        w.confine(ceiling);
+        std::size_t below = 0;
+        for (const auto p : w.free_pool()) below += p < ceiling;
+        for (std::size_t i = 0; i < below; ++i) CHECK(w.allocate() < ceiling);
+        CHECK_THROWS_MATCHES(w.allocate(), mmry::error,
+                             is_error(errc::limit_exceeded, "compaction found no run"));
+    }
+    require_state(s, 60);
+    apply(s, 61);
+    require_state(s, 61);
+}
+
 TEST_CASE("pages: a full store refuses a transaction and stays as it was") {
     auto o = small();
     o.max_bytes = 8 * o.segment_bytes;

@@ -13,6 +13,7 @@
 #include <mmry/cipher/none.hpp>
 #include <mmry/cipher/xchacha20_poly1305.hpp>
 #include <mmry/codec/value.hpp>
+#include <mmry/compact.hpp>
 #include <mmry/compress/adaptive.hpp>
 #include <mmry/compress/dictionary.hpp>
 #include <mmry/compress/none.hpp>

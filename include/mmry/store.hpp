@@ -30,6 +30,7 @@
 //   detail/store_transfer.hpp      export_record, import_record, bundles
 //   detail/store_copy.hpp          copy_from and mmry::copy: a store into another composition
 //   detail/store_backup.hpp        backup and restore (mmry/backup.hpp)
+//   detail/store_compact.hpp       compact() (mmry/compact.hpp)
 //   detail/store_dictionaries.hpp  training, storing and loading dictionaries; recompress
 //   detail/store_verify.hpp        verify()
 //   detail/store_access.hpp        a test seam to a record's bytes
@@ -57,6 +58,7 @@
 #include <mmry/bytes.hpp>
 #include <mmry/codec/frame_codec.hpp>
 #include <mmry/codec/value.hpp>
+#include <mmry/compact.hpp>
 #include <mmry/concepts.hpp>
 #include <mmry/copy.hpp>
 #include <mmry/detail/describe.hpp>
@@ -396,6 +398,19 @@ class basic_store : private detail::store_engine<Traits> {
     static basic_store restore(const std::string& dir, std::string_view name, options opts = {},
                                const restore_options& r = {});
 
+    // ---- compaction (detail/store_compact.hpp, mmry/compact.hpp) -----------------------------
+
+    /// Makes the store as small as what it holds: moves the records, blobs and table pages that
+    /// lie past the room its free pages leave into those free pages (one write transaction: all
+    /// or nothing), waits (up to o.wait) for readers of earlier states to let go of the pages
+    /// moved from, then brings the store's end down to its last page in use and gives the bytes
+    /// past it back to the system (files and shared memory objects shrink; a heap store's pages
+    /// go back to the kernel). Readers in every process go on throughout; writers wait while
+    /// the records move. Values, versions, metadata and sequence numbers do not change. Throws
+    /// errc::corrupt (naming it) for a damaged entry: run verify() first, and nothing changes.
+    /// O(stored bytes) read, O(bytes moved) written; memory O(entries moved).
+    compact_report compact(const compact_options& o = {});
+
     // ---- dictionaries (detail/store_dictionaries.hpp) ----------------------------------------
 
     /// Trains a zstd dictionary on the current values of `keys` (absent keys are skipped), stores
@@ -454,6 +469,7 @@ class basic_store : private detail::store_engine<Traits> {
 #include <mmry/detail/store_access.hpp>
 #include <mmry/detail/store_backup.hpp>
 #include <mmry/detail/store_batch.hpp>
+#include <mmry/detail/store_compact.hpp>
 #include <mmry/detail/store_copy.hpp>
 #include <mmry/detail/store_dictionaries.hpp>
 #include <mmry/detail/store_erase.hpp>

@@ -4,9 +4,10 @@
 // compression, aes256_gcm, path::versioned, fold::cdc<64,256,1024>; 2 ordered, zstd<3>, no
 // cipher, fold::cdc<64,256,1024>; 3 is 0), the frame size (bit 2: 64 bytes, else 64 KiB) and the
 // cache (bit 3: off). Then operations, until the input ends: put, erase, get, contains, list
-// under a prefix, read of a range, size. Keys are few and short ("a/0" ... "c/4", and the
-// prefixes "", "a", "a/", ...), values up to a few KiB: input bytes, a repeated pattern, or
-// another key's value with an edit (which folding stores share chunks with).
+// under a prefix, read of a range, size (with a compaction before it for codes from 128). Keys are
+// few and short ("a/0" ... "c/4", and the prefixes "", "a", "a/", ...), values up to a few KiB:
+// input bytes, a repeated pattern, or another key's value with an edit (which folding stores share
+// chunks with).
 //
 // Every answer must be the model's: any difference, and any mmry::error but the out_of_range of a
 // read past a value's end, is a finding. At the end verify() must find no problem.
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include <mmry/cipher/aes256_gcm.hpp>
+#include <mmry/compact.hpp>
 #include <mmry/compress/none.hpp>
 #include <mmry/compress/zstd.hpp>
 #include <mmry/fold/cdc.hpp>
@@ -168,7 +170,12 @@ void run(input& in, std::uint8_t mode) {
                 }
                 break;
             }
-            default: {  // size
+            default: {  // size (after a compaction, for codes from 128)
+                if (code >= 128) {
+                    const auto r = s.compact();
+                    MMRY_FUZZ_CHECK(r.size_after <= r.size_before,
+                                    "op " + std::to_string(op) + ": compact() grew the store");
+                }
                 MMRY_FUZZ_CHECK(s.size() == m.size(), "op " + std::to_string(op) + ": size() " +
                                                           std::to_string(s.size()) + ", model " +
                                                           std::to_string(m.size()));

@@ -238,6 +238,15 @@ for i in $(seq 1 40); do echo "$i" | "$mmry" put plain "many/$i" >/dev/null; don
 expect 0 "$mmry" verify plain
 contains out.txt ": ok"
 grep -q $'\r' err.txt && fail "a progress bar without a terminal"
+
+# ---- compact: after most keys go, the store gives its pages back ----------------------------
+for i in $(seq 1 40); do "$mmry" rm plain "many/$i" >/dev/null || fail "rm many/$i"; done
+expect 0 "$mmry" compact plain --json
+json out.txt 'doc["size_after"] <= doc["size_before"] and doc["held_after"] <= doc["held_before"] and doc["live_bytes"] > 0'
+expect 0 "$mmry" compact plain
+contains out.txt "compacted plain: moved"
+expect 0 "$mmry" verify plain
+contains out.txt ": ok"
 if script -qec true /dev/null >/dev/null 2>&1; then
     script -qec "'$mmry' verify plain" /dev/null >tty.txt 2>&1 </dev/null || fail "verify in a pty"
     grep -q 'verify \[' tty.txt || fail "no progress bar in a terminal: $(cat -v tty.txt | head -c 300)"

@@ -111,6 +111,7 @@ class commands {
         if (c == "load") return load();
         if (c == "verify") return verify();
         if (c == "create") return created();
+        if (c == "compact") return compact();
         if (c == "backup") return backup();
         if (c == "restore") return restored();
         throw mmry::error(mmry::errc::invalid_argument, "unknown command " + c);
@@ -538,6 +539,26 @@ class commands {
             for (const auto& p : report.problems) fmt::print("problem: {}\n", p);
         }
         return report.ok() ? ok : not_found;
+    }
+
+    int compact() {
+        const auto c = s_.compact();
+        if (r_.json) {
+            print_json({{"records_moved", c.records_moved},
+                        {"live_bytes", c.live_bytes},
+                        {"size_before", c.size_before},
+                        {"size_after", c.size_after},
+                        {"held_before", c.held_before},
+                        {"held_after", c.held_after},
+                        {"seconds", std::chrono::duration<double>(c.time).count()}});
+        } else {
+            fmt::print(
+                "compacted {}: moved {} records; {} bytes of pages -> {} ({} live); the "
+                "files hold {} bytes -> {}\n",
+                r_.store.shown, c.records_moved, c.size_before, c.size_after, c.live_bytes,
+                c.held_before, c.held_after);
+        }
+        return ok;
     }
 
     int backup() {

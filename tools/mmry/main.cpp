@@ -4,6 +4,7 @@
 //   mmry get STORE KEY [-o FILE] [--range OFF LEN]    mmry put STORE KEY [FILE] [--tag T] ...
 //   mmry rm STORE KEY...    mmry history STORE KEY    mmry dump STORE -o FILE   mmry load STORE
 //   FILE mmry verify STORE       mmry create STORE [--index ...] [--compressor ...] [--cipher ...]
+//   mmry compact STORE
 //   mmry backup STORE REPO  mmry restore REPO STORE [--number N] [--replace]  mmry backups REPO
 //   mmry prune REPO --keep-last N [--keep-daily N ...]   mmry check-backups REPO
 //
@@ -124,6 +125,13 @@ int main(int argc, char** argv) {
     store_options(*verify, r, store);
     json_flag(*verify, r);
     progress_flags(*verify, r);
+
+    auto* compact = app.add_subcommand(
+        "compact",
+        "move what lies at the end of the store into its free pages, and give the rest "
+        "back to the system");
+    store_options(*compact, r, store);
+    json_flag(*compact, r);
 
     auto* backup = app.add_subcommand(
         "backup", "back the store up into a repository (only what the repository lacks)");

@@ -21,9 +21,12 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -203,7 +206,103 @@ class context {
                 t.set_word(counters_pages, blob_pages(w.str().size()));
             }
         }
+        if (ceiling_ != no_ceiling) {  // compaction: the tables' own pages last
+            index.relocate_pages(t, ceiling_);
+            heads.relocate_pages(t, ceiling_);
+            chunks.relocate_pages(t, ceiling_);
+        }
         return t.commit(wait);
+    }
+
+    /// Compaction (write transactions only, after txn().confine(ceiling)): copies every record
+    /// with a page at or past page `ceiling` below it, largest first (so that the runs that need
+    /// the most room find it: first fit, decreasing), each once however many places name it;
+    /// points the entries that name it at the copy; and has commit() rewrite the entries, blobs,
+    /// counters and index pages that lie past it. Returns the records moved. Throws
+    /// errc::limit_exceeded when the room below the ceiling runs out, errc::corrupt for a damaged
+    /// entry: then the transaction must be dropped (nothing has changed).
+    std::uint64_t relocate(pg::page_id ceiling) {
+        ceiling_ = ceiling;
+        std::map<std::uint64_t, record_ref> high;  // by where
+        each_record([&](const record_ref& r) {
+            if (inline_records::is(r) || high.contains(r.where.raw())) return;
+            bool past = false;
+            for_each_page_run(
+                r, [&](pg::page_id p, std::uint64_t n) { past = past || p + n > ceiling; });
+            if (past) high.emplace(r.where.raw(), r);
+        });
+        std::vector<record_ref> order;
+        order.reserve(high.size());
+        for (const auto& [where, r] : high) order.push_back(r);
+        std::stable_sort(order.begin(), order.end(), [](const record_ref& a, const record_ref& b) {
+            return record_pages(a.size) > record_pages(b.size);
+        });
+        std::map<std::uint64_t, std::uint64_t> moved;  // where, before and after
+        for (const auto& r : order) {
+            const record_ref copy = place(bytes(r));  // the old pages stay as they are until commit
+            free(r);
+            moved.emplace(r.where.raw(), copy.where.raw());
+            gathered_.clear();
+        }
+        auto move = [&](record_ref& r) {
+            if (inline_records::is(r)) return false;
+            const auto it = moved.find(r.where.raw());
+            if (it == moved.end()) return false;
+            r.where = handle::from_raw(it->second);
+            return true;
+        };
+        index.relocate(ceiling, move);
+        heads.relocate(ceiling, [&](auto& head) {
+            bool changed = false;
+            for (auto& slot : head.versions) changed = move(slot.ref) || changed;
+            return changed;
+        });
+        chunks.relocate(ceiling, [&](chunk_slot& slot) { return move(slot.ref); });
+        for (auto& d : counters().dictionaries) move(d.ref);
+        if (const auto p = v_.word(counters_page);
+            p != pg::no_page && p + v_.word(counters_pages) > ceiling)
+            counters_base_.clear();  // written again, below the ceiling
+        return moved.size();
+    }
+
+    /// Calls f(record_ref) for every record the state names (index entries, versions, chunks,
+    /// dictionaries): a record named from several places once per place. Records in index entries
+    /// are borrowed from the pages for the call only (none is copied, in a write transaction
+    /// either).
+    template <class F>
+    void each_record(F&& f) {
+        const bool was = inline_.borrowing(true);
+        try {
+            const std::size_t held = inline_.size();
+            index.scan("", "", [&](std::string_view, const record_ref& r) {
+                f(r);
+                inline_.forget(held);
+                return true;
+            });
+        } catch (...) {
+            inline_.borrowing(was);
+            throw;
+        }
+        inline_.borrowing(was);
+        heads.scan("", "", [&](std::string_view, const auto& h) {
+            for (const auto& slot : h.versions) f(slot.ref);
+            return true;
+        });
+        chunks.scan("", "", [&](std::string_view, const chunk_slot& slot) {
+            f(slot.ref);
+            return true;
+        });
+        for (const auto& d : counters().dictionaries) f(d.ref);
+    }
+
+    /// Calls mark(first, n) for every run of pages of every record the state names, once per
+    /// record.
+    template <class Mark>
+    void mark_records(Mark&& mark) {
+        std::set<std::uint64_t> seen;
+        each_record([&](const record_ref& r) {
+            if (seen.insert(r.where.raw()).second) for_each_page_run(r, mark);
+        });
     }
 
     /// Calls mark(first, n) for every page the state reaches: tables, blobs, records.
@@ -346,8 +445,11 @@ class context {
         r.done();
     }
 
+    static constexpr pg::page_id no_ceiling = std::numeric_limits<pg::page_id>::max();
+
     Store* store_;
     std::string name_;
+    pg::page_id ceiling_ = no_ceiling;  // compaction (relocate)
     std::optional<read_txn> read_;
     // On the heap, the writer's state and the counters: a reader, which needs neither, is a
     // small allocation (every get makes one).

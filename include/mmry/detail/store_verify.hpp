@@ -196,24 +196,7 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
             const auto pages = s_->pages->check([&](const auto&, auto&& mark) {
                 typename state::context_type c(*s_->pages, s_->name);
                 c.mark(mark);
-                std::set<std::uint64_t> seen;
-                auto record = [&](const record_ref& r) {
-                    if (seen.insert(r.where.raw()).second) c.for_each_page_run(r, mark);
-                };
-                c.index.scan("", "", [&](std::string_view, const record_ref& r) {
-                    record(r);
-                    return true;
-                });
-                if constexpr (keeps_history)
-                    c.heads.scan("", "", [&](std::string_view, const head_type& h) {
-                        for (const auto& slot : h.versions) record(slot.ref);
-                        return true;
-                    });
-                c.chunks.scan("", "", [&](std::string_view, const detail::chunk_slot& slot) {
-                    record(slot.ref);
-                    return true;
-                });
-                for (const auto& d : c.counters().dictionaries) record(d.ref);
+                c.mark_records(mark);
             });
             for (const auto& p : pages.problems) problem("pages: " + p);
         } catch (const error& e) {

@@ -137,6 +137,32 @@ class hash_index {
         });
     }
 
+    /// Compaction: moves every page of the index at or past `ceiling` (buckets as they are, the
+    /// directory rebuilt) to a page t allocates (below the ceiling in a confined transaction).
+    /// O(pages of the index).
+    template <class Txn>
+    void relocate(Txn& t, page_id ceiling) const {
+        if (t.word(w_) == no_page) return;
+        struct high_bucket {
+            page_id page;
+            std::uint32_t depth;
+            std::uint64_t prefix;
+        };
+        std::vector<high_bucket> high;
+        walk(t, [&](page_id b, const bucket_view& bucket) {
+            if (b >= ceiling) high.push_back({b, bucket.depth(), bucket.prefix()});
+        });
+        for (const auto& b : high) point(t, b.depth, b.prefix, t.cow(b.page));
+        const std::uint32_t g = depth(t);
+        bool moved = false;
+        dir_pages(t, t.word(w_), 0, g, [&](page_id p, std::uint64_t) { moved |= p >= ceiling; });
+        if (!moved) return;
+        std::vector<page_id> flat(std::size_t{1} << g);
+        for (std::uint64_t i = 0; i < flat.size(); ++i) flat[i] = slot(t, i);
+        dir_pages(t, t.word(w_), 0, g, [&](page_id p, std::uint64_t) { t.free(p); });
+        t.set_word(w_, build(t, flat, 0, g, 0));
+    }
+
     /// Calls mark(page, 1) for every page of the index (directory and buckets).
     template <class View, class Mark>
     void mark(const View& v, Mark&& mark) const {

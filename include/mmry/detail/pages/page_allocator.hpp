@@ -91,6 +91,32 @@ class page_allocator {
         return first;
     }
 
+    /// Compaction: every usable list joins the pool (which then holds every page this
+    /// transaction may take), and from here on pages come only from the pool below `ceiling`:
+    /// an allocation that finds no room there throws errc::limit_exceeded (the caller drops the
+    /// transaction, and the store stays as it was). The lists' own pages at commit are exempt.
+    void confine(page_id ceiling) {
+        absorb_usable();
+        ceiling_ = ceiling;
+    }
+    /// The pages of the pool (after confine: every page this transaction may take), in order.
+    const std::set<page_id>& pool() const noexcept { return pool_; }
+
+    /// Brings the high-water mark down past the free pages at the end of the store (those in
+    /// usable lists, and the list pages that name them), so that the commit leaves them out of
+    /// the store; returns the new mark. Pages a reader may still reach (lists it holds back),
+    /// staged runs and every page in use stay below it.
+    page_id trim() {
+        absorb_usable();
+        const std::set<page_id> consumed(released_.begin(), released_.end());
+        page_id h = high_water_;
+        while (h > first_data_page && (pool_.count(h - 1) || consumed.count(h - 1))) --h;
+        pool_.erase(pool_.lower_bound(h), pool_.end());
+        std::erase_if(released_, [h](page_id p) { return p >= h; });
+        high_water_ = h;
+        return h;
+    }
+
     /// Run `first`, allocated by this transaction, is staged: in use from its commit on, but
     /// neither written by this transaction nor writable in it.
     void forget(page_id first) { fresh_.erase(first); }
@@ -136,6 +162,7 @@ class page_allocator {
     /// Writes the free state for the commit of this transaction into `next` (lists and
     /// high-water mark); `written` gets every page this transaction wrote.
     void finish(meta& next, std::vector<page_id>& written) {
+        ceiling_ = no_ceiling;  // the lists' pages may come from anywhere
         while (lists_.size() + 2 > max_lists) absorb_smallest();
         // Short usable lists (a commit's freed pages, once no reader holds them) join what the
         // pool keeps, so that they do not pile up behind the long list drawn on first.
@@ -228,9 +255,24 @@ class page_allocator {
     // Lists (of the meta's max_lists slots) past which a commit links its lists to others.
     static constexpr std::size_t merge_at = 16;
 
-    // A run of n pages from the pool, or no_page.
+    static constexpr page_id no_ceiling = std::numeric_limits<page_id>::max();
+
+    // Every usable list, wholly into the pool.
+    void absorb_usable() {
+        for (std::size_t i = 0; i < lists_.size();) {
+            if (!usable(lists_[i])) {
+                ++i;
+                continue;
+            }
+            // Each page taken shrinks the list, and the last one drops it (as absorb_smallest).
+            for (const std::size_t before = lists_.size(); lists_.size() == before;)
+                take_list_page(i, pool_);
+        }
+    }
+
+    // A run of n pages from the pool (below the ceiling), or no_page.
     page_id take_run(std::uint64_t n) {
-        if (pool_.empty()) return no_page;
+        if (pool_.empty() || *pool_.begin() + n > ceiling_) return no_page;
         if (n == 1) {
             const page_id p = *pool_.begin();
             pool_.erase(pool_.begin());
@@ -239,6 +281,7 @@ class page_allocator {
         page_id start = no_page;
         std::uint64_t len = 0;
         for (const page_id p : pool_) {
+            if (p >= ceiling_) break;
             if (len > 0 && p == start + len && p % segment_pages_ != 0) {
                 ++len;
             } else {
@@ -256,6 +299,12 @@ class page_allocator {
     // n pages at the high-water mark, in one segment (pages skipped to reach the next segment
     // join the pool).
     page_id from_high_water(std::uint64_t n) {
+        if (ceiling_ != no_ceiling)
+            throw error(
+                errc::limit_exceeded,
+                "store " + store_ + ": compaction found no run of " + std::to_string(n) +
+                    " free page(s) below page " + std::to_string(ceiling_),
+                limit_details{n * page_size, high_water_ * page_size, ceiling_ * page_size});
         page_id first = high_water_;
         if (first / segment_pages_ != (first + n - 1) / segment_pages_)
             first = (first / segment_pages_ + 1) * segment_pages_;
@@ -492,6 +541,7 @@ class page_allocator {
     std::uint64_t oldest_;
     std::uint64_t segment_pages_;
     std::uint64_t max_pages_;
+    page_id ceiling_ = no_ceiling;  // compaction: pages come from below it only (confine)
     std::string store_;
     std::vector<list_ref> lists_;
     std::set<page_id> pool_;

@@ -139,7 +139,10 @@ struct control_block {
     /// waiting on it (futex_wake_all): the commits it covered return at once. Its value means
     /// nothing (0 in a store made before it was kept).
     std::atomic<std::uint32_t> synced{0};
-    std::atomic<std::uint32_t> unused{0};
+    /// The first page whose bytes compaction gave back to the system (page_store::give_back; 0:
+    /// none): a writer that grows the store past it reserves them again before any is used.
+    /// (0 in every store made before it was kept: the field was unused.)
+    std::atomic<std::uint32_t> given_back{0};
     /// Journal syncs made so far (each covers every commit appended before it).
     std::atomic<std::uint64_t> journal_syncs{0};
 };

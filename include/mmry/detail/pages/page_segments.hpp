@@ -12,6 +12,7 @@
 // Thread-safety: map() may run in any number of threads; make() needs the store's writer lock.
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -151,6 +152,83 @@ class segment_set {
                 throw;
             }
         }
+    }
+
+    /// Segment k's bytes from page `from` on are to be used again (after give_back): its object
+    /// gets its whole size and every byte reserved again. Throws errc::io_error (a full file
+    /// system) and changes nothing the store reaches.
+    void reserve_again(std::uint32_t k, std::uint64_t from) {
+        check_index(k);
+        if constexpr (Backend::named) {
+            const int fd = Backend::open(Backend::object(store_, k), O_RDWR, 0);
+            if (fd < 0) io_failure("opening", what(k));
+            fd_guard guard(fd);
+            struct stat st {};
+            if (::fstat(fd, &st) != 0 || (static_cast<std::uint64_t>(st.st_size) != bytes_ &&
+                                          ::ftruncate(fd, static_cast<off_t>(bytes_)) != 0))
+                io_failure("sizing", what(k));
+            int rc;
+            do {
+                rc = ::posix_fallocate(fd, static_cast<off_t>(from * page_size),
+                                       static_cast<off_t>(bytes_ - from * page_size));
+            } while (rc == EINTR);
+            if (rc != 0)
+                throw error(errc::io_error, "reserving " + what(k) + " again: " + errno_text(rc));
+        }
+    }
+
+    /// Gives the bytes of the segments from page `first` on back to the system: the segments past
+    /// it shrink to nothing, and the rest of the one it lies in becomes a hole (no memory, no
+    /// disk; still the segment's size, so that every process's mapping stays valid). Nothing may
+    /// reach those pages (the caller holds the writer lock, and no state or reader does).
+    /// Returns the bytes given back (the blocks the objects held). Errors are ignored: what is
+    /// not given back stays reserved, which is what it was.
+    std::uint64_t give_back(std::uint64_t first) {
+        const std::uint64_t sp = bytes_ / page_size;
+        std::uint64_t freed = 0;
+        for (std::uint64_t k = first / sp; k < max_segments; ++k) {
+            const std::uint64_t from = k == first / sp ? first % sp : 0;
+            if constexpr (!Backend::named) {
+                std::byte* p = maps_[k].load(std::memory_order_acquire);
+                if (!p) break;
+                if (::madvise(p + from * page_size, bytes_ - from * page_size, MADV_DONTNEED) == 0)
+                    freed += bytes_ - from * page_size;
+            } else {
+                const int fd = Backend::open(Backend::object(store_, k), O_RDWR, 0);
+                if (fd < 0) break;
+                fd_guard guard(fd);
+                struct stat before {
+                }, after{};
+                if (::fstat(fd, &before) != 0) continue;
+                if (from == 0)
+                    (void)::ftruncate(fd, 0);
+                else
+                    (void)::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                      static_cast<off_t>(from * page_size),
+                                      static_cast<off_t>(bytes_ - from * page_size));
+                if (::fstat(fd, &after) == 0 && after.st_blocks < before.st_blocks)
+                    freed += static_cast<std::uint64_t>(before.st_blocks - after.st_blocks) * 512;
+            }
+        }
+        return freed;
+    }
+
+    /// The bytes segment objects hold (blocks on disk or in memory; mapped bytes for the heap).
+    std::uint64_t held_bytes() const {
+        std::uint64_t n = 0;
+        for (std::uint32_t k = 0; k < max_segments; ++k) {
+            if constexpr (!Backend::named) {
+                if (!maps_[k].load(std::memory_order_acquire)) break;
+                n += bytes_;
+            } else {
+                struct stat st {};
+                fd_guard fd(Backend::open(Backend::object(store_, k), O_RDONLY, 0));
+                if (fd.get() < 0) break;
+                if (::fstat(fd.get(), &st) == 0)
+                    n += static_cast<std::uint64_t>(st.st_blocks) * 512;
+            }
+        }
+        return n;
     }
 
     /// The mapping of segment k, mapping it on first use. Throws errc::not_found when it does

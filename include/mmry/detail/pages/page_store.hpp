@@ -33,6 +33,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -262,6 +263,27 @@ class page_store {
             [&](auto&& mark) { visit(view, mark); });
     }
 
+    /// Compaction's last step: hands the bytes past the current state's pages back to the
+    /// system (page_segments.hpp, give_back), after a commit brought the high-water mark down
+    /// (write_txn::trim). Under the writer lock, so that no writer grows the store meanwhile,
+    /// and, in a store with a durability level, once the current state is on disk (the state
+    /// a power cut goes back to must not reach those pages either). Returns the bytes given
+    /// back. Throws errc::io_error when the flush fails (then nothing is given back).
+    std::uint64_t give_back() {
+        auto w = write();
+        if (flushing()) flush_to(w.base_.txn);
+        const page_id h = w.base_.high_water;
+        if (h > std::numeric_limits<std::uint32_t>::max()) return 0;
+        // First the mark (a writer that grows reserves what lies past it), then the bytes: a
+        // process killed in between leaves bytes reserved twice, never used unreserved.
+        const auto was = control_->given_back.load();
+        if (was == 0 || was > h) control_->given_back.store(static_cast<std::uint32_t>(h));
+        fault_point("pages.giving_back");
+        return segments_.give_back(h);
+    }
+    /// The bytes the store's segment objects hold (on disk or in memory).
+    std::uint64_t held_bytes() const { return segments_.held_bytes(); }
+
     static bool exists(const std::string& name) {
         if constexpr (!Backend::named) {
             return false;
@@ -465,8 +487,22 @@ class page_store {
     struct page_access {
         page_store* s;
         std::byte* at(page_id p) const { return s->page_bytes(p, 1); }
-        void make_segment(std::uint32_t k) const { s->segments_.make(k, false); }
+        void make_segment(std::uint32_t k) const { s->make_segment(k); }
     };
+
+    // Segment k made ready for pages at the high-water mark (the writer's): made when new, and
+    // its bytes reserved again where compaction gave them back (give_back).
+    void make_segment(std::uint32_t k) {
+        segments_.make(k, false);
+        const std::uint64_t sp = segment_pages(), back = control_->given_back.load();
+        if (back == 0 || (k + 1) * sp <= back) return;
+        for (std::uint64_t j = back / sp; j <= k; ++j)
+            segments_.reserve_again(static_cast<std::uint32_t>(j), j == back / sp ? back % sp : 0);
+        const std::uint64_t next = (std::uint64_t{k} + 1) * sp;
+        control_->given_back.store(next > std::numeric_limits<std::uint32_t>::max()
+                                       ? 0
+                                       : static_cast<std::uint32_t>(next));
+    }
 
     pin_slot* slots() const {
         return reinterpret_cast<pin_slot*>(segments_.map(0) + slot_pages_first * page_size);

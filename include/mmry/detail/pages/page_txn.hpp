@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -136,6 +137,24 @@ class page_store<Backend>::write_txn {
     void free(page_id p, std::uint64_t n = 1) {
         check_open();
         alloc_->free(p, n);
+    }
+
+    /// Compaction (page_allocator::confine): from here on this transaction takes pages only
+    /// below `ceiling`, from every page free for it; an allocation that finds no room there
+    /// throws errc::limit_exceeded.
+    void confine(page_id ceiling) {
+        check_open();
+        alloc_->confine(ceiling);
+    }
+    /// The pages this transaction may take, in order (every free one once confine() ran).
+    const std::set<page_id>& free_pool() const { return alloc_->pool(); }
+    /// The high-water mark this transaction's commit will have.
+    page_id high_water() const { return alloc_->high_water(); }
+    /// Leaves the free pages at the end of the store out of it (page_allocator::trim); returns
+    /// the high-water mark the commit will have.
+    page_id trim() {
+        check_open();
+        return alloc_->trim();
     }
 
     /// A run of n pages (in one segment) that the caller fills after this transaction commits,

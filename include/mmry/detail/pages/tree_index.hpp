@@ -154,6 +154,15 @@ class tree_index {
         return true;
     }
 
+    /// Compaction: moves every page of the tree at or past `ceiling` to a page t allocates
+    /// (below the ceiling in a confined transaction): leaves byte for byte, branches re-encoded
+    /// with their children's new pages. O(pages of the tree).
+    template <class Txn>
+    void relocate(Txn& t, page_id ceiling) const {
+        if (t.word(w_) == no_page) return;
+        t.set_word(w_, move_node(t, t.word(w_), 0, height(t), ceiling));
+    }
+
     /// Calls mark(page, 1) for every page of the index.
     template <class View, class Mark>
     void mark(const View& v, Mark&& mark) const {
@@ -448,6 +457,31 @@ class tree_index {
             if (!visit(v, n.entries()[c].child, level + 1, h, from, f, checked)) return false;
         }
         return true;
+    }
+
+    // Node's page once its subtree has no page at or past the ceiling: itself, or its copy.
+    template <class Txn>
+    page_id move_node(Txn& t, page_id node, std::uint64_t level, std::uint64_t h,
+                      page_id ceiling) const {
+        node_view n(t.page(node), where_, node);
+        expect(n, level, h);
+        bool changed = false;
+        std::vector<child> children;
+        if (!n.leaf()) {
+            children = child::of(n);
+            for (auto& c : children) {
+                const page_id p = move_node(t, c.page, level + 1, h, ceiling);
+                if (p == c.page) continue;
+                c.check(name(node));  // a damaged separator is not made to pass
+                c.page = p;
+                c.sum.reset();
+                changed = true;
+            }
+        }
+        if (!changed) return node < ceiling ? node : t.cow(node);
+        const change c = write_branch(t, node, children);
+        if (c.kind != change::replace) n.fail("its children no longer fit it");
+        return c.left;
     }
 
     template <class View, class Mark>

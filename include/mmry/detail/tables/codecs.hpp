@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <mmry/detail/history.hpp>
@@ -33,6 +34,13 @@ class inline_records {
         if (!borrowing_) b = owned_.emplace_back(b.begin(), b.end());  // moves keep the bytes
         items_.push_back(b);
         return handle::from_raw(flag | (items_.size() - 1));
+    }
+    /// For a scan that keeps none of the records it decodes (compaction): borrowing(true)
+    /// while it runs, and forget(size() before each entry) after it.
+    bool borrowing(bool b) noexcept { return std::exchange(borrowing_, b); }
+    std::size_t size() const noexcept { return items_.size(); }
+    void forget(std::size_t n) {
+        if (n < items_.size()) items_.resize(n);
     }
     std::span<const std::byte> get(const record_ref& r) const {
         const std::uint64_t i = r.where.raw() & ~flag;

@@ -134,7 +134,8 @@ class table {
         for (auto& [key, s] : cache_) {
             writer now;
             if (s.now) Codec::encode(*s.now, now, inline_);
-            if (!s.damaged && (s.base ? (s.now && now.str() == *s.base) : !s.now)) continue;
+            if (!s.damaged && !s.rewrite && (s.base ? (s.now && now.str() == *s.base) : !s.now))
+                continue;
             const std::string ikey = index_key(key);
             // A damaged entry's blobs are not freed: page numbers read from it are not trusted
             // (they leak instead, and verify() reports them).
@@ -163,6 +164,59 @@ class table {
             else
                 index_.put(t, ikey, bytes_of(entry.str()));
         }
+    }
+
+    /// Compaction: passes every value to `move` (bool(value_type&): true when it changed it,
+    /// having moved what it names) and has write_back() rewrite each entry it changed, and each
+    /// whose blobs lie at or past page `ceiling` (new blobs come from below it in a confined
+    /// transaction). Entries are read checked: a damaged one throws errc::corrupt naming it.
+    /// For a write transaction that changed nothing before. O(entries).
+    template <class Move>
+    void relocate(pg::page_id ceiling, Move&& move) {
+        std::vector<std::pair<std::string, std::optional<value_type>>> todo;
+        // Records in entries are borrowed from the pages while they are looked at, and forgotten
+        // after (move() changes only records with pages of their own): no copy of the table.
+        struct borrowing {
+            inline_records* in;
+            bool was = in ? in->borrowing(true) : false;
+            ~borrowing() {
+                if (in) in->borrowing(was);
+            }
+        } guard{inline_};
+        auto each = [&](std::string_view ikey, std::span<const std::byte> entry) {
+            std::string key;
+            const std::size_t held = inline_ ? inline_->size() : 0;
+            value_type value = decode_entry(ikey, entry, &key);
+            const bool changed = move(value);
+            if (inline_ && !changed) inline_->forget(held);
+            bool high = false;
+            reader r(entry, what_);
+            const auto flags = r.u8();
+            for (int bit : {1, 2})
+                if (flags & bit) {
+                    const auto p = r.u64(), n = r.u64();
+                    high = high || p + n > ceiling;
+                }
+            if (changed)
+                todo.emplace_back(std::move(key), std::move(value));
+            else if (high)
+                todo.emplace_back(std::move(key), std::nullopt);
+            return true;
+        };
+        if constexpr (sorted)
+            index_.for_each(*v_, "", each);
+        else
+            index_.for_each(*v_, each);
+        for (auto& [key, value] : todo) {
+            slot* s = load(key);
+            if (value) s->now = std::move(*value);
+            s->rewrite = true;
+        }
+    }
+    /// Compaction, after write_back(): moves the index's own pages at or past `ceiling` (an
+    /// index that cannot move its pages keeps them where they are).
+    void relocate_pages(typename Store::write_txn& t, pg::page_id ceiling) {
+        if constexpr (requires { index_.relocate(t, ceiling); }) index_.relocate(t, ceiling);
     }
 
     /// Calls mark(first, n) for every page of the table: the index's and its blobs'.
@@ -204,6 +258,7 @@ class table {
         std::optional<std::string> base;  // the encoded value in the state read (none: absent)
         std::optional<std::string> base_entry;  // that state's entry bytes (for its blobs)
         bool damaged = false;  // the entry fails its checksum: written back whatever it holds
+        bool rewrite = false;  // written back even when unchanged (compaction moves its blobs)
     };
 
     static value_type make() {
