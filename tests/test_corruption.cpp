@@ -20,7 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -81,6 +83,8 @@ enum outcome : int {
     foreign_error = 12,  // a failure that is not a mmry::error
     lost_write = 13,     // a put succeeded, and the key then read back otherwise
     wrong_after = 14,    // after the child's writes, a get answered bytes never put
+    repair_lied = 15,    // repair() said the store was whole, and a get or verify() disagreed
+    repaired = 2,        // detected, and repair() made the store verify clean
 };
 
 /// The files a closed store consists of, and their bytes.
@@ -223,7 +227,22 @@ std::string damage(const regions_type& r, region which, std::mt19937_64& rng) {
 template <class S>
 int check_damaged(const std::string& name, const mmry::options& opts,
                   const std::vector<bool>& erased) {
-    bool reported = false;
+    bool reported = false, mended = false;
+    std::vector<std::string> held;  // the names of what repair() quarantined
+    // Named: k in a quarantined item's name, not followed by a digit (k/1, k/10).
+    auto quarantined = [&](const std::string& k) {
+        return std::any_of(held.begin(), held.end(), [&](const std::string& n) {
+            for (auto at = n.find(k); at != std::string::npos; at = n.find(k, at + 1))
+                if (at + k.size() == n.size() ||
+                    !std::isdigit(static_cast<unsigned char>(n[at + k.size()])))
+                    return true;
+            return false;
+        });
+    };
+    // What key i may read: its value, or, when repair quarantined that version, the one before.
+    auto own = [&](int i, const mmry::bytes& got) {
+        return got == value_of(i, 2) || (got == value_of(i, 1) && quarantined(numbered("k/", i)));
+    };
     try {
         std::optional<S> s;
         try {
@@ -266,6 +285,48 @@ int check_damaged(const std::string& name, const mmry::options& opts,
             std::fprintf(stderr, "k/%d: gone, and verify() finds nothing\n", gone.front());
             return silent_miss;
         }
+        // Repair: afterwards every key reads its own value, or is named by the quarantine (a
+        // kept version may then be what it reads), or is still reported (its get fails, or
+        // repair says what it could not mend). A repair that says the store is whole is right.
+        try {
+            const auto r = s->repair();
+            for (const auto& q : s->quarantine()) held.push_back(q.name);
+            for (int i = 0; i < key_count; ++i) {
+                if (erased[i]) continue;
+                const std::string k = numbered("k/", i);
+                const bool named = quarantined(k);
+                try {
+                    const auto got = s->get(k);
+                    if (got && !own(i, *got)) {
+                        std::fprintf(stderr, "%s: after repair, a value that is not its own (%s)\n",
+                                     k.c_str(),
+                                     *got == value_of(i, 1) ? "the one before, not quarantined"
+                                                            : "never put");
+                        for (const auto& n : held)
+                            std::fprintf(stderr, "  quarantined: %s\n", n.c_str());
+                        return wrong_value;
+                    }
+                    if (!got && !named && r.ok()) {
+                        std::fprintf(stderr, "%s: gone after a repair that names nothing\n",
+                                     k.c_str());
+                        return silent_miss;
+                    }
+                } catch (const mmry::error& e) {
+                    if (r.ok()) {
+                        std::fprintf(stderr, "%s: after a clean repair: %s\n", k.c_str(), e.what());
+                        return repair_lied;
+                    }
+                }
+            }
+            mended = s->verify().ok();
+            if (r.ok() != mended) {
+                std::fprintf(stderr, "repair says %s, verify() says %s\n",
+                             r.ok() ? "whole" : "not whole", mended ? "whole" : "not whole");
+                return repair_lied;
+            }
+        } catch (const mmry::error&) {
+            reported = true;
+        }
         // Writes: a new key, a replaced one, an erased one; each that succeeds holds.
         auto put_and_check = [&](const std::string& key, const mmry::bytes& v) {
             try {
@@ -291,7 +352,7 @@ int check_damaged(const std::string& name, const mmry::options& opts,
         for (int i = 3; i < key_count; ++i) {
             try {
                 const auto got = s->get(numbered("k/", i));
-                if (erased[i] ? got.has_value() : got && *got != value_of(i, 2)) {
+                if (erased[i] ? got.has_value() : got && !own(i, *got)) {
                     std::fprintf(stderr, "k/%d: after writes, a value that is not its own\n", i);
                     return wrong_after;
                 }
@@ -306,11 +367,12 @@ int check_damaged(const std::string& name, const mmry::options& opts,
     } catch (...) {
         return foreign_error;
     }
-    return reported ? detected : intact;
+    return !reported ? intact : mended ? repaired : detected;
 }
 
 struct tally {
-    std::array<std::array<int, 4>, region_count> by_region{};  // trials, intact, detected, failed
+    // trials, intact, detected, failed, repaired (of detected)
+    std::array<std::array<int, 5>, region_count> by_region{};
     std::vector<std::string> failures;
 };
 
@@ -361,9 +423,10 @@ void campaign(const char* label) {
                               : std::string("crash: ") + ::strsignal(WTERMSIG(status));
             else if (WEXITSTATUS(status) == intact)
                 ++row[1];
-            else if (WEXITSTATUS(status) == detected)
+            else if (WEXITSTATUS(status) == detected || WEXITSTATUS(status) == repaired) {
                 ++row[2];
-            else
+                if (WEXITSTATUS(status) == repaired) ++row[4];
+            } else
                 failure = "outcome " + std::to_string(WEXITSTATUS(status));
             if (!failure.empty()) {
                 ++row[3];
@@ -376,13 +439,15 @@ void campaign(const char* label) {
     restore(at, pristine);
 
     std::ostringstream table;
-    table << label << "\n| region | trials | intact | detected | failed |\n|---|--:|--:|--:|--:|\n";
+    table << label
+          << "\n| region | trials | intact | detected | repaired | failed |\n"
+             "|---|--:|--:|--:|--:|--:|\n";
     int failed = 0;
     for (int k = 0; k < region_count; ++k) {
         const auto& row = t.by_region[k];
         if (row[0] == 0) continue;
         table << "| " << region_names[k] << " | " << row[0] << " | " << row[1] << " | " << row[2]
-              << " | " << row[3] << " |\n";
+              << " | " << row[4] << " | " << row[3] << " |\n";
         failed += row[3];
     }
     WARN(table.str());

@@ -33,6 +33,7 @@
 //   detail/store_compact.hpp       compact() (mmry/compact.hpp)
 //   detail/store_dictionaries.hpp  training, storing and loading dictionaries; recompress
 //   detail/store_verify.hpp        verify()
+//   detail/store_repair.hpp        repair() and the quarantine (mmry/repair.hpp)
 //   detail/store_access.hpp        a test seam to a record's bytes
 
 #include <algorithm>
@@ -74,6 +75,7 @@
 #include <mmry/options.hpp>
 #include <mmry/path/input.hpp>
 #include <mmry/put_options.hpp>
+#include <mmry/repair.hpp>
 #include <mmry/traits.hpp>
 #include <mmry/versions.hpp>
 #include <mmry/view.hpp>
@@ -339,6 +341,29 @@ class basic_store : private detail::store_engine<Traits> {
     /// after each record, chunk and piece with the number checked so far and the total.
     verify_report verify(const verify_progress& progress = {}) const;
 
+    // ---- repair (detail/store_repair.hpp, mmry/repair.hpp) -----------------------------------
+
+    /// Acts on what verify() finds, in one write transaction (all or nothing), then frees the
+    /// pages nothing reaches: a damaged index entry whose record still passes every check is
+    /// written again; a record that fails its checks (or names a chunk that is damaged, missing
+    /// or of another length), with every stored key and kept version naming it, leaves the
+    /// store for the quarantine, as do damaged chunks and pieces and entries too damaged to
+    /// name a record; chunks and pieces that nothing names are freed; reference counts, the
+    /// dictionaries' use and the counters are set to what the store holds. Nothing is dropped
+    /// silently: every change is a line of the report, and what verify() still finds after is
+    /// in report.remaining. A sound store is left as it was. Writers wait; readers go on.
+    /// Throws what the commit throws (then nothing has changed). O(stored bytes).
+    repair_report repair();
+    /// What repair() moved out of the store, oldest first.
+    std::vector<quarantined> quarantine() const;
+    /// The bytes of quarantined item `id` as they were stored (still compressed and
+    /// encrypted; what export_record gives of a sound record), or nullopt for an entry (nothing
+    /// was kept) or an id the quarantine lacks. Throws errc::corrupt when its pages cannot be
+    /// read back.
+    std::optional<bytes> export_quarantined(std::uint64_t id) const;
+    /// Frees quarantined item `id` (its pages return to the store); false when there is none.
+    bool drop_quarantined(std::uint64_t id);
+
     // ---- moving records out and in (detail/store_transfer.hpp) -------------------------------
 
     /// The stored form of `key`'s current record (still compressed and encrypted), or nullopt:
@@ -456,11 +481,28 @@ class basic_store : private detail::store_engine<Traits> {
         engine::piece_entries, engine::prepare_put, engine::prune_head, engine::put_folded,
         engine::put_whole, engine::read_range, engine::recompress_chunk, engine::recompress_record,
         engine::release, engine::s_, engine::see_seq, engine::store_dictionary, engine::to_ns,
-        engine::usage_crossing, engine::visible;
+        engine::account, engine::tally, engine::free_chunk, engine::usage_crossing, engine::visible;
     using typename engine::condition, typename engine::head_type, typename engine::origin,
         typename engine::prepared_put, typename engine::state;
 
     explicit basic_store(std::unique_ptr<state> s) : engine(std::move(s)) {}
+
+    // What verify() and repair() read from a record or chunk that passes every check
+    // (detail/store_verify.hpp); both throw what the first failing check found.
+    struct checked {
+        std::uint64_t holds = 0;  // value bytes; a piece's: what its entries cover
+        std::uint32_t dictionary = 0;
+        bool folded = false, piece = false;
+        std::vector<format::chunk_ref> names;  // a folded value's or a piece's entries
+        // A record's write (with history): its key, version and times, and the stored key
+        // each layout files it under.
+        std::string key;
+        std::uint64_t version = 0;
+        std::int64_t created_ns = 0, modified_ns = 0;
+        std::vector<std::string> filed;
+    };
+    checked check_record(const std::string& stored_key, const record_ref& ref) const;
+    checked check_chunk(std::string_view k, const detail::chunk_slot& slot) const;
 };
 
 }  // namespace v1
@@ -478,6 +520,7 @@ class basic_store : private detail::store_engine<Traits> {
 #include <mmry/detail/store_history.hpp>
 #include <mmry/detail/store_listing.hpp>
 #include <mmry/detail/store_read.hpp>
+#include <mmry/detail/store_repair.hpp>
 #include <mmry/detail/store_resolve.hpp>
 #include <mmry/detail/store_transfer.hpp>
 #include <mmry/detail/store_verify.hpp>

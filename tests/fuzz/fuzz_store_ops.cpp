@@ -10,7 +10,8 @@
 // chunks with).
 //
 // Every answer must be the model's: any difference, and any mmry::error but the out_of_range of a
-// read past a value's end, is a finding. At the end verify() must find no problem.
+// read past a value's end, is a finding. At the end verify() must find no problem, and repair()
+// nothing to do.
 
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include <mmry/fold/cdc.hpp>
 #include <mmry/index/ordered.hpp>
 #include <mmry/path/versioned.hpp>
+#include <mmry/repair.hpp>
 #include <mmry/store.hpp>
 
 #include "fuzz_support.hpp"
@@ -187,6 +189,12 @@ void run(input& in, std::uint8_t mode) {
     for (const auto& [k, v] : m) MMRY_FUZZ_CHECK(s.get(k) == v, "at the end: key '" + k + "'");
     const auto report = s.verify();
     MMRY_FUZZ_CHECK(report.ok(), "verify: " + report.problems.front());
+    // A sound store is one repair() leaves exactly as it was.
+    const auto repaired = s.repair();
+    MMRY_FUZZ_CHECK(repaired.untouched(),
+                    "repair() of a sound store: " +
+                        (repaired.actions.empty() ? std::string() : repaired.actions.front()));
+    MMRY_FUZZ_CHECK(repaired.ok() && s.quarantine().empty(), "repair() left problems");
     const auto st = s.stats();
     MMRY_FUZZ_CHECK(st.entries == m.size(), "stats().entries disagrees");
 }

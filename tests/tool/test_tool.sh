@@ -295,6 +295,22 @@ expect 1 "$mmry" verify damaged --json
 json out.txt 'not doc["ok"] and len(doc["problems"]) >= 1'
 expect 2 "$mmry" get damaged k
 contains err.txt "checksum"
+# repair takes the damaged record out into the quarantine, which lists, exports and drops it.
+cp -r damaged repaired
+expect 0 "$mmry" repair repaired
+contains out.txt "quarantined"
+expect 0 "$mmry" verify repaired
+expect 1 "$mmry" get repaired k
+expect 0 "$mmry" quarantine repaired --json
+json out.txt 'len(doc) == 1 and doc[0]["name"] == "k" and doc[0]["kind"] == "record" and doc[0]["size"] > 5000'
+item=$(python3 -c 'import json; print(json.load(open("out.txt"))[0]["id"])')
+expect 0 "$mmry" quarantine repaired --export "$item" -o quarantined.bin
+python3 -c 'd = open("quarantined.bin", "rb").read(); assert len(d) > 5000 and d.count(b"Z") > 4900' ||
+    fail "the exported item is not the record as stored"
+expect 0 "$mmry" quarantine repaired --drop "$item"
+expect 1 "$mmry" quarantine repaired --drop "$item"
+expect 0 "$mmry" repair repaired --json
+json out.txt 'doc["actions"] == [] and doc["remaining"] == [] and doc["quarantined"] == 0'
 # A header from another format is refused by name.
 printf 'XXXXXXXX' | dd of=damaged/pages-0000.mmry bs=1 seek=0 conv=notrunc status=none
 expect 2 "$mmry" stat damaged

@@ -112,6 +112,8 @@ class commands {
         if (c == "verify") return verify();
         if (c == "create") return created();
         if (c == "compact") return compact();
+        if (c == "repair") return repair();
+        if (c == "quarantine") return quarantine();
         if (c == "backup") return backup();
         if (c == "restore") return restored();
         throw mmry::error(mmry::errc::invalid_argument, "unknown command " + c);
@@ -558,6 +560,68 @@ class commands {
                 r_.store.shown, c.records_moved, c.size_before, c.size_after, c.live_bytes,
                 c.held_before, c.held_after);
         }
+        return ok;
+    }
+
+    int repair() {
+        const auto report = s_.repair();
+        if (r_.json) {
+            print_json({{"records_checked", report.records_checked},
+                        {"chunks_checked", report.chunks_checked},
+                        {"quarantined", report.quarantined},
+                        {"entries_restored", report.entries_restored},
+                        {"chunks_freed", report.chunks_freed},
+                        {"references_fixed", report.references_fixed},
+                        {"counters_fixed", report.counters_fixed},
+                        {"pages_reclaimed", report.pages_reclaimed},
+                        {"actions", report.actions},
+                        {"remaining", report.remaining},
+                        {"seconds", std::chrono::duration<double>(report.time).count()}});
+        } else {
+            for (const auto& a : report.actions) fmt::print("repaired: {}\n", a);
+            for (const auto& p : report.remaining) fmt::print("problem: {}\n", p);
+            fmt::print(
+                "checked {} records, {} chunks: {}; {} items quarantined{}\n",
+                report.records_checked, report.chunks_checked,
+                report.untouched() ? "nothing to repair"
+                                   : fmt::format("{} changes", report.actions.size()),
+                report.quarantined,
+                report.ok() ? "" : fmt::format("; {} problems remain", report.remaining.size()));
+        }
+        return report.ok() ? ok : not_found;
+    }
+
+    int quarantine() {
+        if (r_.export_item) {
+            const auto b = s_.export_quarantined(*r_.export_item);
+            if (!b)
+                throw missing(fmt::format("no quarantined item {} with bytes", *r_.export_item));
+            stream out(r_.output, true);
+            write_all(out.get(), *b);
+            return ok;
+        }
+        if (r_.drop_item) {
+            if (!s_.drop_quarantined(*r_.drop_item))
+                throw missing(fmt::format("no quarantined item {}", *r_.drop_item));
+            if (!r_.json) fmt::print("dropped item {}\n", *r_.drop_item);
+            return ok;
+        }
+        static constexpr const char* kinds[] = {"record", "chunk", "entry"};
+        json items = json::array();
+        for (const auto& q : s_.quarantine()) {
+            const auto kind = kinds[static_cast<int>(q.what)];
+            if (r_.json)
+                items.push_back({{"id", q.id},
+                                 {"kind", kind},
+                                 {"name", q.name},
+                                 {"reason", q.reason},
+                                 {"size", q.size},
+                                 {"time", iso_time(q.when)}});
+            else
+                fmt::print("{}\t{}\t{}\t{}\t{}\t{}\n", q.id, kind, q.size, iso_time(q.when), q.name,
+                           q.reason);
+        }
+        if (r_.json) print_json(items);
         return ok;
     }
 

@@ -4,7 +4,8 @@
 //   mmry get STORE KEY [-o FILE] [--range OFF LEN]    mmry put STORE KEY [FILE] [--tag T] ...
 //   mmry rm STORE KEY...    mmry history STORE KEY    mmry dump STORE -o FILE   mmry load STORE
 //   FILE mmry verify STORE       mmry create STORE [--index ...] [--compressor ...] [--cipher ...]
-//   mmry compact STORE
+//   mmry compact STORE     mmry repair STORE     mmry quarantine STORE [--export ID -o FILE]
+//   [--drop ID]
 //   mmry backup STORE REPO  mmry restore REPO STORE [--number N] [--replace]  mmry backups REPO
 //   mmry prune REPO --keep-last N [--keep-daily N ...]   mmry check-backups REPO
 //
@@ -132,6 +133,22 @@ int main(int argc, char** argv) {
         "back to the system");
     store_options(*compact, r, store);
     json_flag(*compact, r);
+
+    auto* repair = app.add_subcommand(
+        "repair",
+        "act on what verify finds: damaged records to the quarantine, unnamed chunks freed, "
+        "counts and counters set to what the store holds");
+    store_options(*repair, r, store);
+    json_flag(*repair, r);
+
+    auto* quarantine = app.add_subcommand(
+        "quarantine", "list what repair took out of the store; export or drop an item of it");
+    store_options(*quarantine, r, store);
+    json_flag(*quarantine, r);
+    auto* export_item =
+        quarantine->add_option("--export", r.export_item, "write item ID's bytes as stored");
+    quarantine->add_option("-o,--output", r.output, "write to FILE (default: stdout)");
+    quarantine->add_option("--drop", r.drop_item, "free item ID")->excludes(export_item);
 
     auto* backup = app.add_subcommand(
         "backup", "back the store up into a repository (only what the repository lacks)");

@@ -60,6 +60,7 @@ struct request {
     std::optional<std::uint64_t> version;                               ///< get/rm --version
     std::string input;   ///< put FILE, load FILE ("-" or empty: stdin)
     std::string output;  ///< get -o FILE, dump -o FILE ("-" or empty: stdout)
+    std::optional<std::uint64_t> export_item, drop_item;  ///< quarantine --export / --drop ID
     std::vector<std::string> tags;
     std::string content_type;
     std::vector<std::string> attributes;  ///< NAME=VALUE

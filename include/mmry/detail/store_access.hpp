@@ -37,6 +37,21 @@ struct store_access {
         }
         return writable(s.s_->root().bytes(*ref));
     }
+    /// The bytes of key's index entry as its page holds them (empty when there is none): to
+    /// damage the entry itself, past its checksum.
+    template <class Traits>
+    static std::span<std::byte> index_entry(basic_store<Traits>& s, std::string_view key) {
+        auto lock = s.s_->read();
+        const auto entry = s.s_->root().index.raw_entry(key);
+        return entry ? writable(*entry) : std::span<std::byte>();
+    }
+    /// The same for the entry of key's head (path policies with history).
+    template <class Traits>
+    static std::span<std::byte> head_entry(basic_store<Traits>& s, std::string_view key) {
+        auto lock = s.s_->read();
+        const auto entry = s.s_->root().heads.raw_entry(key);
+        return entry ? writable(*entry) : std::span<std::byte>();
+    }
     /// The store header in segment 0.
     template <class Traits>
     static std::span<std::byte> header_bytes(basic_store<Traits>& s) {

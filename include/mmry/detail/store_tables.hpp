@@ -259,6 +259,8 @@ class context {
         });
         chunks.relocate(ceiling, [&](chunk_slot& slot) { return move(slot.ref); });
         for (auto& d : counters().dictionaries) move(d.ref);
+        for (auto& q : counters().quarantine)
+            if (q.kept) move(q.ref);
         if (const auto p = v_.word(counters_page);
             p != pg::no_page && p + v_.word(counters_pages) > ceiling)
             counters_base_.clear();  // written again, below the ceiling
@@ -293,6 +295,8 @@ class context {
             return true;
         });
         for (const auto& d : counters().dictionaries) f(d.ref);
+        for (const auto& q : counters().quarantine)
+            if (q.kept) f(q.ref);
     }
 
     /// Calls mark(first, n) for every run of pages of every record the state names, once per
@@ -380,6 +384,21 @@ class context {
             w.ref(d.ref);
             w.u64(d.records);
         }
+        // The quarantine, after the dictionaries and only when repair filled it: counters of a
+        // store without one are byte for byte those of a store from before it existed.
+        if (c.quarantine.empty()) return;
+        w.u32(static_cast<std::uint32_t>(c.quarantine.size()));
+        for (const auto& q : c.quarantine) {
+            w.u64(q.id);
+            w.u8(q.kind);
+            w.u8(q.kept ? 1 : 0);
+            w.ref(q.ref);
+            w.u64(q.when_ns);
+            for (const auto* text : {&q.name, &q.reason}) {
+                w.u32(static_cast<std::uint32_t>(text->size()));
+                w.raw(text->data(), text->size());
+            }
+        }
     }
 
     // A counter array as its non-zero entries: [n u32] and n times [index u32][value u64], by
@@ -441,6 +460,27 @@ class context {
             d.ref = r.ref();
             d.records = r.u64();
             c.dictionaries.push_back(d);
+        }
+        if (!r.rest().empty()) {
+            const std::uint32_t q = r.u32();
+            if (q > r.rest().size() / 66) r.take(r.rest().size() + 1);
+            for (std::uint32_t i = 0; i < q; ++i) {
+                quarantine_slot s;
+                s.id = r.u64();
+                s.kind = r.u8();
+                const auto kept = r.u8();
+                if (s.kind > 2 || kept > 1)
+                    throw error(errc::corrupt, what + ": quarantine entry " + std::to_string(i) +
+                                                   " has an unknown kind");
+                s.kept = kept == 1;
+                s.ref = r.ref();
+                s.when_ns = r.u64();
+                for (auto* text : {&s.name, &s.reason}) {
+                    const auto bytes = r.take(r.u32());
+                    text->assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+                }
+                c.quarantine.push_back(std::move(s));
+            }
         }
         r.done();
     }

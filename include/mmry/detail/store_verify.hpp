@@ -1,9 +1,11 @@
 #pragma once
-// basic_store::verify, out of line: a read-only check of the whole store that decodes every
+// basic_store::verify, out of line, and the checks of one record or chunk that it shares with
+// repair(): a read-only check of the whole store that decodes every
 // record, chunk, piece and dictionary and recounts references and counters from them.
 // mmry/store.hpp includes this header after the class (and it includes mmry/store.hpp, so it
 // also compiles on its own).
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -41,8 +43,10 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
 
     // Every distinct record, by the first stored key that names it.
     std::map<std::uint64_t, std::pair<std::string, record_ref>> records;
+    std::multimap<std::uint64_t, std::string> also;  // the other stored keys naming each
     scan(root.index, [&](std::string_view k, const record_ref& ref) {
-        records.try_emplace(ref.where.raw(), std::string(k), ref);
+        if (!records.try_emplace(ref.where.raw(), std::string(k), ref).second)
+            also.emplace(ref.where.raw(), k);
         return true;
     });
     if constexpr (keeps_history) {
@@ -78,17 +82,19 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
     for (const auto& [where, entry] : records) {
         const auto& [stored_key, ref] = entry;
         try {
-            const auto v =
-                keeps_history ? open_stored(stored_key, ref) : open_record(stored_key, ref);
-            s_->codec.check_meta(v);
-            check_frames(v);
-            logical += v.value_size();
+            const auto c = check_record(stored_key, ref);
+            const auto [first, last] = also.equal_range(where);
+            for (auto k = first; k != last; ++k)
+                if (std::find(c.filed.begin(), c.filed.end(), k->second) == c.filed.end())
+                    problem("stored key " + detail::quote(k->second) + " names the record of " +
+                            detail::quote(stored_key) + ", which is not filed under it");
+            logical += c.holds;
             stored += ref.size;
-            if (v.header().dictionary != 0) ++dictionary_use[v.header().dictionary];
-            if (v.header().folded) {
+            if (c.dictionary != 0) ++dictionary_use[c.dictionary];
+            if (c.folded) {
                 ++folded_values;
-                folded_logical += v.value_size();
-                for (const auto& e : manifest_of(v).entries)
+                folded_logical += c.holds;
+                for (const auto& e : c.names)
                     name_entry(e, "stored key " + detail::quote(stored_key));
             }
             ++out.records;
@@ -106,24 +112,15 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
         refs += slot.refs;
         chunk_stored += slot.ref.size;
         try {
-            if (k.size() != ref.size() || format::reference_of(slot.id) != ref)
-                throw error(errc::corrupt, "is filed under another reference than its id's");
-            const auto v = s_->codec.open(s_->root().bytes(slot.ref), format::chunk_key(slot.id));
-            const bytes content = decode_whole(v, dictionary_for(v));
-            if (v.header().dictionary != 0) ++dictionary_use[v.header().dictionary];
-            if (slot.kind == detail::chunk_kind::piece) {
+            const auto c = check_chunk(k, slot);
+            if (c.dictionary != 0) ++dictionary_use[c.dictionary];
+            if (c.piece) {
                 ++pieces;
-                std::uint64_t sum = 0;
-                for (const auto& e : piece_entries(slot, "(verify)")) {
-                    name_entry(e, name);
-                    sum += e.length;
-                }
-                covers[ref] = sum;
+                for (const auto& e : c.names) name_entry(e, name);
+                covers[ref] = c.holds;
                 ++out.pieces;
             } else {
-                chunk_logical += slot.ref.logical_size;
-                if (s_->codec.chunk_hasher().hash(content) != slot.id)
-                    throw error(errc::corrupt, "does not hold the content its id names");
+                chunk_logical += c.holds;
                 ++out.chunks;
             }
         } catch (const std::exception& e) {
@@ -202,6 +199,50 @@ verify_report basic_store<Traits>::verify(const verify_progress& progress) const
         } catch (const error& e) {
             problem(std::string("the store's pages: ") + e.what());
         }
+    }
+    return out;
+}
+
+template <class Traits>
+typename basic_store<Traits>::checked basic_store<Traits>::check_record(
+    const std::string& stored_key, const record_ref& ref) const {
+    const auto v = keeps_history ? open_stored(stored_key, ref) : open_record(stored_key, ref);
+    s_->codec.check_meta(v);
+    check_frames(v);
+    checked out;
+    out.holds = v.value_size();
+    out.dictionary = v.header().dictionary;
+    out.folded = v.header().folded;
+    if (out.folded) out.names = manifest_of(v).entries;
+    for (std::size_t i = 0; i < layouts; ++i) out.filed.push_back(engine::stored_key_of(i, v));
+    if constexpr (keeps_history) {
+        out.key = v.key();
+        out.version = v.meta().version();
+        out.created_ns = v.header().created_ns;
+        out.modified_ns = v.header().modified_ns;
+    }
+    return out;
+}
+
+template <class Traits>
+typename basic_store<Traits>::checked basic_store<Traits>::check_chunk(
+    std::string_view k, const detail::chunk_slot& slot) const {
+    format::chunk_reference ref{};
+    std::memcpy(ref.data(), k.data(), std::min(k.size(), ref.size()));
+    if (k.size() != ref.size() || format::reference_of(slot.id) != ref)
+        throw error(errc::corrupt, "is filed under another reference than its id's");
+    const auto v = s_->codec.open(s_->root().bytes(slot.ref), format::chunk_key(slot.id));
+    const bytes content = decode_whole(v, dictionary_for(v));
+    checked out;
+    out.dictionary = v.header().dictionary;
+    out.piece = slot.kind == detail::chunk_kind::piece;
+    if (out.piece) {
+        out.names = piece_entries(slot, "(verify)");
+        for (const auto& e : out.names) out.holds += e.length;
+    } else {
+        if (s_->codec.chunk_hasher().hash(content) != slot.id)
+            throw error(errc::corrupt, "does not hold the content its id names");
+        out.holds = slot.ref.logical_size;
     }
     return out;
 }

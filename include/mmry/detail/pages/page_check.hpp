@@ -24,6 +24,10 @@ namespace detail::pages {
 struct page_check {
     std::uint64_t pages = 0, reachable = 0, free = 0, list_pages = 0, staged = 0;
     std::vector<std::string> problems;
+    /// The pages that are none of these (lost: a damaged entry named them), and whether they
+    /// are all that is wrong (then freeing them makes the accounting whole: page_store::reclaim).
+    std::vector<page_id> lost;
+    bool only_lost = false;
     bool ok() const noexcept { return problems.empty(); }
     void problem(std::string what) {
         if (problems.size() < 64) problems.push_back(std::move(what));
@@ -101,11 +105,15 @@ page_check check_pages(const meta& m, PageAt&& page_at, Reachable&& reachable) {
         out.reachable += n;
         mark(first, n, 2);
     });
-    std::uint64_t leaked = 0;
+    out.only_lost = out.problems.empty();
     for (page_id p = 0; p < high; ++p)
-        if (owner[p] == 0 && leaked++ < 8)
-            out.problem("page " + std::to_string(p) + " is neither reachable nor free");
-    if (leaked > 8) out.problem(std::to_string(leaked) + " pages in all are lost");
+        if (owner[p] == 0) {
+            if (out.lost.size() < 8)
+                out.problem("page " + std::to_string(p) + " is neither reachable nor free");
+            out.lost.push_back(p);
+        }
+    if (out.lost.size() > 8)
+        out.problem(std::to_string(out.lost.size()) + " pages in all are lost");
     return out;
 }
 

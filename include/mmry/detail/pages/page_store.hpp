@@ -263,6 +263,35 @@ class page_store {
             [&](auto&& mark) { visit(view, mark); });
     }
 
+    /// Repair's last step: frees the pages check(visit) finds lost (neither reachable, free nor
+    /// the store's own) when that is all it finds wrong, in one commit; returns how many. A
+    /// state that reaches pages twice, or free lists that fail their checks, are left alone:
+    /// freeing a page that something still names would be worse than losing it.
+    template <class Visit>
+    std::uint64_t reclaim(Visit&& visit) {
+        auto w = write();
+        std::vector<page_id> lost;
+        {
+            read_txn view(*this, w.base_);
+            auto c = check_pages(
+                w.base_, [&](page_id p) { return page_bytes(p, 1); },
+                [&](auto&& mark) { visit(view, mark); });
+            if (!c.only_lost) return 0;
+            lost = std::move(c.lost);
+        }
+        if (lost.empty()) return 0;
+        for (std::size_t i = 0; i < lost.size();) {  // as runs: fewer free-list entries
+            std::size_t n = 1;
+            while (i + n < lost.size() && lost[i + n] == lost[i] + n &&
+                   (lost[i] + n) % segment_pages() != 0)
+                ++n;
+            w.free(lost[i], n);
+            i += n;
+        }
+        w.commit();
+        return lost.size();
+    }
+
     /// Compaction's last step: hands the bytes past the current state's pages back to the
     /// system (page_segments.hpp, give_back), after a commit brought the high-water mark down
     /// (write_txn::trim). Under the writer lock, so that no writer grows the store meanwhile,

@@ -245,6 +245,49 @@ class table {
         return index_.find_unchecked(*v_, index_key(key));
     }
 
+    /// Repair: the keys of the entries of this state that fail their checks but can still be
+    /// found by their key (find() then reads them unchecked, to be replaced or erased), and the
+    /// keys as filed of those that cannot (their key is damaged too; an empty one when the walk
+    /// stopped at damage): an unchecked scan must pass those by.
+    struct damage {
+        std::vector<std::string> keys;
+        std::set<std::string, std::less<>> lost;
+    };
+    damage damaged() const {
+        damage out;
+        auto& keys = out.keys;
+        auto lost = [&](std::string_view ikey) { out.lost.emplace(ikey); };
+        auto each = [&](std::string_view ikey, std::span<const std::byte> entry) {
+            try {
+                if (index_.find(*v_, ikey)) return true;  // sound
+                lost(ikey);  // not found by its own key: a damaged key or hash
+            } catch (const error& e) {
+                if (e.code_value() != errc::corrupt) throw;
+                if (ikey.size() <= short_key) {
+                    keys.emplace_back(ikey);
+                    return true;
+                }
+                try {  // a long key, read from its blob
+                    std::string key;
+                    (void)decode_entry(ikey, entry, &key);
+                    keys.push_back(std::move(key));
+                } catch (const error&) {
+                    lost(ikey);
+                }
+            }
+            return true;
+        };
+        try {
+            if constexpr (sorted)
+                index_.for_each(*v_, "", each, false);
+            else
+                index_.for_each(*v_, each, false);
+        } catch (const error&) {
+            lost("");
+        }
+        return out;
+    }
+
     /// The problems a full read of the index finds.
     std::vector<std::string> verify() const { return index_.verify(*v_); }
 

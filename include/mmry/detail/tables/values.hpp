@@ -40,6 +40,17 @@ struct dictionary_slot {
     std::uint64_t records = 0;
 };
 
+/// A record, chunk or damaged entry that repair took out of the store (mmry/repair.hpp): its
+/// record stays in its pages (none for an entry) until the user drops it.
+struct quarantine_slot {
+    std::uint64_t id = 0;
+    std::uint8_t kind = 0;  ///< quarantined::kind
+    bool kept = false;      ///< `ref` names the record's bytes
+    record_ref ref;
+    std::uint64_t when_ns = 0;
+    std::string name, reason;
+};
+
 /// The key a dictionary's record is stored under.
 inline std::string dictionary_key(std::uint32_t id) {
     return "mmry.dictionary/" + std::to_string(id);
@@ -62,6 +73,7 @@ struct store_counters {
     std::array<std::uint64_t, size_classes> class_blocks{}, class_bytes{};
     std::array<std::uint64_t, level_slots> level_frames{};
     std::vector<dictionary_slot> dictionaries;
+    std::vector<quarantine_slot> quarantine;  ///< written only when not empty
 };
 
 }  // namespace detail
