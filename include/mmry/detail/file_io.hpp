@@ -53,16 +53,16 @@ inline std::string errno_text(int e) {
 /// Boost.Interprocess's first word of a managed segment (managed_open_or_create_impl.hpp).
 enum class segment_word : std::uint32_t { uninitialized = 0, initializing = 1, initialized = 2 };
 
-/// Gives the file behind `fd` real blocks for its first `size` bytes (errc::io_error, e.g. "No
-/// space left on device", when the file system cannot).
-inline void reserve(int fd, std::uint64_t size, const std::string& what) {
+/// Gives the file behind `fd` real blocks for its bytes from `from` up to `size` (errc::io_error,
+/// e.g. "No space left on device", when the file system cannot).
+inline void reserve(int fd, std::uint64_t size, const std::string& what, std::uint64_t from = 0) {
     int rc;
     do {
-        rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+        rc = ::posix_fallocate(fd, static_cast<off_t>(from), static_cast<off_t>(size - from));
     } while (rc == EINTR);
     if (rc != 0)
-        throw error(errc::io_error, "reserving " + std::to_string(size) + " bytes for " + what +
-                                        ": " + errno_text(rc));
+        throw error(errc::io_error, "reserving " + std::to_string(size - from) + " bytes for " +
+                                        what + ": " + errno_text(rc));
 }
 
 /// Opens (or with `create`, makes: errc::already_exists when it exists) a file of a store,

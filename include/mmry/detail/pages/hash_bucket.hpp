@@ -96,8 +96,12 @@ inline bool read_header(const std::byte* p, header& h) noexcept {
            std::size_t{h.count} * slot_size <= h.used && h.sum == header_sum(p, h.count);
 }
 
+/// True when `hash` belongs in a bucket of local depth `depth` and prefix `prefix`.
+inline bool holds(std::uint64_t depth, std::uint64_t prefix, std::uint64_t hash) noexcept {
+    return depth == 0 || (depth == 64 ? hash == prefix : hash >> (64 - depth) == prefix);
+}
 inline bool holds(const header& h, std::uint64_t hash) noexcept {
-    return h.depth == 0 || (h.depth == 64 ? hash == h.prefix : hash >> (64 - h.depth) == h.prefix);
+    return holds(h.depth, h.prefix, hash);
 }
 
 // Slot k: its fingerprint and the offset of its entry.
@@ -206,7 +210,7 @@ class bucket_view {
 
     /// True when `hash` belongs in this bucket.
     bool holds(std::uint64_t hash) const noexcept {
-        return depth_ == 0 || (depth_ == 64 ? hash == prefix_ : hash >> (64 - depth_) == prefix_);
+        return bucket_detail::holds(depth_, prefix_, hash);
     }
 
     /// The entry of `key` (hash `hash`), or none: what bucket_lookup finds, and with `checked`

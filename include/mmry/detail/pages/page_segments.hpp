@@ -167,13 +167,7 @@ class segment_set {
             if (::fstat(fd, &st) != 0 || (static_cast<std::uint64_t>(st.st_size) != bytes_ &&
                                           ::ftruncate(fd, static_cast<off_t>(bytes_)) != 0))
                 io_failure("sizing", what(k));
-            int rc;
-            do {
-                rc = ::posix_fallocate(fd, static_cast<off_t>(from * page_size),
-                                       static_cast<off_t>(bytes_ - from * page_size));
-            } while (rc == EINTR);
-            if (rc != 0)
-                throw error(errc::io_error, "reserving " + what(k) + " again: " + errno_text(rc));
+            reserve(fd, bytes_, what(k) + " again", from * page_size);
         }
     }
 
