@@ -258,7 +258,8 @@ TEMPLATE_TEST_CASE(
     const auto chunks_before = s.stats().chunks;
     // Damage every chunk that "a" and "b" share and "c" does not: take a chunk of "a" (its
     // bundle lists its chunks after the manifest and pieces).
-    const auto bundle = mmry::format::parse_bundle(*s.export_record("a"));
+    const auto exported = *s.export_record("a");  // the bundle's spans point into it
+    const auto bundle = mmry::format::parse_bundle(exported);
     REQUIRE(bundle.records.size() > 1 + bundle.pieces);
     const std::string victim(
         mmry::format::record_view::parse(bundle.records[1 + bundle.pieces], {}).key());
@@ -296,7 +297,8 @@ TEST_CASE("repair: reference counts and counters are set to what the store holds
     auto s = make_store<folded>();
     s.put("k", text(300'000, 43));
     s.put("j", text(300'000, 43) + text(10'000, 44));
-    const auto first = mmry::format::parse_bundle(*s.export_record("k"));
+    const auto exported = *s.export_record("k");  // the bundle's spans point into it
+    const auto first = mmry::format::parse_bundle(exported);
     const std::string id(
         mmry::format::record_view::parse(first.records[1 + first.pieces], {}).key());
     mmry::format::chunk_reference ref{};
